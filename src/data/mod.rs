@@ -1,0 +1,1 @@
+//! Reading run tables (placeholder: filled in by the data work).

@@ -1,0 +1,65 @@
+//! One error type for the library.
+//!
+//! Every way a user's input can be wrong is a variant that names *where* (file, row, column) so
+//! the message alone is enough to fix the input. The binary maps [`Error::Input`]-class errors to
+//! exit code 2 and anything else to 1.
+
+use std::path::PathBuf;
+
+/// Where in an input file a problem sits. Rows are 1-based data rows as a spreadsheet shows them
+/// (the header is line 1, so data row `r` is on line `r + 1`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub file: PathBuf,
+    pub row: Option<usize>,
+    pub column: Option<String>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(r) = self.row {
+            write!(f, ", row {r} (line {})", r + 1)?;
+        }
+        if let Some(c) = &self.column {
+            write!(f, ", column '{c}'")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input data: the message says what is wrong, the location says where.
+    #[error("{at}: {msg}")]
+    Data { at: Location, msg: String },
+    /// A bad command-line value (filter expression, flag combination, parameter list).
+    #[error("{0}")]
+    Usage(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A fit file that cannot be used.
+    #[error("{path}: {msg}")]
+    FitFile { path: PathBuf, msg: String },
+}
+
+impl Error {
+    /// Exit code for the binary: 2 for anything the user can fix in their input or flags.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Data { .. } | Error::Usage(_) | Error::FitFile { .. } => 2,
+            Error::Io { .. } => 1,
+        }
+    }
+
+    pub fn usage(msg: impl Into<String>) -> Self {
+        Error::Usage(msg.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,113 @@
+//! The additive law of Shukor et al. 2025 (eq. 2.4): the mixture term and the scale terms add,
+//! so the optimal mixture does not depend on N or D.
+
+use super::{guarded_pow, per_domain, Law, ParamSpec, Point};
+use crate::rng::Rng;
+
+pub struct Additive;
+
+/// `S = Σ C_i h_i^γ_i` and, when asked, the per-domain `h_i^γ_i` and `ln h_i`.
+pub(crate) fn mixture_sum(c: &[f64], g: &[f64], h: &[f64], hg: &mut [f64], lnh: &mut [f64]) -> f64 {
+    let mut s = 0.0;
+    for i in 0..h.len() {
+        let (p, l) = guarded_pow(h[i], g[i]);
+        hg[i] = p;
+        lnh[i] = l;
+        s += c[i] * p;
+    }
+    s
+}
+
+/// Gradient of `1/S` with respect to `C` and `γ`, written into `dc`, `dg`.
+pub(crate) fn mixture_grad(
+    c: &[f64],
+    s: f64,
+    hg: &[f64],
+    lnh: &[f64],
+    dc: &mut [f64],
+    dg: &mut [f64],
+) {
+    let inv_s2 = 1.0 / (s * s);
+    for i in 0..c.len() {
+        dc[i] = -hg[i] * inv_s2;
+        dg[i] = -c[i] * hg[i] * lnh[i] * inv_s2;
+    }
+}
+
+/// `∂(1/S)/∂h_i = −C_i γ_i h_i^(γ_i−1) / S²`.
+pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], h: &[f64], dh: &mut [f64]) {
+    let k = h.len();
+    let (mut hg, mut lnh) = (vec![0.0; k], vec![0.0; k]);
+    let s = mixture_sum(c, g, h, &mut hg, &mut lnh);
+    for i in 0..k {
+        let hi = h[i].max(1e-12);
+        dh[i] = -c[i] * g[i] * hg[i] / hi / (s * s);
+    }
+}
+
+impl Law for Additive {
+    fn name(&self) -> &'static str {
+        "additive"
+    }
+    fn formula(&self) -> &'static str {
+        "L = E + 1/(Σ_i C_i h_i^γ_i) + A/N^α + B/D^β"
+    }
+    fn uses_mixture(&self) -> bool {
+        true
+    }
+    fn uses_scale(&self) -> bool {
+        true
+    }
+    fn count_formula(&self) -> &'static str {
+        "5+2k"
+    }
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        let mut v = vec![
+            ParamSpec::new("E", 0.0, 10.0, true),
+            ParamSpec::new("A", 0.0, 1e4, true),
+            ParamSpec::new("alpha", 0.0, 3.0, false),
+            ParamSpec::new("B", 0.0, 1e4, true),
+            ParamSpec::new("beta", 0.0, 3.0, false),
+        ];
+        v.extend(per_domain("C", domains, 1e-8, 1e4, true));
+        v.extend(per_domain("gamma", domains, -3.0, 3.0, false));
+        v
+    }
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        let mut x = vec![
+            rng.range(1.0, 3.0),
+            rng.log10_range(-1.0, 2.0),
+            rng.range(0.1, 1.0),
+            rng.log10_range(-1.0, 2.0),
+            rng.range(0.1, 1.0),
+        ];
+        x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
+        x.extend((0..k).map(|_| rng.range(-1.0, 1.0)));
+        x
+    }
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        let k = x.h.len();
+        let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
+        let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
+        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
+        let mut hg = [0.0; super::MAX_DOMAINS];
+        let mut lnh = [0.0; super::MAX_DOMAINS];
+        let s = mixture_sum(c, g, x.h, &mut hg[..k], &mut lnh[..k]);
+        let value = e + 1.0 / s + a * nn + b * dd;
+        if let Some(gr) = grad {
+            gr[0] = 1.0;
+            gr[1] = nn;
+            gr[2] = -a * ln_n * nn;
+            gr[3] = dd;
+            gr[4] = -b * ln_d * dd;
+            let (dc, dg) = gr[5..5 + 2 * k].split_at_mut(k);
+            mixture_grad(c, s, &hg[..k], &lnh[..k], dc, dg);
+        }
+        value
+    }
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        let k = x.h.len();
+        mixture_grad_h(&p[5..5 + k], &p[5 + k..5 + 2 * k], x.h, dh);
+    }
+}

@@ -1,0 +1,229 @@
+//! Scaling-law families, each defined once: named parameters with default box bounds, the value,
+//! and its analytic gradient.
+//!
+//! A law predicts the loss of one target at one point `(N, D, h)`. `N` and `D` arrive in the fit's
+//! units (by default N in millions and D in billions, the convention of the paper's code base) so
+//! that default bounds such as `A ∈ [0, 1e4]` mean the same thing on every table. Laws that do not
+//! use `N`/`D` (the fixed-scale baselines) or `h` (chinchilla) ignore them.
+//!
+//! Parameters are plain `f64` slices in the order of [`Law::params`]. The fitting code may run the
+//! optimiser in other coordinates (log of the positive amplitudes, see [`ParamSpec::amplitude`]);
+//! laws never need to know. Every gradient is checked against central finite differences in the
+//! tests at the bottom of this file.
+
+mod additive;
+
+use crate::rng::Rng;
+
+/// The most domains a mixture may have (laws keep per-domain scratch on the stack).
+pub const MAX_DOMAINS: usize = 64;
+
+/// One evaluation point, in fit units.
+#[derive(Clone, Copy, Debug)]
+pub struct Point<'a> {
+    pub n: f64,
+    pub d: f64,
+    /// Mixture weights, one per domain (empty for laws without a mixture).
+    pub h: &'a [f64],
+}
+
+/// A parameter of a law: its name, default bounds and whether it is a positive amplitude.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ParamSpec {
+    pub name: String,
+    pub lo: f64,
+    pub hi: f64,
+    /// A positive scale (E, A, B, C_i, ...) that the log parametrisation (`--residual log`, the
+    /// LSE form of Hoffmann et al.) optimises as `ln p`. Exponents are never amplitudes.
+    pub amplitude: bool,
+}
+
+impl ParamSpec {
+    pub fn new(name: impl Into<String>, lo: f64, hi: f64, amplitude: bool) -> Self {
+        ParamSpec {
+            name: name.into(),
+            lo,
+            hi,
+            amplitude,
+        }
+    }
+}
+
+/// A law family. Implementations are stateless unit structs; `k` (the number of domains) and
+/// the domain names are passed where needed.
+pub trait Law: Send + Sync {
+    /// Short name used on the command line and in fit files (`additive`, `joint`, ...).
+    fn name(&self) -> &'static str;
+    /// The formula, for `mixlaw laws` and the README.
+    fn formula(&self) -> &'static str;
+    /// Whether the law uses the mixture `h` (false for chinchilla).
+    fn uses_mixture(&self) -> bool;
+    /// Whether the law uses `N` and `D` (false for the fixed-scale baselines).
+    fn uses_scale(&self) -> bool;
+    /// Parameter count as a function of `k`, e.g. `"5+2k"`.
+    fn count_formula(&self) -> &'static str;
+    /// Named parameters with default bounds, in the order of the parameter vector.
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec>;
+    /// A random starting point inside the default bounds (the ranges of the paper's code base).
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64>;
+    /// The predicted loss at `x`; when `grad` is given, also `∂L/∂p` written into it.
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64;
+    /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
+    /// Used by mixture optimisation.
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
+}
+
+/// All law families, in the order `mixlaw laws` lists them.
+pub fn all() -> [&'static dyn Law; 1] {
+    [&additive::Additive]
+}
+
+/// Look a law up by name.
+pub fn by_name(name: &str) -> Option<&'static dyn Law> {
+    all().into_iter().find(|l| l.name() == name)
+}
+
+/// Parameter names `<prefix>_<domain>` for every domain.
+pub(crate) fn per_domain<'a>(
+    prefix: &str,
+    domains: &'a [String],
+    lo: f64,
+    hi: f64,
+    amplitude: bool,
+) -> impl Iterator<Item = ParamSpec> + 'a {
+    let prefix = prefix.to_string();
+    domains
+        .iter()
+        .map(move |d| ParamSpec::new(format!("{prefix}_{d}"), lo, hi, amplitude))
+}
+
+/// `h^g` guarded at `h = 0`: 0 for `g > 0`, 1 for `g = 0` and a large finite value for `g < 0`
+/// (so a start on the simplex boundary gives a huge loss rather than `inf`/`NaN`). Returns
+/// `(h^g, ln h)` with `ln h` clamped likewise, which is what every gradient needs.
+#[inline]
+pub(crate) fn guarded_pow(h: f64, g: f64) -> (f64, f64) {
+    const H_MIN: f64 = 1e-12;
+    let ln_h = h.max(H_MIN).ln();
+    if h <= 0.0 && g > 0.0 {
+        (0.0, ln_h)
+    } else {
+        ((g * ln_h).exp(), ln_h)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Random domain names and a point strictly inside the simplex.
+    pub fn fixture(k: usize, rng: &mut Rng) -> (Vec<String>, Vec<f64>, f64, f64) {
+        let domains = (0..k).map(|i| format!("d{i}")).collect();
+        let mut h: Vec<f64> = (0..k).map(|_| rng.range(0.05, 1.0)).collect();
+        let s: f64 = h.iter().sum();
+        h.iter_mut().for_each(|v| *v /= s);
+        (domains, h, rng.range(50.0, 3000.0), rng.range(1.0, 100.0))
+    }
+
+    /// Checks `eval`'s gradient against central differences at random interior points.
+    fn check_param_gradient(law: &dyn Law) {
+        let mut rng = Rng::new(42, 0);
+        for k in [1usize, 2, 3, 7] {
+            for _ in 0..20 {
+                let (domains, h, n, d) = fixture(k, &mut rng);
+                let x = Point { n, d, h: &h };
+                let p = law.sample_start(k, &mut rng);
+                assert_eq!(p.len(), law.params(&domains).len(), "{}", law.name());
+                let mut g = vec![0.0; p.len()];
+                let v = law.eval(&p, &x, Some(&mut g));
+                assert!(v.is_finite(), "{} value {v} at {p:?}", law.name());
+                assert_eq!(
+                    v,
+                    law.eval(&p, &x, None),
+                    "{}: value differs with grad",
+                    law.name()
+                );
+                for j in 0..p.len() {
+                    let step = 1e-6 * p[j].abs().max(1e-3);
+                    let (mut hi, mut lo) = (p.clone(), p.clone());
+                    hi[j] += step;
+                    lo[j] -= step;
+                    let fd = (law.eval(&hi, &x, None) - law.eval(&lo, &x, None)) / (2.0 * step);
+                    let tol = 1e-6 * (1.0 + fd.abs().max(g[j].abs()));
+                    assert!(
+                        (fd - g[j]).abs() <= tol,
+                        "{} d/d{}: analytic {} vs central difference {} (k={k})",
+                        law.name(),
+                        law.params(&domains)[j].name,
+                        g[j],
+                        fd
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks `grad_h` against central differences (h moved off the simplex; laws are defined
+    /// for any positive h).
+    fn check_mixture_gradient(law: &dyn Law) {
+        let mut rng = Rng::new(43, 0);
+        for k in [1usize, 2, 3, 7] {
+            for _ in 0..20 {
+                let (_, h, n, d) = fixture(k, &mut rng);
+                let p = law.sample_start(k, &mut rng);
+                let mut dh = vec![0.0; k];
+                law.grad_h(&p, &Point { n, d, h: &h }, &mut dh);
+                for i in 0..k {
+                    let step = 1e-7;
+                    let (mut hi, mut lo) = (h.clone(), h.clone());
+                    hi[i] += step;
+                    lo[i] -= step;
+                    let fd = (law.eval(&p, &Point { n, d, h: &hi }, None)
+                        - law.eval(&p, &Point { n, d, h: &lo }, None))
+                        / (2.0 * step);
+                    let tol = 1e-5 * (1.0 + fd.abs().max(dh[i].abs()));
+                    assert!(
+                        (fd - dh[i]).abs() <= tol,
+                        "{} dL/dh_{i}: analytic {} vs central difference {fd}",
+                        law.name(),
+                        dh[i]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_gradient_matches_central_differences() {
+        for law in all() {
+            check_param_gradient(law);
+            if law.uses_mixture() {
+                check_mixture_gradient(law);
+            }
+        }
+    }
+
+    #[test]
+    fn starts_lie_inside_default_bounds() {
+        let mut rng = Rng::new(1, 0);
+        for law in all() {
+            for k in [1, 4] {
+                let (domains, ..) = fixture(k, &mut rng);
+                let specs = law.params(&domains);
+                for _ in 0..50 {
+                    let p = law.sample_start(k, &mut rng);
+                    for (v, s) in p.iter().zip(&specs) {
+                        assert!(s.lo <= *v && *v <= s.hi, "{} {} = {v}", law.name(), s.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_found() {
+        for law in all() {
+            assert_eq!(by_name(law.name()).unwrap().name(), law.name());
+        }
+        assert!(by_name("nope").is_none());
+    }
+}
