@@ -12,6 +12,10 @@
 //! tests at the bottom of this file.
 
 mod additive;
+mod chinchilla;
+
+/// Chinchilla is public for its start grid, [`Chinchilla::grid`].
+pub use chinchilla::Chinchilla;
 
 use crate::rng::Rng;
 
@@ -74,8 +78,8 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 1] {
-    [&additive::Additive]
+pub fn all() -> [&'static dyn Law; 2] {
+    [&chinchilla::Chinchilla, &additive::Additive]
 }
 
 /// Look a law up by name.
