@@ -13,6 +13,7 @@
 
 mod additive;
 mod chinchilla;
+mod joint;
 
 /// Chinchilla is public for its start grid, [`Chinchilla::grid`].
 pub use chinchilla::Chinchilla;
@@ -78,8 +79,8 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 2] {
-    [&chinchilla::Chinchilla, &additive::Additive]
+pub fn all() -> [&'static dyn Law; 3] {
+    [&chinchilla::Chinchilla, &additive::Additive, &joint::Joint]
 }
 
 /// Look a law up by name.

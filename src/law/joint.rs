@@ -1,0 +1,195 @@
+//! The joint law of Shukor et al. 2025 (eq. 2.5): the additive law with mixture-dependent scale
+//! amplitudes, `L = E + 1/(Σ C_i h_i^γ_i) + A_h/N^α + B_h/D^β` with `A_h = (Σ CA_i h_i)^γA` and
+//! `B_h = (Σ CB_i h_i)^γB`, so the optimal mixture changes with N and D. With γA = γB = 1,
+//! CA_i = A and CB_i = B it is the additive law on the simplex.
+
+use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
+use super::{guarded_pow, per_domain, Law, ParamSpec, Point, MAX_DOMAINS};
+use crate::rng::Rng;
+
+pub struct Joint;
+
+/// `W = (Σ_i c_i h_i)^g` with what its derivatives need.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PowSum {
+    /// `W = U^g`.
+    pub w: f64,
+    /// `ln U` (clamped as in [`guarded_pow`]), so `∂W/∂g = W ln U`.
+    pub ln_u: f64,
+    /// `∂W/∂U = g U^(g−1)`, so `∂W/∂c_i = dw_du · h_i` and `∂W/∂h_i = dw_du · c_i`.
+    pub dw_du: f64,
+}
+
+/// `(Σ_i c_i h_i)^g`, computed as `exp(g ln U)` (never `powf`). With positive amplitudes `c_i` and
+/// `h` on the simplex `U > 0`, but `U` may reach 0 (or below) off the simplex or with all weight on
+/// the boundary, so it is guarded like [`guarded_pow`]: `U` is clamped at 1e-12, giving 0 for
+/// `g > 0` and a large finite value for `g < 0` instead of `inf`/`NaN`.
+#[inline]
+pub(crate) fn pow_sum(c: &[f64], h: &[f64], g: f64) -> PowSum {
+    let u: f64 = c.iter().zip(h).map(|(c, h)| c * h).sum();
+    let (w, ln_u) = guarded_pow(u, g);
+    PowSum {
+        w,
+        ln_u,
+        dw_du: g * w / u.max(1e-12),
+    }
+}
+
+/// Index ranges of the joint law's parameters for `k` domains.
+struct Layout {
+    c: usize,
+    g: usize,
+    ca: usize,
+    ga: usize,
+    cb: usize,
+    gb: usize,
+}
+
+fn layout(k: usize) -> Layout {
+    Layout {
+        c: 3,
+        g: 3 + k,
+        ca: 3 + 2 * k,
+        ga: 3 + 3 * k,
+        cb: 4 + 3 * k,
+        gb: 4 + 4 * k,
+    }
+}
+
+impl Law for Joint {
+    fn name(&self) -> &'static str {
+        "joint"
+    }
+    fn formula(&self) -> &'static str {
+        "L = E + 1/(Σ_i C_i h_i^γ_i) + (Σ_i CA_i h_i)^γA/N^α + (Σ_i CB_i h_i)^γB/D^β"
+    }
+    fn uses_mixture(&self) -> bool {
+        true
+    }
+    fn uses_scale(&self) -> bool {
+        true
+    }
+    fn count_formula(&self) -> &'static str {
+        "5+4k"
+    }
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        let mut v = vec![
+            ParamSpec::new("E", 0.0, 10.0, true),
+            ParamSpec::new("alpha", 0.0, 3.0, false),
+            ParamSpec::new("beta", 0.0, 3.0, false),
+        ];
+        v.extend(per_domain("C", domains, 1e-8, 1e4, true));
+        v.extend(per_domain("gamma", domains, -3.0, 3.0, false));
+        v.extend(per_domain("CA", domains, 1e-8, 1e4, true));
+        v.push(ParamSpec::new("gammaA", -3.0, 3.0, false));
+        v.extend(per_domain("CB", domains, 1e-8, 1e4, true));
+        v.push(ParamSpec::new("gammaB", -3.0, 3.0, false));
+        v
+    }
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        let mut x = vec![
+            rng.range(1.0, 3.0),
+            rng.range(0.1, 1.0),
+            rng.range(0.1, 1.0),
+        ];
+        x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
+        x.extend((0..k).map(|_| rng.range(-1.0, 1.0)));
+        x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
+        x.push(rng.range(0.5, 2.0));
+        x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
+        x.push(rng.range(0.5, 2.0));
+        x
+    }
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        let k = x.h.len();
+        let l = layout(k);
+        let (e, al, be) = (p[0], p[1], p[2]);
+        let (c, g) = (&p[l.c..l.c + k], &p[l.g..l.g + k]);
+        let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
+        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
+        let mut hg = [0.0; MAX_DOMAINS];
+        let mut lnh = [0.0; MAX_DOMAINS];
+        let s = mixture_sum(c, g, x.h, &mut hg[..k], &mut lnh[..k]);
+        let a_h = pow_sum(ca, x.h, p[l.ga]);
+        let b_h = pow_sum(cb, x.h, p[l.gb]);
+        let value = e + 1.0 / s + a_h.w * nn + b_h.w * dd;
+        if let Some(gr) = grad {
+            gr[0] = 1.0;
+            gr[1] = -a_h.w * ln_n * nn;
+            gr[2] = -b_h.w * ln_d * dd;
+            let (dc, dg) = gr[l.c..l.c + 2 * k].split_at_mut(k);
+            mixture_grad(c, s, &hg[..k], &lnh[..k], dc, dg);
+            for i in 0..k {
+                gr[l.ca + i] = a_h.dw_du * x.h[i] * nn;
+                gr[l.cb + i] = b_h.dw_du * x.h[i] * dd;
+            }
+            gr[l.ga] = a_h.w * a_h.ln_u * nn;
+            gr[l.gb] = b_h.w * b_h.ln_u * dd;
+        }
+        value
+    }
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        let k = x.h.len();
+        let l = layout(k);
+        mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x.h, dh);
+        let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
+        let nn = (-p[1] * x.n.ln()).exp();
+        let dd = (-p[2] * x.d.ln()).exp();
+        let a_h = pow_sum(ca, x.h, p[l.ga]);
+        let b_h = pow_sum(cb, x.h, p[l.gb]);
+        for i in 0..k {
+            dh[i] += a_h.dw_du * ca[i] * nn + b_h.dw_du * cb[i] * dd;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_point() {
+        // k=2, h=(.5,.5), N=100, D=10, E=1, α=.5, β=1.
+        // S = 1·.5² + 2·.5¹ = 1.25, 1/S = .8.
+        // U = 2·.5 + 6·.5 = 4, A_h = 4^.5 = 2, A_h/N^α = 2/10 = .2.
+        // V = 1·.5 + 3·.5 = 2, B_h = 2² = 4, B_h/D^β = 4/10 = .4.
+        // L = 1 + .8 + .2 + .4 = 2.4.
+        let p = [
+            1.0, 0.5, 1.0, // E, alpha, beta
+            1.0, 2.0, // C
+            2.0, 1.0, // gamma
+            2.0, 6.0, 0.5, // CA, gammaA
+            1.0, 3.0, 2.0, // CB, gammaB
+        ];
+        let x = Point {
+            n: 100.0,
+            d: 10.0,
+            h: &[0.5, 0.5],
+        };
+        let v = Joint.eval(&p, &x, None);
+        assert!((v - 2.4).abs() < 1e-12, "{v}");
+    }
+
+    #[test]
+    fn reduces_to_additive() {
+        // γA = γB = 1, CA_i = A, CB_i = B on the simplex gives the additive law.
+        let add = super::super::by_name("additive").unwrap();
+        let (e, a, al, b, be) = (1.7, 30.0, 0.3, 12.0, 0.4);
+        let (c, g) = ([0.5, 2.0, 1.3], [0.2, -0.4, 0.7]);
+        let mut pa = vec![e, a, al, b, be];
+        pa.extend(c);
+        pa.extend(g);
+        let mut pj = vec![e, al, be];
+        pj.extend(c);
+        pj.extend(g);
+        pj.extend([a, a, a, 1.0, b, b, b, 1.0]);
+        let x = Point {
+            n: 400.0,
+            d: 20.0,
+            h: &[0.2, 0.5, 0.3],
+        };
+        let (va, vj) = (add.eval(&pa, &x, None), Joint.eval(&pj, &x, None));
+        assert!((va - vj).abs() < 1e-12, "{va} vs {vj}");
+    }
+}
