@@ -14,6 +14,7 @@
 mod additive;
 mod chinchilla;
 mod joint;
+mod simple;
 
 /// Chinchilla is public for its start grid, [`Chinchilla::grid`].
 pub use chinchilla::Chinchilla;
@@ -79,8 +80,13 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 3] {
-    [&chinchilla::Chinchilla, &additive::Additive, &joint::Joint]
+pub fn all() -> [&'static dyn Law; 4] {
+    [
+        &chinchilla::Chinchilla,
+        &additive::Additive,
+        &joint::Joint,
+        &simple::Simple,
+    ]
 }
 
 /// Look a law up by name.

@@ -1,0 +1,85 @@
+//! The simple law of Shukor et al. 2025 (eq. 6.1): one power of a linear mixture term added to
+//! Chinchilla, `L = E + (Σ C_i h_i)^γ + A/N^α + B/D^β` (the paper's printing swaps the letters of
+//! the last two terms; this is the intended form). k+6 parameters.
+
+use super::chinchilla::{scale_eval, scale_params, scale_start};
+use super::joint::pow_sum;
+use super::{per_domain, Law, ParamSpec, Point};
+use crate::rng::Rng;
+
+pub struct Simple;
+
+impl Law for Simple {
+    fn name(&self) -> &'static str {
+        "simple"
+    }
+    fn formula(&self) -> &'static str {
+        "L = E + (Σ_i C_i h_i)^γ + A/N^α + B/D^β"
+    }
+    fn uses_mixture(&self) -> bool {
+        true
+    }
+    fn uses_scale(&self) -> bool {
+        true
+    }
+    fn count_formula(&self) -> &'static str {
+        "k+6"
+    }
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        let mut v = scale_params();
+        v.extend(per_domain("C", domains, 1e-8, 1e4, true));
+        v.push(ParamSpec::new("gamma", -3.0, 3.0, false));
+        v
+    }
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        let mut x = scale_start(rng);
+        x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
+        x.push(rng.range(-1.0, 1.0));
+        x
+    }
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        let k = x.h.len();
+        let c = &p[5..5 + k];
+        // U = Σ C_i h_i may reach 0 off the simplex; pow_sum guards it.
+        let m = pow_sum(c, x.h, p[5 + k]);
+        match grad {
+            Some(gr) => {
+                let v = scale_eval(p, x.n, x.d, Some(&mut gr[..5]));
+                for i in 0..k {
+                    gr[5 + i] = m.dw_du * x.h[i];
+                }
+                gr[5 + k] = m.w * m.ln_u;
+                v + m.w
+            }
+            None => scale_eval(p, x.n, x.d, None) + m.w,
+        }
+    }
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        let k = x.h.len();
+        let c = &p[5..5 + k];
+        let m = pow_sum(c, x.h, p[5 + k]);
+        for i in 0..k {
+            dh[i] = m.dw_du * c[i];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_point() {
+        // k=2, h=(.5,.5), N=100, D=10, E=1, A=2, α=.5, B=3, β=1, C=(2,6), γ=−1.
+        // U = 2·.5 + 6·.5 = 4, U^γ = 1/4 = .25; A/N^α = 2/10 = .2; B/D^β = 3/10 = .3.
+        // L = 1 + .25 + .2 + .3 = 1.75.
+        let p = [1.0, 2.0, 0.5, 3.0, 1.0, 2.0, 6.0, -1.0];
+        let x = Point {
+            n: 100.0,
+            d: 10.0,
+            h: &[0.5, 0.5],
+        };
+        let v = Simple.eval(&p, &x, None);
+        assert!((v - 1.75).abs() < 1e-12, "{v}");
+    }
+}
