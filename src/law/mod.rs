@@ -13,6 +13,7 @@
 
 mod additive;
 mod chinchilla;
+mod full;
 mod joint;
 mod simple;
 
@@ -80,12 +81,13 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 4] {
+pub fn all() -> [&'static dyn Law; 5] {
     [
         &chinchilla::Chinchilla,
         &additive::Additive,
         &joint::Joint,
         &simple::Simple,
+        &full::Full,
     ]
 }
 
