@@ -13,6 +13,7 @@
 
 mod additive;
 mod chinchilla;
+mod datamix;
 mod full;
 mod joint;
 mod simple;
@@ -81,13 +82,14 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 5] {
+pub fn all() -> [&'static dyn Law; 6] {
     [
         &chinchilla::Chinchilla,
         &additive::Additive,
         &joint::Joint,
         &simple::Simple,
         &full::Full,
+        &datamix::DataMix,
     ]
 }
 

@@ -1,0 +1,82 @@
+//! The data mixing law of Ye et al. 2024 (their M4), a baseline at fixed (N, D) in Shukor et al.
+//! 2025 (appendix B): `L = E + C·exp(Σ_i γ_i h_i)`. It ignores N and D, so a fit uses rows of one
+//! model size and token count. 2+k parameters.
+
+use super::{per_domain, Law, ParamSpec, Point};
+use crate::rng::Rng;
+
+pub struct DataMix;
+
+impl Law for DataMix {
+    fn name(&self) -> &'static str {
+        "datamix"
+    }
+    fn formula(&self) -> &'static str {
+        "L = E + C·exp(Σ_i γ_i h_i)"
+    }
+    fn uses_mixture(&self) -> bool {
+        true
+    }
+    fn uses_scale(&self) -> bool {
+        false
+    }
+    fn count_formula(&self) -> &'static str {
+        "2+k"
+    }
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        let mut v = vec![
+            ParamSpec::new("E", 0.0, 10.0, true),
+            ParamSpec::new("C", 1e-8, 1e4, true),
+        ];
+        v.extend(per_domain("gamma", domains, -20.0, 20.0, false));
+        v
+    }
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        let mut x = vec![rng.range(0.5, 3.0), rng.log10_range(-1.0, 0.5)];
+        x.extend((0..k).map(|_| rng.range(-2.0, 2.0)));
+        x
+    }
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        let k = x.h.len();
+        let g = &p[2..2 + k];
+        // On the simplex the exponent is a weighted mean of the γ_i, so |z| ≤ 20 within bounds:
+        // exp cannot overflow and needs no guard.
+        let z: f64 = g.iter().zip(x.h).map(|(g, h)| g * h).sum();
+        let ez = z.exp();
+        if let Some(gr) = grad {
+            gr[0] = 1.0;
+            gr[1] = ez;
+            for i in 0..k {
+                gr[2 + i] = p[1] * ez * x.h[i];
+            }
+        }
+        p[0] + p[1] * ez
+    }
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        let k = x.h.len();
+        let g = &p[2..2 + k];
+        let z: f64 = g.iter().zip(x.h).map(|(g, h)| g * h).sum();
+        let cez = p[1] * z.exp();
+        for i in 0..k {
+            dh[i] = cez * g[i];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_point() {
+        // E=1, C=2, γ=(1,3), h=(.5,.5): Σγh = .5 + 1.5 = 2, L = 1 + 2e² = 1 + 2·7.38905609893065
+        // = 15.7781121978613 (N, D ignored).
+        let x = Point {
+            n: 123.0,
+            d: 4.0,
+            h: &[0.5, 0.5],
+        };
+        let v = DataMix.eval(&[1.0, 2.0, 1.0, 3.0], &x, None);
+        assert!((v - 15.7781121978613).abs() < 1e-12, "{v}");
+    }
+}
