@@ -16,6 +16,7 @@ mod chinchilla;
 mod datamix;
 mod full;
 mod joint;
+mod linear;
 mod simple;
 
 /// Chinchilla is public for its start grid, [`Chinchilla::grid`].
@@ -82,7 +83,7 @@ pub trait Law: Send + Sync {
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 6] {
+pub fn all() -> [&'static dyn Law; 7] {
     [
         &chinchilla::Chinchilla,
         &additive::Additive,
@@ -90,6 +91,7 @@ pub fn all() -> [&'static dyn Law; 6] {
         &simple::Simple,
         &full::Full,
         &datamix::DataMix,
+        &linear::Linear,
     ]
 }
 

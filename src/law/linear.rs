@@ -1,0 +1,78 @@
+//! A RegMix-style linear baseline at fixed (N, D) (Shukor et al. 2025, appendix B):
+//! `L = E + Σ_i C_i h_i`, 1+k parameters; the C_i may be negative. With Σ h_i = 1 the intercept
+//! is not identified: E + t and C_i − t (all i) give the same loss for every t, a flat direction
+//! that the fit report will show (only E + C_i is determined).
+
+use super::{per_domain, Law, ParamSpec, Point};
+use crate::rng::Rng;
+
+pub struct Linear;
+
+impl Law for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+    fn formula(&self) -> &'static str {
+        "L = E + Σ_i C_i h_i"
+    }
+    fn uses_mixture(&self) -> bool {
+        true
+    }
+    fn uses_scale(&self) -> bool {
+        false
+    }
+    fn count_formula(&self) -> &'static str {
+        "1+k"
+    }
+    fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        let mut v = vec![ParamSpec::new("E", 0.0, 10.0, true)];
+        v.extend(per_domain("C", domains, -1e4, 1e4, false));
+        v
+    }
+    fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        let mut x = vec![rng.range(1.0, 3.0)];
+        x.extend((0..k).map(|_| rng.range(-1.0, 1.0)));
+        x
+    }
+    fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        let k = x.h.len();
+        if let Some(gr) = grad {
+            gr[0] = 1.0;
+            gr[1..1 + k].copy_from_slice(x.h);
+        }
+        p[0] + p[1..1 + k].iter().zip(x.h).map(|(c, h)| c * h).sum::<f64>()
+    }
+    fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        let k = x.h.len();
+        dh[..k].copy_from_slice(&p[1..1 + k]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_computed_point() {
+        // E=1, C=(2,−4,6), h=(.5,.25,.25): 1 + 1 − 1 + 1.5 = 2.5.
+        let x = Point {
+            n: 1.0,
+            d: 1.0,
+            h: &[0.5, 0.25, 0.25],
+        };
+        let v = Linear.eval(&[1.0, 2.0, -4.0, 6.0], &x, None);
+        assert!((v - 2.5).abs() < 1e-12, "{v}");
+    }
+
+    #[test]
+    fn intercept_is_a_flat_direction_on_the_simplex() {
+        let x = Point {
+            n: 1.0,
+            d: 1.0,
+            h: &[0.2, 0.3, 0.5],
+        };
+        let a = Linear.eval(&[1.0, 2.0, -4.0, 6.0], &x, None);
+        let b = Linear.eval(&[1.5, 1.5, -4.5, 5.5], &x, None);
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
