@@ -237,6 +237,54 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn parameter_count_matches_count_formula() {
+        // count_formula is "a", "a+bk" or "k+a".
+        fn count(f: &str, k: usize) -> usize {
+            f.split('+')
+                .map(|t| match t.strip_suffix('k') {
+                    Some("") => k,
+                    Some(b) => b.parse::<usize>().unwrap() * k,
+                    None => t.parse().unwrap(),
+                })
+                .sum()
+        }
+        let mut rng = Rng::new(2, 0);
+        for law in all() {
+            for k in [1, 3, 7] {
+                let (domains, ..) = fixture(k, &mut rng);
+                let want = count(law.count_formula(), k);
+                assert_eq!(law.params(&domains).len(), want, "{}", law.name());
+                assert_eq!(law.sample_start(k, &mut rng).len(), want, "{}", law.name());
+            }
+        }
+    }
+
+    /// Mixtures on the simplex boundary (a vertex, one zero weight) give finite values and
+    /// gradients from every start: the guards, not `inf`/`NaN`.
+    #[test]
+    fn boundary_mixtures_stay_finite() {
+        let mut rng = Rng::new(3, 0);
+        for law in all() {
+            for h in [vec![1.0, 0.0, 0.0], vec![0.0, 0.4, 0.6]] {
+                for _ in 0..20 {
+                    let p = law.sample_start(3, &mut rng);
+                    let x = Point {
+                        n: 300.0,
+                        d: 10.0,
+                        h: &h,
+                    };
+                    let mut g = vec![0.0; p.len()];
+                    let mut dh = vec![0.0; 3];
+                    let v = law.eval(&p, &x, Some(&mut g));
+                    law.grad_h(&p, &x, &mut dh);
+                    assert!(v.is_finite(), "{} value {v} at {p:?}", law.name());
+                    assert!(g.iter().chain(&dh).all(|v| v.is_finite()), "{}", law.name());
+                }
+            }
+        }
+    }
+
+    #[test]
     fn names_are_unique_and_found() {
         for law in all() {
             assert_eq!(by_name(law.name()).unwrap().name(), law.name());
