@@ -1,6 +1,7 @@
 //! The data mixing law of Ye et al. 2024 (their M4), a baseline at fixed (N, D) in Shukor et al.
 //! 2025 (appendix B): `L = E + C·exp(Σ_i γ_i h_i)`. It ignores N and D, so a fit uses rows of one
-//! model size and token count. 2+k parameters.
+//! model size and token count. 2+k parameters. With Σ h_i = 1, C·e^−t and γ_i + t (all i) give
+//! the same loss for every t: a flat direction, like the linear law's intercept.
 
 use super::{per_domain, Law, ParamSpec, Point};
 use crate::rng::Rng;
