@@ -138,18 +138,12 @@ pub fn parse_for(src: &str, flag: &str) -> Result<Expr> {
     let mut p = Parser { tokens, pos: 0 };
     let fail = |e: ParseError| Error::Usage(render(src, flag, &e));
     if p.peek().kind == Kind::End {
-        return Err(fail(ParseError {
-            at: 0,
-            msg: "empty expression".into(),
-        }));
+        return Err(fail(ParseError::new(0, "empty expression")));
     }
     let expr = p.expr().map_err(fail)?;
     let t = p.peek();
     if t.kind == Kind::RParen {
-        return Err(fail(ParseError {
-            at: t.at,
-            msg: "unmatched ')'".into(),
-        }));
+        return Err(fail(ParseError::new(t.at, "unmatched ')'")));
     }
     if t.kind != Kind::End {
         return Err(fail(Parser::err(
@@ -164,14 +158,30 @@ struct ParseError {
     /// Character (not byte) offset into the source.
     at: usize,
     msg: String,
+    /// What was found instead, when that helps (printed under the caret).
+    note: Option<String>,
+}
+
+impl ParseError {
+    fn new(at: usize, msg: impl Into<String>) -> Self {
+        ParseError {
+            at,
+            msg: msg.into(),
+            note: None,
+        }
+    }
 }
 
 fn render(src: &str, flag: &str, e: &ParseError) -> String {
-    format!(
+    let mut out = format!(
         "bad {flag} expression: {}\n  {src}\n  {}^",
         e.msg,
         " ".repeat(e.at)
-    )
+    );
+    if let Some(note) = &e.note {
+        out.push_str(&format!("\n  ({note})"));
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -183,8 +193,8 @@ enum Kind {
     Op(Op),
     LParen,
     RParen,
-    /// Text that is no token (`=`, `!`, `@`, a malformed number): what was found, for messages
-    /// of the form "expected X, found ...".
+    /// Text that is no token (`=`, `!`, `@`, a malformed number): what was found, printed as a
+    /// note under the caret.
     Bad(String),
     End,
 }
@@ -337,12 +347,17 @@ impl Parser {
 
     /// An error at token `t`: a bad token reports its own problem, anything else `expected`.
     fn err(t: &Token, expected: &str) -> ParseError {
-        let msg = match &t.kind {
-            Kind::Bad(m) => format!("{expected}, {m}"),
-            Kind::End => format!("{expected}, found the end of the expression"),
-            _ => expected.to_string(),
-        };
-        ParseError { at: t.at, msg }
+        match &t.kind {
+            Kind::Bad(found) => ParseError {
+                at: t.at,
+                msg: expected.to_string(),
+                note: Some(found.clone()),
+            },
+            Kind::End => {
+                ParseError::new(t.at, format!("{expected}, found the end of the expression"))
+            }
+            _ => ParseError::new(t.at, expected),
+        }
     }
 
     fn expr(&mut self) -> PResult<Expr> {
@@ -372,10 +387,10 @@ impl Parser {
                 Ok(Expr::Not(Box::new(self.unary()?)))
             }
             Kind::Ident(ref s) if s.eq_ignore_ascii_case("and") || s.eq_ignore_ascii_case("or") => {
-                Err(ParseError {
-                    at: t.at,
-                    msg: format!("expected a column name, found '{s}'"),
-                })
+                Err(ParseError::new(
+                    t.at,
+                    format!("expected a column name, found '{s}'"),
+                ))
             }
             Kind::LParen => {
                 let inner = self.expr()?;
@@ -634,13 +649,13 @@ mod tests {
             (
                 "a < 1.2.3",
                 4,
-                "expected a number, found '1.2.3', which is not a number",
+                "expected a number\n  a < 1.2.3\n      ^\n  (found '1.2.3', which is not a number)",
             ),
             ("a < 3x", 4, "'3x', which is not"),
             (
                 "a = 3",
                 2,
-                "expected a comparison operator, found '='; write '=='",
+                "expected a comparison operator\n  a = 3\n    ^\n  (found '='; write '=='",
             ),
             ("a ! 3", 2, "write '!='"),
             ("a < 1 @", 6, "unexpected character '@'"),
