@@ -371,6 +371,9 @@ pub fn mask(ds: &Dataset, path: &Path, exprs: &[String]) -> Result<Vec<bool>> {
         .iter()
         .map(|e| expr::parse_for(e, "--train/--test"))
         .collect::<Result<Vec<_>>>()?;
+    if exprs.is_empty() {
+        return Ok(vec![true; ds.rows()]);
+    }
     let table = Table::read(path)?;
     let (cols, resolved) = resolve_filters(&table, &parsed, exprs, "--train/--test")?;
     let mut vals = vec![Vec::with_capacity(table.rows.len()); cols.len()];
@@ -457,7 +460,7 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
             None,
             None,
             format!(
-                "no model-size column: looked for {} (name one with the N-column option); \
+                "no model-size column: looked for {} (name the model-size column explicitly); \
                  available columns: {}",
                 quoted(&N_NAMES),
                 table.available()
@@ -491,7 +494,7 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
                     None,
                     None,
                     format!(
-                        "no token column: looked for {} (name one with the D-column option, \
+                        "no token column: looked for {} (name the token column explicitly, \
                          or derive D from a training-FLOP column); available columns: {}",
                         quoted(&D_NAMES),
                         table.available()
@@ -629,7 +632,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Columns) -> Result<Parsed> 
                     return Err(table.cell_error(
                         r,
                         c,
-                        format!("model size N must be positive, got {n}"),
+                        format!("model size N must be positive, got {}", num(n)),
                     ));
                 }
                 n
@@ -643,7 +646,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Columns) -> Result<Parsed> 
                     return Err(table.cell_error(
                         r,
                         c,
-                        format!("token count D must be positive, got {d}"),
+                        format!("token count D must be positive, got {}", num(d)),
                     ));
                 }
                 d
@@ -656,8 +659,11 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Columns) -> Result<Parsed> 
                         r,
                         c,
                         format!(
-                            "token count D = C / (6 N) must be positive and finite, got {d} \
-                             (C = {flops}, N = {n})"
+                            "token count D = C / (6 N) must be positive and finite, got {} \
+                             (C = {}, N = {})",
+                            num(d),
+                            num(flops),
+                            num(n)
                         ),
                     ));
                 }
@@ -769,6 +775,17 @@ fn drop_highest(y: &mut [f64], k: usize) -> usize {
         }
     }
     dropped
+}
+
+/// A number for messages: plain when short, scientific when large or tiny (`-6e18`, not
+/// `-6000000000000000000`).
+fn num(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 #[cfg(test)]

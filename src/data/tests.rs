@@ -335,7 +335,7 @@ fn bad_cells() {
         (
             "0.5,0.5,-1e8,1e9,3.0,red",
             "model_size",
-            "must be positive, got -100000000",
+            "must be positive, got -1e8",
         ),
         (
             "0.5,0.5,1e8,0,3.0,red",
