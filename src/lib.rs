@@ -23,9 +23,14 @@
 //!
 //! The binary (`src/main.rs`, `src/cli/`) is a thin layer over these modules.
 
+pub mod backend;
 pub mod data;
+pub mod engine;
 pub mod error;
+pub mod fit;
 pub mod law;
+pub mod report;
 pub mod rng;
+pub mod simulate;
 
 pub use error::{Error, Result};

@@ -85,6 +85,13 @@ pub struct DataSpec {
     /// The law uses the mixture `h`: at least one weight column is required. Otherwise weight
     /// columns are not read (`k = 0`).
     pub needs_mixture: bool,
+    /// Keep duplicate rows, to replicate analyses that kept them: Epoch's Chinchilla table holds
+    /// one digitised point twice (data rows 64 and 89: same N and loss, FLOP within 0.01%),
+    /// which the duplicate rule drops but Epoch's 245-point fit keeps.
+    pub keep_duplicates: bool,
+    /// Named targets absent from the table are left out instead of being an error (`predict`
+    /// on a table of new runs has no loss columns).
+    pub targets_optional: bool,
 }
 
 /// One fitted quantity (a loss column).
@@ -234,17 +241,6 @@ struct Parsed {
 
 /// Read, validate and filter a table of runs (see the module docs for the order of steps).
 pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
-    load_inner(path, spec, true)
-}
-
-/// [`load`] without dropping duplicate rows, to replicate analyses that kept them: Epoch's
-/// Chinchilla table holds one digitised point twice (data rows 64 and 89: same N and loss, FLOP
-/// within 0.01%), which [`load`] drops but Epoch's 245-point fit keeps.
-pub fn load_keeping_duplicates(path: &Path, spec: &DataSpec) -> Result<Dataset> {
-    load_inner(path, spec, false)
-}
-
-fn load_inner(path: &Path, spec: &DataSpec, drop_duplicates: bool) -> Result<Dataset> {
     if spec.d_col.is_some() && spec.flops_col.is_some() {
         return Err(Error::usage(
             "give either a token column or a FLOP column (D = C / (6 N)), not both",
@@ -262,7 +258,7 @@ fn load_inner(path: &Path, spec: &DataSpec, drop_duplicates: bool) -> Result<Dat
 
     // Duplicates, on the whole table.
     let all: Vec<usize> = (0..table.rows.len()).collect();
-    let after_dups = if drop_duplicates {
+    let after_dups = if !spec.keep_duplicates {
         dedup(&table, &cols, &parsed, &all)
     } else {
         all.clone()
@@ -576,12 +572,13 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
         }
     } else {
         for name in &spec.targets {
-            let c = match table.find(name) {
+            let c = match table
+                .find(name)
+                .or_else(|| table.find(&format!("{name}_loss")))
+            {
                 Some(c) => c,
-                None => match table.find(&format!("{name}_loss")) {
-                    Some(c) => c,
-                    None => table.require(name, "a target")?,
-                },
+                None if spec.targets_optional => continue,
+                None => table.require(name, "a target")?,
             };
             if !targets.contains(&c) {
                 targets.push(c);

@@ -843,10 +843,11 @@ fn real_epoch_table() {
         targets: vec!["loss".into()],
         drop_highest: 5,
         needs_scale: true,
+        keep_duplicates: true,
         ..Default::default()
     };
     // Epoch's fit keeps all 245 rows: 240 after dropping the 5 highest losses.
-    let ds = load_keeping_duplicates(&path, &spec).unwrap();
+    let ds = load(&path, &spec).unwrap();
     assert_eq!(ds.rows(), 245);
     assert_eq!(ds.duplicates_dropped, 0);
     assert_eq!(ds.row_ids, (1..=245).collect::<Vec<_>>());
@@ -865,6 +866,10 @@ fn real_epoch_table() {
 
     // The duplicate rule finds one digitised point listed twice (rows 64 and 89: same N and
     // loss, FLOP within 0.01%).
+    let spec = DataSpec {
+        keep_duplicates: false,
+        ..spec
+    };
     let ds = load(&path, &spec).unwrap();
     assert_eq!(ds.duplicates_dropped, 1);
     assert_eq!(ds.rows(), 244);

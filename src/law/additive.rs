@@ -37,8 +37,8 @@ pub(crate) fn mixture_grad(
 /// `∂(1/S)/∂h_i = −C_i γ_i h_i^(γ_i−1) / S²`.
 pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], h: &[f64], dh: &mut [f64]) {
     let k = h.len();
-    let (mut hg, mut lnh) = (vec![0.0; k], vec![0.0; k]);
-    let s = mixture_sum(c, g, h, &mut hg, &mut lnh);
+    let (mut hg, mut lnh) = ([0.0; super::MAX_DOMAINS], [0.0; super::MAX_DOMAINS]);
+    let s = mixture_sum(c, g, h, &mut hg[..k], &mut lnh[..k]);
     for i in 0..k {
         let hi = h[i].max(1e-12);
         dh[i] = -c[i] * g[i] * hg[i] / hi / (s * s);
@@ -89,7 +89,7 @@ impl Law for Additive {
         let k = x.h.len();
         let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
         let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
-        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (ln_n, ln_d) = (x.ln_n, x.ln_d);
         let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
         let mut hg = [0.0; super::MAX_DOMAINS];
         let mut lnh = [0.0; super::MAX_DOMAINS];

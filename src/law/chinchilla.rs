@@ -9,9 +9,8 @@ pub struct Chinchilla;
 
 /// The scale part `E + A/N^α + B/D^β` over `p = [E, A, alpha, B, beta]`; when asked, its
 /// gradient is written into `grad[..5]`. Shared with the laws that add a mixture term to it.
-pub(crate) fn scale_eval(p: &[f64], n: f64, d: f64, grad: Option<&mut [f64]>) -> f64 {
+pub(crate) fn scale_eval(p: &[f64], ln_n: f64, ln_d: f64, grad: Option<&mut [f64]>) -> f64 {
     let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
-    let (ln_n, ln_d) = (n.ln(), d.ln());
     let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
     if let Some(gr) = grad {
         gr[0] = 1.0;
@@ -102,7 +101,7 @@ impl Law for Chinchilla {
         scale_start(rng)
     }
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
-        scale_eval(p, x.n, x.d, grad)
+        scale_eval(p, x.ln_n, x.ln_d, grad)
     }
     fn grad_h(&self, _p: &[f64], _x: &Point, _dh: &mut [f64]) {}
 }
@@ -114,11 +113,7 @@ mod tests {
     #[test]
     fn hand_computed_point() {
         // E=1, A=2, α=.5, B=3, β=1 at N=100, D=10: 1 + 2/10 + 3/10 = 1.5.
-        let x = Point {
-            n: 100.0,
-            d: 10.0,
-            h: &[],
-        };
+        let x = Point::new(100.0, 10.0, &[]);
         let v = Chinchilla.eval(&[1.0, 2.0, 0.5, 3.0, 1.0], &x, None);
         assert!((v - 1.5).abs() < 1e-12, "{v}");
     }

@@ -99,7 +99,7 @@ impl Law for Full {
         let b_h = pow_sum(&p[l.cb..l.cb + k], x.h, p[l.gb]);
         let al_h = pow_sum(&p[l.cal..l.cal + k], x.h, p[l.gal]);
         let be_h = pow_sum(&p[l.cbe..l.cbe + k], x.h, p[l.gbe]);
-        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (ln_n, ln_d) = (x.ln_n, x.ln_d);
         let (nn, dd) = ((-al_h.w * ln_n).exp(), (-be_h.w * ln_d).exp());
         let value = p[0] + 1.0 / s + a_h.w * nn + b_h.w * dd;
         if let Some(gr) = grad {
@@ -133,7 +133,7 @@ impl Law for Full {
         let b_h = pow_sum(cb, x.h, p[l.gb]);
         let al_h = pow_sum(cal, x.h, p[l.gal]);
         let be_h = pow_sum(cbe, x.h, p[l.gbe]);
-        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (ln_n, ln_d) = (x.ln_n, x.ln_d);
         let (nn, dd) = ((-al_h.w * ln_n).exp(), (-be_h.w * ln_d).exp());
         let dl_dal = -a_h.w * ln_n * nn;
         let dl_dbe = -b_h.w * ln_d * dd;
@@ -167,11 +167,7 @@ mod tests {
             0.2, 0.3, 0.5, // Calpha, gamma_alpha
             1.0, 3.0, -1.0, // Cbeta, gamma_beta
         ];
-        let x = Point {
-            n: 100.0,
-            d: 16.0,
-            h: &[0.5, 0.5],
-        };
+        let x = Point::new(100.0, 16.0, &[0.5, 0.5]);
         let v = Full.eval(&p, &x, None);
         assert!((v - 3.0).abs() < 1e-12, "{v}");
     }
@@ -188,11 +184,7 @@ mod tests {
         let mut pf = vec![e];
         pf.extend(mix);
         pf.extend([al, al, 1.0, be, be, 1.0]);
-        let x = Point {
-            n: 700.0,
-            d: 30.0,
-            h: &[0.3, 0.7],
-        };
+        let x = Point::new(700.0, 30.0, &[0.3, 0.7]);
         let (vj, vf) = (joint.eval(&pj, &x, None), Full.eval(&pf, &x, None));
         assert!((vj - vf).abs() < 1e-12, "{vj} vs {vf}");
     }

@@ -106,7 +106,7 @@ impl Law for Joint {
         let (e, al, be) = (p[0], p[1], p[2]);
         let (c, g) = (&p[l.c..l.c + k], &p[l.g..l.g + k]);
         let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
-        let (ln_n, ln_d) = (x.n.ln(), x.d.ln());
+        let (ln_n, ln_d) = (x.ln_n, x.ln_d);
         let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
         let mut hg = [0.0; MAX_DOMAINS];
         let mut lnh = [0.0; MAX_DOMAINS];
@@ -134,8 +134,8 @@ impl Law for Joint {
         let l = layout(k);
         mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x.h, dh);
         let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
-        let nn = (-p[1] * x.n.ln()).exp();
-        let dd = (-p[2] * x.d.ln()).exp();
+        let nn = (-p[1] * x.ln_n).exp();
+        let dd = (-p[2] * x.ln_d).exp();
         let a_h = pow_sum(ca, x.h, p[l.ga]);
         let b_h = pow_sum(cb, x.h, p[l.gb]);
         for i in 0..k {
@@ -162,11 +162,7 @@ mod tests {
             2.0, 6.0, 0.5, // CA, gammaA
             1.0, 3.0, 2.0, // CB, gammaB
         ];
-        let x = Point {
-            n: 100.0,
-            d: 10.0,
-            h: &[0.5, 0.5],
-        };
+        let x = Point::new(100.0, 10.0, &[0.5, 0.5]);
         let v = Joint.eval(&p, &x, None);
         assert!((v - 2.4).abs() < 1e-12, "{v}");
     }
@@ -184,11 +180,7 @@ mod tests {
         pj.extend(c);
         pj.extend(g);
         pj.extend([a, a, a, 1.0, b, b, b, 1.0]);
-        let x = Point {
-            n: 400.0,
-            d: 20.0,
-            h: &[0.2, 0.5, 0.3],
-        };
+        let x = Point::new(400.0, 20.0, &[0.2, 0.5, 0.3]);
         let (va, vj) = (add.eval(&pa, &x, None), Joint.eval(&pj, &x, None));
         assert!((va - vj).abs() < 1e-12, "{va} vs {vj}");
     }

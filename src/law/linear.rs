@@ -55,22 +55,14 @@ mod tests {
     #[test]
     fn hand_computed_point() {
         // E=1, C=(2,−4,6), h=(.5,.25,.25): 1 + 1 − 1 + 1.5 = 2.5.
-        let x = Point {
-            n: 1.0,
-            d: 1.0,
-            h: &[0.5, 0.25, 0.25],
-        };
+        let x = Point::new(1.0, 1.0, &[0.5, 0.25, 0.25]);
         let v = Linear.eval(&[1.0, 2.0, -4.0, 6.0], &x, None);
         assert!((v - 2.5).abs() < 1e-12, "{v}");
     }
 
     #[test]
     fn intercept_is_a_flat_direction_on_the_simplex() {
-        let x = Point {
-            n: 1.0,
-            d: 1.0,
-            h: &[0.2, 0.3, 0.5],
-        };
+        let x = Point::new(1.0, 1.0, &[0.2, 0.3, 0.5]);
         let a = Linear.eval(&[1.0, 2.0, -4.0, 6.0], &x, None);
         let b = Linear.eval(&[1.5, 1.5, -4.5, 5.5], &x, None);
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");

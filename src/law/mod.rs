@@ -27,13 +27,27 @@ use crate::rng::Rng;
 /// The most domains a mixture may have (laws keep per-domain scratch on the stack).
 pub const MAX_DOMAINS: usize = 64;
 
-/// One evaluation point, in fit units.
+/// One evaluation point. Laws only ever need `ln N` and `ln D` (`N^−α = e^(−α ln N)`), so the
+/// point carries the logarithms, computed once per row rather than once per evaluation.
 #[derive(Clone, Copy, Debug)]
 pub struct Point<'a> {
-    pub n: f64,
-    pub d: f64,
+    /// `ln N`, N in fit units.
+    pub ln_n: f64,
+    /// `ln D`, D in fit units.
+    pub ln_d: f64,
     /// Mixture weights, one per domain (empty for laws without a mixture).
     pub h: &'a [f64],
+}
+
+impl<'a> Point<'a> {
+    /// A point from N and D in fit units.
+    pub fn new(n: f64, d: f64, h: &'a [f64]) -> Self {
+        Point {
+            ln_n: n.ln(),
+            ln_d: d.ln(),
+            h,
+        }
+    }
 }
 
 /// A parameter of a law: its name, default bounds and whether it is a positive amplitude.
@@ -147,7 +161,7 @@ pub(crate) mod tests {
         for k in [1usize, 2, 3, 7] {
             for _ in 0..20 {
                 let (domains, h, n, d) = fixture(k, &mut rng);
-                let x = Point { n, d, h: &h };
+                let x = Point::new(n, d, &h);
                 let p = law.sample_start(k, &mut rng);
                 assert_eq!(p.len(), law.params(&domains).len(), "{}", law.name());
                 let mut g = vec![0.0; p.len()];
@@ -188,14 +202,14 @@ pub(crate) mod tests {
                 let (_, h, n, d) = fixture(k, &mut rng);
                 let p = law.sample_start(k, &mut rng);
                 let mut dh = vec![0.0; k];
-                law.grad_h(&p, &Point { n, d, h: &h }, &mut dh);
+                law.grad_h(&p, &Point::new(n, d, &h), &mut dh);
                 for i in 0..k {
                     let step = 1e-7;
                     let (mut hi, mut lo) = (h.clone(), h.clone());
                     hi[i] += step;
                     lo[i] -= step;
-                    let fd = (law.eval(&p, &Point { n, d, h: &hi }, None)
-                        - law.eval(&p, &Point { n, d, h: &lo }, None))
+                    let fd = (law.eval(&p, &Point::new(n, d, &hi), None)
+                        - law.eval(&p, &Point::new(n, d, &lo), None))
                         / (2.0 * step);
                     let tol = 1e-5 * (1.0 + fd.abs().max(dh[i].abs()));
                     assert!(
@@ -268,11 +282,7 @@ pub(crate) mod tests {
             for h in [vec![1.0, 0.0, 0.0], vec![0.0, 0.4, 0.6]] {
                 for _ in 0..20 {
                     let p = law.sample_start(3, &mut rng);
-                    let x = Point {
-                        n: 300.0,
-                        d: 10.0,
-                        h: &h,
-                    };
+                    let x = Point::new(300.0, 10.0, &h);
                     let mut g = vec![0.0; p.len()];
                     let mut dh = vec![0.0; 3];
                     let v = law.eval(&p, &x, Some(&mut g));

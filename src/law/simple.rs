@@ -44,14 +44,14 @@ impl Law for Simple {
         let m = pow_sum(c, x.h, p[5 + k]);
         match grad {
             Some(gr) => {
-                let v = scale_eval(p, x.n, x.d, Some(&mut gr[..5]));
+                let v = scale_eval(p, x.ln_n, x.ln_d, Some(&mut gr[..5]));
                 for i in 0..k {
                     gr[5 + i] = m.dw_du * x.h[i];
                 }
                 gr[5 + k] = m.w * m.ln_u;
                 v + m.w
             }
-            None => scale_eval(p, x.n, x.d, None) + m.w,
+            None => scale_eval(p, x.ln_n, x.ln_d, None) + m.w,
         }
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
@@ -74,11 +74,7 @@ mod tests {
         // U = 2·.5 + 6·.5 = 4, U^γ = 1/4 = .25; A/N^α = 2/10 = .2; B/D^β = 3/10 = .3.
         // L = 1 + .25 + .2 + .3 = 1.75.
         let p = [1.0, 2.0, 0.5, 3.0, 1.0, 2.0, 6.0, -1.0];
-        let x = Point {
-            n: 100.0,
-            d: 10.0,
-            h: &[0.5, 0.5],
-        };
+        let x = Point::new(100.0, 10.0, &[0.5, 0.5]);
         let v = Simple.eval(&p, &x, None);
         assert!((v - 1.75).abs() < 1e-12, "{v}");
     }

@@ -1,0 +1,103 @@
+//! `mixlaw fit`: fit a law to every target of a table.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::progress::Progress;
+use super::{DataArgs, FitArgs, OutArgs};
+use mixlaw::backend::Cpu;
+use mixlaw::report::{self, num, FitFile, Table};
+use mixlaw::Result;
+
+#[derive(Args)]
+pub struct FitCmd {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    fit: FitArgs,
+    /// Write the fit file (JSON) here.
+    #[arg(long, value_name = "FIT.json")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutArgs,
+}
+
+pub fn run(c: FitCmd) -> Result<()> {
+    let law = c.fit.law()?;
+    let settings = c.fit.settings(law)?;
+    if let Some(out) = &c.out {
+        report::check_writable(out, c.output.force)?;
+    }
+    let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
+    super::print_notices(&ds);
+    let mut bar = Progress::new("fit");
+    let file = mixlaw::engine::fit(
+        &ds,
+        law,
+        &settings,
+        &Cpu,
+        &c.data.filters,
+        &mut |t, d, n| bar.update(t, d, n),
+    )?;
+    bar.finish();
+    let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
+    if let Some(out) = &c.out {
+        report::write_atomic(out, json.as_bytes(), c.output.force)?;
+    }
+    if c.output.json {
+        println!("{json}");
+    } else {
+        print!("{}", summary(&file));
+    }
+    Ok(())
+}
+
+/// The human view of a fit file: one line per target, then the parameters.
+pub fn summary(file: &FitFile) -> String {
+    let mut t = Table::new([
+        "target",
+        "rows",
+        "objective",
+        "train MRE %",
+        "converged",
+        "flat",
+        "at bounds",
+    ]);
+    for f in &file.targets {
+        t.row([
+            f.target.clone(),
+            f.rows.to_string(),
+            num(f.objective),
+            format!("{:.4}", f.train_mre_pct),
+            format!("{}/{}", f.converged, f.starts),
+            f.flat.join(" "),
+            f.at_bounds.join(" "),
+        ]);
+    }
+    let mut p = Table::new(
+        std::iter::once("parameter".to_string())
+            .chain(file.targets.iter().map(|f| f.target.clone())),
+    );
+    if let Some(first) = file.targets.first() {
+        for (name, _) in &first.params.0 {
+            p.row(
+                std::iter::once(name.clone()).chain(
+                    file.targets
+                        .iter()
+                        .map(|f| num(f.params.get(name).unwrap_or(f64::NAN))),
+                ),
+            );
+        }
+    }
+    format!(
+        "{} law: {}  ({} rows, {}, {:.2}s)\n\n{}\n{}",
+        file.law,
+        file.formula,
+        file.data.rows,
+        file.backend,
+        file.wall_s,
+        t.render(),
+        p.render()
+    )
+}

@@ -1,0 +1,249 @@
+//! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
+//! file per command. Nothing here computes; it reads flags, calls the library and prints.
+
+mod eval;
+mod fit;
+mod laws;
+mod predict;
+mod progress;
+mod simulate;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use mixlaw::data::DataSpec;
+use mixlaw::fit::{FitSettings, Init, Reduce, Residual};
+use mixlaw::law::Law;
+use mixlaw::{Error, Result};
+
+#[derive(Parser)]
+#[command(
+    name = "mixlaw",
+    version,
+    about = "Fit data-mixture scaling laws and choose training mixtures"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit a law to every target of a run table.
+    Fit(fit::FitCmd),
+    /// Fit on one split of a table and score MRE on another.
+    Eval(eval::EvalCmd),
+    /// Predict a table's targets from a fit file, as CSV.
+    Predict(predict::PredictCmd),
+    /// List the law families with their formulas and parameter counts.
+    Laws(laws::LawsCmd),
+    /// Write a table of runs simulated from a law with given parameters.
+    Simulate(simulate::SimulateCmd),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Fit(c) => fit::run(c),
+        Command::Eval(c) => eval::run(c),
+        Command::Predict(c) => predict::run(c),
+        Command::Laws(c) => laws::run(c),
+        Command::Simulate(c) => simulate::run(c),
+    }
+}
+
+/// Which columns of the table mean what, and which rows to use.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// The run table (CSV, one row per run checkpoint).
+    pub table: PathBuf,
+    /// Column holding N, the model size in parameters [default: model_size, N or "Model Size"].
+    #[arg(long)]
+    pub n_col: Option<String>,
+    /// Column holding D, the training tokens [default: n_tokens, D or tokens].
+    #[arg(long)]
+    pub d_col: Option<String>,
+    /// Derive D = C/(6N) from this column of training FLOP (Epoch's "Training FLOP").
+    #[arg(long, conflicts_with = "d_col")]
+    pub flops_col: Option<String>,
+    /// Prefix of the mixture-weight columns; the rest of the name is the domain.
+    #[arg(long, default_value = "weight_")]
+    pub weight_prefix: String,
+    /// A target loss column (repeatable) [default: every *_loss column, or loss].
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Keep only rows where EXPR holds, e.g. 'model_size<=1.3e9 and n_tokens>=4e9' (repeatable, ANDed).
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filters: Vec<String>,
+    /// Drop the K highest losses of each target (Epoch drops 5).
+    #[arg(long, default_value_t = 0, value_name = "K")]
+    pub drop_highest: usize,
+    /// Keep rows that repeat an earlier row (same mixture and N, D within 0.1%, same losses).
+    #[arg(long)]
+    pub keep_duplicates: bool,
+}
+
+impl DataArgs {
+    pub fn spec(&self, law: &dyn Law) -> DataSpec {
+        DataSpec {
+            n_col: self.n_col.clone(),
+            d_col: self.d_col.clone(),
+            flops_col: self.flops_col.clone(),
+            weight_prefix: self.weight_prefix.clone(),
+            targets: self.targets.clone(),
+            filters: self.filters.clone(),
+            drop_highest: self.drop_highest,
+            needs_scale: law.uses_scale(),
+            needs_mixture: law.uses_mixture(),
+            keep_duplicates: self.keep_duplicates,
+            targets_optional: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ResidualArg {
+    Raw,
+    Log,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReduceArg {
+    Mean,
+    Sum,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum InitArg {
+    Grid,
+    Random,
+}
+
+/// How to fit. Unset flags take the law's conventional defaults (see `mixlaw laws`).
+#[derive(Args, Clone, Debug)]
+pub struct FitArgs {
+    /// Law family: chinchilla, additive, joint, simple, full, datamix, linear.
+    #[arg(long, default_value = "additive")]
+    pub law: String,
+    /// Residual scored by the Huber loss [default: log for chinchilla, else raw].
+    #[arg(long, value_enum)]
+    pub residual: Option<ResidualArg>,
+    /// Combine per-row losses by mean or sum [default: sum for chinchilla, else mean].
+    #[arg(long, value_enum)]
+    pub reduce: Option<ReduceArg>,
+    /// Huber threshold δ.
+    #[arg(long, default_value_t = 1e-3)]
+    pub delta: f64,
+    /// Start points: Hoffmann's grid (chinchilla) or random draws [default: grid for chinchilla].
+    #[arg(long, value_enum)]
+    pub init: Option<InitArg>,
+    /// Random starts, or with --init grid the first N grid points [default: 100, or the whole grid].
+    #[arg(long)]
+    pub starts: Option<usize>,
+    /// Seed for starts and hops.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Basin-hopping hops from the best starts (the paper's optimiser; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub hops: usize,
+    /// How many of the best starts basin-hop.
+    #[arg(long, default_value_t = 8)]
+    pub hop_chains: usize,
+    /// L-BFGS iterations per start.
+    #[arg(long, default_value_t = 2000)]
+    pub max_iter: usize,
+    /// Relative-decrease stopping tolerance.
+    #[arg(long, default_value_t = 1e-13)]
+    pub ftol: f64,
+    /// Projected-gradient stopping tolerance (on the objective divided by δ).
+    #[arg(long, default_value_t = 1e-9)]
+    pub gtol: f64,
+    /// N is divided by this before the law sees it (N in millions by default).
+    #[arg(long, default_value_t = 1e6)]
+    pub n_unit: f64,
+    /// D is divided by this before the law sees it (D in billions by default).
+    #[arg(long, default_value_t = 1e9)]
+    pub d_unit: f64,
+}
+
+impl FitArgs {
+    pub fn law(&self) -> Result<&'static dyn Law> {
+        mixlaw::law::by_name(&self.law).ok_or_else(|| {
+            let names: Vec<&str> = mixlaw::law::all().iter().map(|l| l.name()).collect();
+            Error::usage(format!(
+                "unknown law '{}'; the laws are {}",
+                self.law,
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// Validated settings: the law's defaults overridden by what was given.
+    pub fn settings(&self, law: &dyn Law) -> Result<FitSettings> {
+        let mut s = FitSettings::defaults_for(law);
+        if let Some(r) = self.residual {
+            s.residual = match r {
+                ResidualArg::Raw => Residual::Raw,
+                ResidualArg::Log => Residual::Log,
+            };
+        }
+        if let Some(r) = self.reduce {
+            s.reduce = match r {
+                ReduceArg::Mean => Reduce::Mean,
+                ReduceArg::Sum => Reduce::Sum,
+            };
+        }
+        if let Some(i) = self.init {
+            s.init = match i {
+                InitArg::Grid => Init::Grid,
+                InitArg::Random => Init::Random,
+            };
+            if s.init == Init::Random && self.starts.is_none() {
+                s.starts = 100;
+            }
+        }
+        if let Some(n) = self.starts {
+            s.starts = n;
+        }
+        let positive = |name: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(Error::usage(format!(
+                    "--{name} must be a positive number, got {v}"
+                )))
+            }
+        };
+        positive("delta", self.delta)?;
+        positive("n-unit", self.n_unit)?;
+        positive("d-unit", self.d_unit)?;
+        s.delta = self.delta;
+        s.seed = self.seed;
+        s.hop.hops = self.hops;
+        s.hop_chains = self.hop_chains;
+        s.solver.max_iter = self.max_iter;
+        s.solver.ftol = self.ftol;
+        s.solver.gtol = self.gtol;
+        s.n_unit = self.n_unit;
+        s.d_unit = self.d_unit;
+        Ok(s)
+    }
+}
+
+/// Where results go.
+#[derive(Args, Clone, Debug)]
+pub struct OutArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Tell the user on stderr what the reader dropped or skipped.
+pub fn print_notices(ds: &mixlaw::data::Dataset) {
+    for n in &ds.notices {
+        eprintln!("note: {n}");
+    }
+}
