@@ -152,12 +152,15 @@ pub struct FitArgs {
     /// L-BFGS iterations per start.
     #[arg(long, default_value_t = 2000)]
     pub max_iter: usize,
-    /// Relative-decrease stopping tolerance.
-    #[arg(long, default_value_t = 1e-13)]
+    /// Relative-decrease stopping tolerance while exploring from every start.
+    #[arg(long, default_value_t = 1e-7)]
     pub ftol: f64,
-    /// Projected-gradient stopping tolerance (on the objective divided by δ).
-    #[arg(long, default_value_t = 1e-9)]
+    /// Projected-gradient stopping tolerance while exploring (on the objective divided by δ).
+    #[arg(long, default_value_t = 1e-3)]
     pub gtol: f64,
+    /// How many of the best distinct minima are then polished to full precision.
+    #[arg(long, default_value_t = 8)]
+    pub polish: usize,
     /// N is divided by this before the law sees it (N in millions by default).
     #[arg(long, default_value_t = 1e6)]
     pub n_unit: f64,
@@ -224,6 +227,7 @@ impl FitArgs {
         s.solver.max_iter = self.max_iter;
         s.solver.ftol = self.ftol;
         s.solver.gtol = self.gtol;
+        s.polish = self.polish;
         s.n_unit = self.n_unit;
         s.d_unit = self.d_unit;
         Ok(s)

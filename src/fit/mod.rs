@@ -49,7 +49,12 @@ pub struct FitSettings {
     pub hop: HopSettings,
     /// How many of the best starts basin-hop.
     pub hop_chains: usize,
+    /// Tolerances for exploring from every start.
     pub solver: lbfgs::Settings,
+    /// How many of the best distinct minima are polished afterwards.
+    pub polish: usize,
+    /// Tolerances for polishing.
+    pub polish_solver: lbfgs::Settings,
     /// N is divided by this before the law sees it (1e6: N in millions).
     pub n_unit: f64,
     /// D is divided by this before the law sees it (1e9: D in billions).
@@ -84,6 +89,8 @@ impl FitSettings {
             },
             hop_chains: 8,
             solver: lbfgs::Settings::default(),
+            polish: 8,
+            polish_solver: lbfgs::Settings::polish(),
             n_unit: 1e6,
             d_unit: 1e9,
         }
@@ -218,6 +225,7 @@ pub fn fit_target(
         );
         outcomes.extend(hopped);
     }
+    polish(&problem, &mut outcomes, s, backend);
     Ok(summarise(
         &problem,
         target.name.clone(),
@@ -226,6 +234,41 @@ pub fn fit_target(
         outcomes,
         clock,
     ))
+}
+
+/// Re-minimise the best `s.polish` distinct minima with tight tolerances, in place. Exploring
+/// every start to the last digit would spend most of the time on starts that lose; polishing
+/// only the contenders gives the winner full f64 precision at a fraction of the cost.
+fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings, backend: &dyn Backend) {
+    let mut order: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].f.is_finite())
+        .collect();
+    order.sort_by(|&a, &b| outcomes[a].f.total_cmp(&outcomes[b].f));
+    let mut chosen: Vec<usize> = Vec::new();
+    for i in order {
+        if chosen.len() == s.polish {
+            break;
+        }
+        let distinct = chosen.iter().all(|&c| {
+            outcomes[c]
+                .theta
+                .iter()
+                .zip(&outcomes[i].theta)
+                .any(|(a, b)| (a - b).abs() > 1e-6 * a.abs().max(1.0))
+        });
+        if distinct {
+            chosen.push(i);
+        }
+    }
+    let starts = chosen.iter().map(|&i| outcomes[i].theta.clone()).collect();
+    let polished = batch::minimize(problem, starts, &s.polish_solver, backend, &mut |_, _| {});
+    for (&i, p) in chosen.iter().zip(polished) {
+        if p.f <= outcomes[i].f {
+            outcomes[i].theta = p.theta;
+            outcomes[i].f = p.f;
+            outcomes[i].evaluations += p.evaluations;
+        }
+    }
 }
 
 fn summarise(
