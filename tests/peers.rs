@@ -119,3 +119,8 @@ fn paper_split(law: &str, fixture: &str, starts: &str) {
 fn additive_law_on_the_paper_split_is_no_worse_than_scipy() {
     paper_split("additive", "mixture_additive_paper_llm_s20.jsonl", "20");
 }
+
+#[test]
+fn joint_law_on_the_paper_split_is_no_worse_than_scipy() {
+    paper_split("joint", "mixture_joint_paper_llm_s20.jsonl", "20");
+}

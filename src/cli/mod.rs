@@ -158,6 +158,9 @@ pub struct FitArgs {
     /// Projected-gradient stopping tolerance while exploring (on the objective divided by δ).
     #[arg(long, default_value_t = 1e-3)]
     pub gtol: f64,
+    /// Do not start a joint (full) fit from the optimum of the additive (joint) law it contains.
+    #[arg(long)]
+    pub no_nest: bool,
     /// How many of the best distinct minima are then polished to full precision.
     #[arg(long, default_value_t = 8)]
     pub polish: usize,
@@ -228,6 +231,7 @@ impl FitArgs {
         s.solver.ftol = self.ftol;
         s.solver.gtol = self.gtol;
         s.polish = self.polish;
+        s.nest = !self.no_nest;
         s.n_unit = self.n_unit;
         s.d_unit = self.d_unit;
         Ok(s)

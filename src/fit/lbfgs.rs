@@ -41,7 +41,7 @@ impl Default for Settings {
     /// tighter than that and [`Settings::polish`] then takes the best minima to full precision.
     fn default() -> Self {
         Settings {
-            memory: 10,
+            memory: 40,
             max_iter: 2000,
             ftol: 1e-7,
             gtol: 1e-3,
@@ -53,7 +53,7 @@ impl Settings {
     /// Polishing: run to the objective's rounding floor.
     pub fn polish() -> Self {
         Settings {
-            memory: 10,
+            memory: 40,
             max_iter: 10_000,
             ftol: 1e-15,
             gtol: 1e-11,
@@ -417,7 +417,7 @@ mod tests {
 
     /// Drive one start to the end on a closure.
     fn run(f: impl Fn(&[f64], &mut [f64]) -> f64, x0: Vec<f64>, lo: &[f64], hi: &[f64]) -> Lbfgs {
-        let st = Settings::default();
+        let st = Settings::polish();
         let mut s = Lbfgs::new(x0, lo, hi);
         let mut g = vec![0.0; lo.len()];
         while s.running() {

@@ -55,6 +55,9 @@ pub struct FitSettings {
     pub polish: usize,
     /// Tolerances for polishing.
     pub polish_solver: lbfgs::Settings,
+    /// Fit the law nested in this one first (additive inside joint, joint inside full) and add
+    /// its optimum as one more start.
+    pub nest: bool,
     /// N is divided by this before the law sees it (1e6: N in millions).
     pub n_unit: f64,
     /// D is divided by this before the law sees it (1e9: D in billions).
@@ -90,6 +93,7 @@ impl FitSettings {
             hop_chains: 8,
             solver: lbfgs::Settings::default(),
             polish: 8,
+            nest: true,
             polish_solver: lbfgs::Settings::polish(),
             n_unit: 1e6,
             d_unit: 1e9,
@@ -110,6 +114,8 @@ pub struct TargetFit {
     /// Rows whose cell for this target was empty or dropped.
     pub rows_skipped: usize,
     pub starts: usize,
+    /// The nested law whose optimum was an extra start, and the objective it reached.
+    pub nested_start: Option<(String, f64)>,
     pub converged: usize,
     pub stalled: usize,
     pub max_iter: usize,
@@ -208,8 +214,14 @@ pub fn fit_target(
     }
     let weights = vec![1.0; rows.len()];
     let problem = Problem::new(law, specs, rows, weights, s.residual, s.reduce, s.delta);
-    let x0 = starts(law, &problem, ds.k(), s)?;
+    let mut x0 = starts(law, &problem, ds.k(), s)?;
     let n_starts = x0.len();
+    let mut nested_start = None;
+    if let (true, Some(nested)) = (s.nest, law.nested()) {
+        let inner = fit_target(ds, t, nested.law, s, backend, progress)?;
+        x0.push(problem.to_internal(&(nested.embed)(&inner.params.values(), ds.k())));
+        nested_start = Some((nested.law.name().to_string(), inner.objective));
+    }
     let mut outcomes = batch::minimize(&problem, x0, &s.solver, backend, progress);
     if s.hop.hops > 0 {
         let mut order: Vec<usize> = (0..outcomes.len()).collect();
@@ -226,14 +238,16 @@ pub fn fit_target(
         outcomes.extend(hopped);
     }
     polish(&problem, &mut outcomes, s, backend);
-    Ok(summarise(
+    let mut fit = summarise(
         &problem,
         target.name.clone(),
         target.missing + target.dropped_highest,
         n_starts,
         outcomes,
         clock,
-    ))
+    );
+    fit.nested_start = nested_start;
+    Ok(fit)
 }
 
 /// Re-minimise the best `s.polish` distinct minima with tight tolerances, in place. Exploring
@@ -341,6 +355,7 @@ fn summarise(
         rows: problem.rows.len(),
         rows_skipped,
         starts: n_starts,
+        nested_start: None,
         converged,
         stalled,
         max_iter,

@@ -99,14 +99,16 @@ impl Problem {
     ) -> Self {
         let log_coord: Vec<bool> = specs
             .iter()
-            .map(|s| residual == Residual::Log && s.amplitude)
+            .map(|s| s.amplitude && (residual == Residual::Log || s.lo > 0.0))
             .collect();
         let (lo, hi) = specs
             .iter()
             .zip(&log_coord)
             .map(|(s, &l)| {
-                if l {
+                if l && residual == Residual::Log {
                     (f64::NEG_INFINITY, f64::INFINITY)
+                } else if l {
+                    (s.lo.ln(), s.hi.ln())
                 } else {
                     (s.lo, s.hi)
                 }

@@ -5,7 +5,7 @@
 
 use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
 use super::joint::pow_sum;
-use super::{per_domain, Law, ParamSpec, Point, MAX_DOMAINS};
+use super::{per_domain, Law, Nested, ParamSpec, Point, MAX_DOMAINS};
 use crate::rng::Rng;
 
 pub struct Full;
@@ -37,6 +37,19 @@ fn layout(k: usize) -> Layout {
         cbe: 4 + 5 * k,
         gbe: 4 + 6 * k,
     }
+}
+
+/// Joint `[E, α, β, C, γ, CA, γA, CB, γB]` as full: `Cα_i = α`, `γα = 1`, `Cβ_i = β`, `γβ = 1`,
+/// so that `α_h = α` and `β_h = β` on the simplex.
+fn from_joint(p: &[f64], k: usize) -> Vec<f64> {
+    let (alpha, beta) = (p[1].max(1e-8), p[2].max(1e-8));
+    let mut x = vec![p[0]];
+    x.extend_from_slice(&p[3..]);
+    x.extend(std::iter::repeat_n(alpha, k));
+    x.push(1.0);
+    x.extend(std::iter::repeat_n(beta, k));
+    x.push(1.0);
+    x
 }
 
 impl Law for Full {
@@ -122,6 +135,12 @@ impl Law for Full {
             gr[l.gbe] = dl_dbe * be_h.w * be_h.ln_u;
         }
         value
+    }
+    fn nested(&self) -> Option<Nested> {
+        Some(Nested {
+            law: &super::joint::Joint,
+            embed: from_joint,
+        })
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();

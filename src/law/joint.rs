@@ -4,7 +4,7 @@
 //! CA_i = A and CB_i = B it is the additive law on the simplex.
 
 use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
-use super::{guarded_pow, per_domain, Law, ParamSpec, Point, MAX_DOMAINS};
+use super::{guarded_pow, per_domain, Law, Nested, ParamSpec, Point, MAX_DOMAINS};
 use crate::rng::Rng;
 
 pub struct Joint;
@@ -54,6 +54,19 @@ fn layout(k: usize) -> Layout {
         cb: 4 + 3 * k,
         gb: 4 + 4 * k,
     }
+}
+
+/// Additive `[E, A, α, B, β, C, γ]` as joint: `CA_i = A`, `γA = 1`, `CB_i = B`, `γB = 1`, so
+/// that `A_h = Σ A h_i = A` on the simplex (amplitudes floored at their lower bound).
+fn from_additive(p: &[f64], k: usize) -> Vec<f64> {
+    let (a, b) = (p[1].max(1e-8), p[3].max(1e-8));
+    let mut x = vec![p[0], p[2], p[4]];
+    x.extend_from_slice(&p[5..5 + 2 * k]);
+    x.extend(std::iter::repeat_n(a, k));
+    x.push(1.0);
+    x.extend(std::iter::repeat_n(b, k));
+    x.push(1.0);
+    x
 }
 
 impl Law for Joint {
@@ -128,6 +141,12 @@ impl Law for Joint {
             gr[l.gb] = b_h.w * b_h.ln_u * dd;
         }
         value
+    }
+    fn nested(&self) -> Option<Nested> {
+        Some(Nested {
+            law: &super::additive::Additive,
+            embed: from_additive,
+        })
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();

@@ -94,6 +94,19 @@ pub trait Law: Send + Sync {
     /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
     /// Used by mixture optimisation.
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
+    /// A simpler law nested in this one and the map of its parameters (for `k` domains) to
+    /// this law's, giving the same predictions on the simplex. A fit of the simpler law is then
+    /// a valid start for this one (PAPER.md: an additive fit starts a joint fit), so the richer
+    /// law never ends worse than the law it contains.
+    fn nested(&self) -> Option<Nested> {
+        None
+    }
+}
+
+/// A law nested in another, with the embedding of its parameters.
+pub struct Nested {
+    pub law: &'static dyn Law,
+    pub embed: fn(&[f64], usize) -> Vec<f64>,
 }
 
 /// All law families, in the order `mixlaw laws` lists them.
@@ -289,6 +302,34 @@ pub(crate) mod tests {
                     law.grad_h(&p, &x, &mut dh);
                     assert!(v.is_finite(), "{} value {v} at {p:?}", law.name());
                     assert!(g.iter().chain(&dh).all(|v| v.is_finite()), "{}", law.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nested_laws_embed_to_identical_predictions_on_the_simplex() {
+        let mut rng = Rng::new(44, 0);
+        for law in all() {
+            let Some(nested) = law.nested() else { continue };
+            for k in [1usize, 3, 7] {
+                let inner = nested.law.sample_start(k, &mut rng);
+                let outer = (nested.embed)(&inner, k);
+                let (domains, ..) = fixture(k, &mut rng);
+                assert_eq!(outer.len(), law.params(&domains).len(), "{}", law.name());
+                for _ in 0..10 {
+                    let (_, h, n, d) = fixture(k, &mut rng);
+                    let x = Point::new(n, d, &h);
+                    let (a, b) = (
+                        nested.law.eval(&inner, &x, None),
+                        law.eval(&outer, &x, None),
+                    );
+                    assert!(
+                        (a - b).abs() <= 1e-12 * a.abs(),
+                        "{} from {}: {a} vs {b}",
+                        law.name(),
+                        nested.law.name()
+                    );
                 }
             }
         }

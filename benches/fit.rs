@@ -1,0 +1,138 @@
+//! Fit benchmarks on the published tables, optionally timed side by side with the scipy peers.
+//!
+//! `cargo bench --bench fit` times, on the CPU backend:
+//! * the chinchilla law on Epoch's 240 points from Hoffmann's full 4,500-point grid;
+//! * the additive law with 1,000 random starts on the SlimPajama paper train split (c4 target).
+//!
+//! With `MIXLAW_BENCH_PEERS=1` it also runs `../shared/peers/scipy_chinchilla.py --jac` on the
+//! same grid and `scipy_mixture.py` with 20 starts on the same target (its per-start time times
+//! 1,000: a full 1,000-start scipy run takes about half an hour), in the same process tree and
+//! the same minutes, and prints the ratios. Machines are shared and noisy: compare only numbers
+//! from one run.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use mixlaw::backend::Cpu;
+use mixlaw::data::{load, mask, DataSpec};
+use mixlaw::fit::FitSettings;
+
+const PAPER_TRAIN: &str = "(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or (model_size==937e6 and n_tokens>=6.93e9) or (model_size==1235e6 and n_tokens>=12.87e9)";
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(rel)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Run a peer script and return its JSON lines.
+fn peer(args: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new("python3")
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "peer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn main() {
+    let with_peers = std::env::var("MIXLAW_BENCH_PEERS").is_ok_and(|v| v == "1");
+    println!("backend: {}", mixlaw::backend::Backend::describe(&Cpu));
+
+    // Chinchilla, 4,500-point grid.
+    let epoch = shared("datasets/epoch_chinchilla/svg_extracted_data.csv");
+    let law = mixlaw::law::by_name("chinchilla").unwrap();
+    let spec = DataSpec {
+        n_col: Some("Model Size".into()),
+        flops_col: Some("Training FLOP".into()),
+        targets: vec!["loss".into()],
+        drop_highest: 5,
+        keep_duplicates: true,
+        needs_scale: true,
+        ..DataSpec::default()
+    };
+    let ds = load(&epoch, &spec).expect("Epoch table");
+    let settings = FitSettings::defaults_for(law);
+    let mut times = Vec::new();
+    let mut objective = 0.0;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let fit = mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+        times.push(t.elapsed().as_secs_f64());
+        objective = fit.targets[0].objective;
+    }
+    let ours_chin = median(times.clone());
+    println!("chinchilla 4500-grid fit: median {ours_chin:.3} s of {times:.3?}, objective {objective:.16e}");
+    if with_peers {
+        let p = peer(&[
+            shared("peers/scipy_chinchilla.py").to_str().unwrap(),
+            epoch.to_str().unwrap(),
+            "--drop-highest",
+            "5",
+            "--jac",
+        ]);
+        let wall = p[0]["wall_s"].as_f64().unwrap();
+        println!(
+            "  scipy_chinchilla.py --jac: {wall:.2} s, objective {:.16e}; mixlaw is {:.1}x faster",
+            p[0]["objective"].as_f64().unwrap(),
+            wall / ours_chin
+        );
+    }
+
+    // Additive, 1,000 random starts, c4 target, paper train split.
+    let slim = shared("datasets/apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let law = mixlaw::law::by_name("additive").unwrap();
+    let spec = DataSpec {
+        targets: vec!["c4_loss".into()],
+        needs_scale: true,
+        needs_mixture: true,
+        ..DataSpec::default()
+    };
+    let all = load(&slim, &spec).expect("SlimPajama table");
+    let train = all.subset(&mask(&all, &slim, &[PAPER_TRAIN.to_string()]).unwrap());
+    let mut settings = FitSettings::defaults_for(law);
+    settings.starts = 1000;
+    let t = Instant::now();
+    let fit = mixlaw::engine::fit(&train, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+    let ours_add = t.elapsed().as_secs_f64();
+    println!(
+        "additive 1000-start fit (c4, {} rows): {ours_add:.2} s, objective {:.16e}",
+        train.rows(),
+        fit.targets[0].objective
+    );
+    if with_peers {
+        let p = peer(&[
+            shared("peers/scipy_mixture.py").to_str().unwrap(),
+            slim.to_str().unwrap(),
+            "--law",
+            "additive",
+            "--split",
+            "paper-llm",
+            "--starts",
+            "20",
+            "--targets",
+            "c4",
+        ]);
+        let per_start = p[0]["wall_s"].as_f64().unwrap() / 20.0;
+        println!(
+            "  scipy_mixture.py: {:.3} s per start (20 starts, objective {:.16e}) -> {:.0} s for 1000; mixlaw is {:.1}x faster",
+            per_start,
+            p[0]["objective"].as_f64().unwrap(),
+            per_start * 1000.0,
+            per_start * 1000.0 / ours_add
+        );
+    }
+}

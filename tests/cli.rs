@@ -1,0 +1,150 @@
+//! The commands end to end on the bundled example: fit → fit file → predict, eval's fields,
+//! laws and simulate.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn example() -> String {
+    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn fit_then_predict_reproduces_the_train_error() {
+    let dir = temp_dir("predict");
+    let fit_path = dir.join("fit.json");
+    let fit_out = mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--law",
+        "additive",
+        "--starts",
+        "10",
+        "--json",
+        "--out",
+        fit_path.to_str().unwrap(),
+    ]);
+    let printed: Value = serde_json::from_str(&fit_out).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit_path).unwrap()).unwrap();
+    assert_eq!(
+        printed["targets"], written["targets"],
+        "--json prints the fit file"
+    );
+    assert_eq!(written["version"], 1);
+    assert_eq!(
+        written["domains"],
+        serde_json::json!(["web", "code", "books"])
+    );
+    assert_eq!(written["units"]["n"], 1e6);
+    let t = &written["targets"][0];
+    assert!(t["objective"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        t["params"].as_object().unwrap().len(),
+        11,
+        "5+2k parameters by name"
+    );
+
+    let csv = mixlaw_ok(&["predict", fit_path.to_str().unwrap(), &example()]);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let obs = header.iter().position(|h| h == "target_loss").unwrap();
+    let pred = header.iter().position(|h| h == "target_loss_pred").unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 384);
+    let mre = rows
+        .iter()
+        .map(|x| {
+            let (o, p): (f64, f64) = (x[obs].parse().unwrap(), x[pred].parse().unwrap());
+            (p - o).abs() / o
+        })
+        .sum::<f64>()
+        / rows.len() as f64
+        * 100.0;
+    let train = t["train_mre_pct"].as_f64().unwrap();
+    assert!(
+        (mre - train).abs() < 1e-9 * train.max(1.0),
+        "predict MRE {mre} vs fit's train MRE {train}"
+    );
+}
+
+#[test]
+fn eval_reports_the_documented_fields() {
+    let out = mixlaw_ok(&[
+        "eval",
+        &example(),
+        "--law",
+        "additive",
+        "--starts",
+        "10",
+        "--train",
+        "model_size<=200e6",
+        "--test",
+        "model_size==400e6",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let t = &v["targets"][0];
+    for field in ["target", "train_mre_pct", "test_mre_pct", "objective"] {
+        assert!(!t[field].is_null(), "{field} missing from {t}");
+    }
+    assert_eq!(t["train_rows"], 288);
+    assert_eq!(t["test_rows"], 96);
+    // 0.2% noise: a good fit extrapolates to 2x the largest training model within ~0.5%.
+    assert!(t["test_mre_pct"].as_f64().unwrap() < 0.5, "{t}");
+    assert!(v["mean_test_mre_pct"].as_f64().is_some());
+}
+
+#[test]
+fn laws_lists_every_family_with_its_parameter_count() {
+    let v: Value = serde_json::from_str(&mixlaw_ok(&["laws", "--json"])).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "chinchilla",
+            "additive",
+            "joint",
+            "simple",
+            "full",
+            "datamix",
+            "linear"
+        ]
+    );
+    let counts: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["parameters"].as_str().unwrap())
+        .collect();
+    assert_eq!(counts, ["5", "5+2k", "5+4k", "k+6", "5+6k", "2+k", "1+k"]);
+}
+
+#[test]
+fn simulate_is_reproducible_and_rejects_unknown_parameters() {
+    let args = [
+        "simulate",
+        "--law",
+        "chinchilla",
+        "--params",
+        "E=1.7,A=5,alpha=0.3,B=2,beta=0.3",
+        "--noise",
+        "0.01",
+        "--seed",
+        "3",
+    ];
+    assert_eq!(mixlaw_ok(&args), mixlaw_ok(&args));
+    let bad = mixlaw(&["simulate", "--law", "chinchilla", "--params", "E=1,Q=2"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("no parameter 'Q'") && err.contains("alpha"),
+        "{err}"
+    );
+}
