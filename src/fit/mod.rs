@@ -138,16 +138,15 @@ pub fn target_rows(ds: &Dataset, t: usize, n_unit: f64, d_unit: f64) -> Rows {
     let y = &ds.targets[t].y;
     let k = ds.k();
     let keep: Vec<usize> = (0..ds.rows()).filter(|&r| y[r].is_finite()).collect();
-    Rows {
-        ln_n: keep.iter().map(|&r| (ds.n[r] / n_unit).ln()).collect(),
-        ln_d: keep.iter().map(|&r| (ds.d[r] / d_unit).ln()).collect(),
-        h: keep
-            .iter()
+    Rows::new(
+        keep.iter().map(|&r| (ds.n[r] / n_unit).ln()).collect(),
+        keep.iter().map(|&r| (ds.d[r] / d_unit).ln()).collect(),
+        keep.iter()
             .flat_map(|&r| ds.h_row(r).iter().copied())
             .collect(),
-        y: keep.iter().map(|&r| y[r]).collect(),
+        keep.iter().map(|&r| y[r]).collect(),
         k,
-    }
+    )
 }
 
 /// Starting points in internal coordinates.

@@ -50,11 +50,26 @@ pub struct Rows {
     pub ln_d: Vec<f64>,
     /// rows × k, row-major.
     pub h: Vec<f64>,
+    /// `ln h` (clamped as the laws clamp it), rows × k.
+    pub ln_h: Vec<f64>,
     pub y: Vec<f64>,
     pub k: usize,
 }
 
 impl Rows {
+    /// Rows from `ln N`, `ln D` (fit units), weights (rows × k) and targets.
+    pub fn new(ln_n: Vec<f64>, ln_d: Vec<f64>, h: Vec<f64>, y: Vec<f64>, k: usize) -> Self {
+        let ln_h = h.iter().map(|&v| crate::law::ln_weight(v)).collect();
+        Rows {
+            ln_n,
+            ln_d,
+            h,
+            ln_h,
+            y,
+            k,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.y.len()
     }
@@ -62,11 +77,13 @@ impl Rows {
         self.y.is_empty()
     }
     pub fn point(&self, j: usize) -> Point<'_> {
-        Point {
-            ln_n: self.ln_n[j],
-            ln_d: self.ln_d[j],
-            h: &self.h[j * self.k..(j + 1) * self.k],
-        }
+        let w = j * self.k..(j + 1) * self.k;
+        Point::from_logs(
+            self.ln_n[j],
+            self.ln_d[j],
+            &self.h[w.clone()],
+            &self.ln_h[w],
+        )
     }
 }
 
@@ -266,13 +283,7 @@ mod tests {
         Problem::new(
             law,
             law.params(&domains),
-            Rows {
-                ln_n: n,
-                ln_d: d,
-                h,
-                y,
-                k,
-            },
+            Rows::new(n, d, h, y, k),
             weights,
             residual,
             reduce,

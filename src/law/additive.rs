@@ -1,16 +1,16 @@
 //! The additive law of Shukor et al. 2025 (eq. 2.4): the mixture term and the scale terms add,
 //! so the optimal mixture does not depend on N or D.
 
-use super::{guarded_pow, per_domain, Law, ParamSpec, Point};
+use super::{per_domain, Law, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct Additive;
 
-/// `S = Σ C_i h_i^γ_i` and, when asked, the per-domain `h_i^γ_i` and `ln h_i`.
-pub(crate) fn mixture_sum(c: &[f64], g: &[f64], h: &[f64], hg: &mut [f64], lnh: &mut [f64]) -> f64 {
+/// `S = Σ C_i h_i^γ_i` at `x`, with the per-domain `h_i^γ_i` and `ln h_i` written out.
+pub(crate) fn mixture_sum(c: &[f64], g: &[f64], x: &Point, hg: &mut [f64], lnh: &mut [f64]) -> f64 {
     let mut s = 0.0;
-    for i in 0..h.len() {
-        let (p, l) = guarded_pow(h[i], g[i]);
+    for i in 0..x.h.len() {
+        let (p, l) = x.h_pow(i, g[i]);
         hg[i] = p;
         lnh[i] = l;
         s += c[i] * p;
@@ -35,10 +35,10 @@ pub(crate) fn mixture_grad(
 }
 
 /// `∂(1/S)/∂h_i = −C_i γ_i h_i^(γ_i−1) / S²`.
-pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], h: &[f64], dh: &mut [f64]) {
-    let k = h.len();
+pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], x: &Point, dh: &mut [f64]) {
+    let (h, k) = (x.h, x.h.len());
     let (mut hg, mut lnh) = ([0.0; super::MAX_DOMAINS], [0.0; super::MAX_DOMAINS]);
-    let s = mixture_sum(c, g, h, &mut hg[..k], &mut lnh[..k]);
+    let s = mixture_sum(c, g, x, &mut hg[..k], &mut lnh[..k]);
     for i in 0..k {
         let hi = h[i].max(1e-12);
         dh[i] = -c[i] * g[i] * hg[i] / hi / (s * s);
@@ -93,7 +93,7 @@ impl Law for Additive {
         let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
         let mut hg = [0.0; super::MAX_DOMAINS];
         let mut lnh = [0.0; super::MAX_DOMAINS];
-        let s = mixture_sum(c, g, x.h, &mut hg[..k], &mut lnh[..k]);
+        let s = mixture_sum(c, g, x, &mut hg[..k], &mut lnh[..k]);
         let value = e + 1.0 / s + a * nn + b * dd;
         if let Some(gr) = grad {
             gr[0] = 1.0;
@@ -108,6 +108,6 @@ impl Law for Additive {
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
-        mixture_grad_h(&p[5..5 + k], &p[5 + k..5 + 2 * k], x.h, dh);
+        mixture_grad_h(&p[5..5 + k], &p[5 + k..5 + 2 * k], x, dh);
     }
 }

@@ -106,7 +106,7 @@ impl Law for Full {
         let (c, g) = (&p[l.c..l.c + k], &p[l.g..l.g + k]);
         let mut hg = [0.0; MAX_DOMAINS];
         let mut lnh = [0.0; MAX_DOMAINS];
-        let s = mixture_sum(c, g, x.h, &mut hg[..k], &mut lnh[..k]);
+        let s = mixture_sum(c, g, x, &mut hg[..k], &mut lnh[..k]);
         // All four sums are guarded by pow_sum (they may reach 0 off the simplex).
         let a_h = pow_sum(&p[l.ca..l.ca + k], x.h, p[l.ga]);
         let b_h = pow_sum(&p[l.cb..l.cb + k], x.h, p[l.gb]);
@@ -145,7 +145,7 @@ impl Law for Full {
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
         let l = layout(k);
-        mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x.h, dh);
+        mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x, dh);
         let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
         let (cal, cbe) = (&p[l.cal..l.cal + k], &p[l.cbe..l.cbe + k]);
         let a_h = pow_sum(ca, x.h, p[l.ga]);

@@ -123,7 +123,7 @@ impl Law for Joint {
         let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
         let mut hg = [0.0; MAX_DOMAINS];
         let mut lnh = [0.0; MAX_DOMAINS];
-        let s = mixture_sum(c, g, x.h, &mut hg[..k], &mut lnh[..k]);
+        let s = mixture_sum(c, g, x, &mut hg[..k], &mut lnh[..k]);
         let a_h = pow_sum(ca, x.h, p[l.ga]);
         let b_h = pow_sum(cb, x.h, p[l.gb]);
         let value = e + 1.0 / s + a_h.w * nn + b_h.w * dd;
@@ -151,7 +151,7 @@ impl Law for Joint {
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
         let l = layout(k);
-        mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x.h, dh);
+        mixture_grad_h(&p[l.c..l.c + k], &p[l.g..l.g + k], x, dh);
         let (ca, cb) = (&p[l.ca..l.ca + k], &p[l.cb..l.cb + k]);
         let nn = (-p[1] * x.ln_n).exp();
         let dd = (-p[2] * x.ln_d).exp();

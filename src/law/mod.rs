@@ -27,8 +27,9 @@ use crate::rng::Rng;
 /// The most domains a mixture may have (laws keep per-domain scratch on the stack).
 pub const MAX_DOMAINS: usize = 64;
 
-/// One evaluation point. Laws only ever need `ln N` and `ln D` (`N^−α = e^(−α ln N)`), so the
-/// point carries the logarithms, computed once per row rather than once per evaluation.
+/// One evaluation point. Laws only ever need `ln N` and `ln D` (`N^−α = e^(−α ln N)`) and, for
+/// `h_i^γ_i`, `ln h_i`, so a point can carry the logarithms precomputed once per data row rather
+/// than once per evaluation (the fitting hot loop does; one-off callers use [`Point::new`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Point<'a> {
     /// `ln N`, N in fit units.
@@ -37,6 +38,8 @@ pub struct Point<'a> {
     pub ln_d: f64,
     /// Mixture weights, one per domain (empty for laws without a mixture).
     pub h: &'a [f64],
+    /// `ln max(h_i, H_MIN)` per domain, or empty to compute on demand.
+    ln_h: &'a [f64],
 }
 
 impl<'a> Point<'a> {
@@ -46,8 +49,41 @@ impl<'a> Point<'a> {
             ln_n: n.ln(),
             ln_d: d.ln(),
             h,
+            ln_h: &[],
         }
     }
+
+    /// A point from precomputed logarithms; `ln_h` as [`ln_weight`] gives, one per domain.
+    pub fn from_logs(ln_n: f64, ln_d: f64, h: &'a [f64], ln_h: &'a [f64]) -> Self {
+        debug_assert_eq!(h.len(), ln_h.len());
+        Point {
+            ln_n,
+            ln_d,
+            h,
+            ln_h,
+        }
+    }
+
+    /// `(h_i^g, ln h_i)`, guarded as [`guarded_pow`] is.
+    #[inline]
+    pub(crate) fn h_pow(&self, i: usize, g: f64) -> (f64, f64) {
+        let ln_h = if self.ln_h.is_empty() {
+            ln_weight(self.h[i])
+        } else {
+            self.ln_h[i]
+        };
+        guarded_pow_ln(self.h[i], ln_h, g)
+    }
+}
+
+/// Weights below this are treated as this in logarithms (a weight of exactly 0 stays 0 in
+/// `h^γ` for `γ > 0`).
+const H_MIN: f64 = 1e-12;
+
+/// `ln h`, clamped at `H_MIN`.
+#[inline]
+pub fn ln_weight(h: f64) -> f64 {
+    h.max(H_MIN).ln()
 }
 
 /// A parameter of a law: its name, default bounds and whether it is a positive amplitude.
@@ -146,8 +182,12 @@ pub(crate) fn per_domain<'a>(
 /// `(h^g, ln h)` with `ln h` clamped likewise, which is what every gradient needs.
 #[inline]
 pub(crate) fn guarded_pow(h: f64, g: f64) -> (f64, f64) {
-    const H_MIN: f64 = 1e-12;
-    let ln_h = h.max(H_MIN).ln();
+    guarded_pow_ln(h, ln_weight(h), g)
+}
+
+/// [`guarded_pow`] with `ln h` already known.
+#[inline]
+fn guarded_pow_ln(h: f64, ln_h: f64, g: f64) -> (f64, f64) {
     if h <= 0.0 && g > 0.0 {
         (0.0, ln_h)
     } else {
