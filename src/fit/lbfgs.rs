@@ -124,6 +124,10 @@ pub struct Lbfgs {
     pub status: Status,
 }
 
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
 fn dot_masked(a: &[f64], b: &[f64], m: &[bool]) -> f64 {
     a.iter()
         .zip(b)
@@ -371,42 +375,39 @@ impl Lbfgs {
     /// `dir = −H·g` on the free variables (zero elsewhere), H the L-BFGS inverse Hessian.
     fn two_loop(&mut self) {
         let m = self.s.len();
-        let free = &self.free;
-        let mut q: Vec<f64> = self
-            .g
+        // 1.0 on free variables, 0.0 on held ones: q stays zero off the free set, so every dot
+        // product with q is already restricted to it and needs no mask.
+        let mask: Vec<f64> = self
+            .free
             .iter()
-            .zip(free)
-            .map(|(&v, &f)| if f { v } else { 0.0 })
+            .map(|&f| if f { 1.0 } else { 0.0 })
             .collect();
+        let mut q: Vec<f64> = self.g.iter().zip(&mask).map(|(v, w)| v * w).collect();
         let mut alpha = vec![0.0; m];
         for j in (0..m).rev() {
-            let a = self.rho[j] * dot_masked(&self.s[j], &q, free);
+            let a = self.rho[j] * dot(&self.s[j], &q);
             alpha[j] = a;
-            for (qi, (yi, &fi)) in q.iter_mut().zip(self.y[j].iter().zip(free)) {
-                if fi {
-                    *qi -= a * yi;
-                }
+            for ((qi, yi), w) in q.iter_mut().zip(&self.y[j]).zip(&mask) {
+                *qi -= a * yi * w;
             }
         }
         if m > 0 {
             let (s, y) = (&self.s[m - 1], &self.y[m - 1]);
-            let sy = dot_masked(s, y, free);
-            let yy = dot_masked(y, y, free);
+            let sy = dot_masked(s, y, &self.free);
+            let yy = dot_masked(y, y, &self.free);
             if sy > 0.0 && yy > 0.0 {
                 let gamma = sy / yy;
                 q.iter_mut().for_each(|v| *v *= gamma);
             }
         }
         for (j, a) in alpha.iter().enumerate() {
-            let b = self.rho[j] * dot_masked(&self.y[j], &q, free);
-            for (qi, (si, &fi)) in q.iter_mut().zip(self.s[j].iter().zip(free)) {
-                if fi {
-                    *qi += (a - b) * si;
-                }
+            let b = self.rho[j] * dot(&self.y[j], &q);
+            for ((qi, si), w) in q.iter_mut().zip(&self.s[j]).zip(&mask) {
+                *qi += (a - b) * si * w;
             }
         }
-        for (d, (qi, &fi)) in self.dir.iter_mut().zip(q.iter().zip(free)) {
-            *d = if fi { -qi } else { 0.0 };
+        for (d, qi) in self.dir.iter_mut().zip(&q) {
+            *d = -qi;
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Rows {
     /// `ln h` (clamped as the laws clamp it), rows × k.
     pub ln_h: Vec<f64>,
     pub y: Vec<f64>,
+    /// `ln y`, for the log residual.
+    pub ln_y: Vec<f64>,
     pub k: usize,
 }
 
@@ -60,12 +62,14 @@ impl Rows {
     /// Rows from `ln N`, `ln D` (fit units), weights (rows × k) and targets.
     pub fn new(ln_n: Vec<f64>, ln_d: Vec<f64>, h: Vec<f64>, y: Vec<f64>, k: usize) -> Self {
         let ln_h = h.iter().map(|&v| crate::law::ln_weight(v)).collect();
+        let ln_y = y.iter().map(|v| v.ln()).collect();
         Rows {
             ln_n,
             ln_d,
             h,
             ln_h,
             y,
+            ln_y,
             k,
         }
     }
@@ -215,7 +219,7 @@ impl Problem {
             let y = self.rows.y[j];
             let (r, dr_dpred) = match self.residual {
                 Residual::Raw => (pred - y, 1.0),
-                Residual::Log => (pred.ln() - y.ln(), 1.0 / pred),
+                Residual::Log => (pred.ln() - self.rows.ln_y[j], 1.0 / pred),
             };
             if !r.is_finite() {
                 if let Some(g) = grad.as_deref_mut() {
