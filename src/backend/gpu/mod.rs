@@ -11,9 +11,9 @@
 //!   residual, Huber and reduction code exist once). Nothing else in the crate sees wgpu.
 //! * **Data uploaded once per problem.** The rows (ln N, ln D, target, weight, h, ln h) go to a
 //!   storage buffer the first time a [`Problem`] is evaluated, and stay cached under
-//!   [`Problem::id`] with their uniform, parameter, output and read-back buffers and bind group.
-//!   A few problems are kept (least recently used goes first), as a fit alternates a law and the
-//!   laws nested in it.
+//!   [`Problem::id`] with the uniform, the θ, output and read-back buffers (grown to the largest
+//!   batch seen, at most one dispatch) and the bind group. A few problems are kept (least
+//!   recently used goes first), as a fit alternates a law and the laws nested in it.
 //! * **Per round, only θ in and (f, g) out**: `batch × dim` floats up, `batch × (dim + 2)` down.
 //!   One workgroup of 64 threads per batch entry; threads stride over the rows and the workgroup
 //!   reduces in shared memory, so each entry is one contiguous record in the read-back.
@@ -71,15 +71,20 @@ struct Params {
     inv_delta: f32,
 }
 
-/// Device buffers for one problem.
+/// Device buffers for one problem: its uniform and rows, uploaded once, and the per-batch
+/// buffers, sized for the largest batch seen so far (one dispatch at most).
 struct Resident {
     id: u64,
     dim: usize,
-    /// Entries the θ / output buffers hold (one dispatch at most).
+    params: wgpu::Buffer,
+    rows: wgpu::Buffer,
+    io: Option<Io>,
+}
+
+/// θ in, records out, and the bind group tying them to the problem's rows.
+struct Io {
+    /// Entries these buffers hold.
     capacity: usize,
-    /// The uniform and the rows, held here for as long as the bind group uses them.
-    _params: wgpu::Buffer,
-    _rows: wgpu::Buffer,
     theta: wgpu::Buffer,
     out: wgpu::Buffer,
     readback: wgpu::Buffer,
@@ -210,7 +215,7 @@ impl Gpu {
     }
 
     /// The problem's buffers, uploaded if absent, as the last (most recent) cache entry.
-    fn resident<'c>(&self, cache: &'c mut Vec<Resident>, problem: &Problem) -> &'c Resident {
+    fn resident<'c>(&self, cache: &'c mut Vec<Resident>, problem: &Problem) -> &'c mut Resident {
         if let Some(i) = cache.iter().position(|r| r.id == problem.id) {
             let r = cache.remove(i);
             cache.push(r);
@@ -220,7 +225,7 @@ impl Gpu {
             }
             cache.push(self.upload(problem));
         }
-        cache.last().unwrap()
+        cache.last_mut().unwrap()
     }
 
     fn upload(&self, problem: &Problem) -> Resident {
@@ -268,7 +273,23 @@ impl Gpu {
         );
         self.queue
             .write_buffer(&rows_buf, 0, bytemuck::cast_slice(&data));
-        let capacity = self.chunk(dim);
+        Resident {
+            id: problem.id,
+            dim,
+            params: params_buf,
+            rows: rows_buf,
+            io: None,
+        }
+    }
+
+    /// Per-batch buffers for `n` entries (at most one dispatch), grown (to the next power of two,
+    /// capped at one dispatch) when `n` exceeds what they hold.
+    fn io<'r>(&self, r: &'r mut Resident, n: usize) -> &'r Io {
+        let dim = r.dim;
+        if r.io.as_ref().is_some_and(|io| io.capacity >= n) {
+            return r.io.as_ref().unwrap();
+        }
+        let capacity = n.next_power_of_two().min(self.chunk(dim)).max(n);
         let theta = self.buffer(
             "theta",
             (capacity * dim * 4) as u64,
@@ -292,11 +313,11 @@ impl Gpu {
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: params_buf.as_entire_binding(),
+                    resource: r.params.as_entire_binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: rows_buf.as_entire_binding(),
+                    resource: r.rows.as_entire_binding(),
                 },
                 wgpu::BindGroupEntry {
                     binding: 2,
@@ -308,17 +329,13 @@ impl Gpu {
                 },
             ],
         });
-        Resident {
-            id: problem.id,
-            dim,
+        r.io.insert(Io {
             capacity,
-            _params: params_buf,
-            _rows: rows_buf,
             theta,
             out,
             readback,
             bind_group,
-        }
+        })
     }
 
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -330,13 +347,14 @@ impl Gpu {
         })
     }
 
-    /// One dispatch: `p` holds `n ≤ capacity` entries of natural parameters (f32); returns the
-    /// raw `n × (dim + 2)` output records.
-    fn dispatch(&self, r: &Resident, p: &[f32], n: usize) -> Vec<f32> {
-        debug_assert!(n <= r.capacity && n > 0);
+    /// One dispatch: `p` holds `n` (at most [`Gpu::chunk`]) entries of natural parameters (f32);
+    /// returns the raw `n × (dim + 2)` output records.
+    fn dispatch(&self, r: &mut Resident, p: &[f32], n: usize) -> Vec<f32> {
+        let width = r.dim + 2;
+        let r = self.io(r, n);
         self.queue
             .write_buffer(&r.theta, 0, bytemuck::cast_slice(p));
-        let bytes = (n * (r.dim + 2) * 4) as u64;
+        let bytes = (n * width * 4) as u64;
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -412,9 +430,10 @@ impl Backend for Gpu {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let r = self.resident(&mut cache, problem);
         let width = dim + 2;
+        let chunk = self.chunk(dim);
         let mut start = 0;
         while start < batch {
-            let n = (batch - start).min(r.capacity);
+            let n = (batch - start).min(chunk);
             let out = self.dispatch(r, &p32[start * dim..(start + n) * dim], n);
             for (i, rec) in out.chunks(width).enumerate() {
                 let b = start + i;
