@@ -6,8 +6,10 @@
 //! one without the optimiser, the starts or the reports knowing.
 
 mod cpu;
+pub mod gpu;
 
 pub use cpu::Cpu;
+pub use gpu::Gpu;
 
 use crate::fit::Problem;
 

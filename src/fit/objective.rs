@@ -93,6 +93,9 @@ impl Rows {
 
 /// A minimisation problem: everything a backend needs to evaluate `H` and `∇H` at a batch of θ.
 pub struct Problem {
+    /// Unique per `Problem` value (from a process-wide counter), so that a backend can cache
+    /// what it derived from the rows (e.g. device buffers) under a key that cannot be reused.
+    pub id: u64,
     pub law: &'static dyn Law,
     pub specs: Vec<ParamSpec>,
     pub rows: Rows,
@@ -135,7 +138,9 @@ impl Problem {
                 }
             })
             .unzip();
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Problem {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             law,
             specs,
             rows,

@@ -1,0 +1,470 @@
+//! The GPU backend: the objective of [`Problem::eval`] as one wgpu compute shader, in f32.
+//!
+//! # Why it is shaped this way
+//!
+//! An L-BFGS round evaluates the same rows at a few thousand parameter vectors and nothing else
+//! changes between rounds, so the expensive things are set up once and the per-round traffic is
+//! as small as the interface allows:
+//!
+//! * **One owner of all GPU state.** [`Gpu`] holds the device, the queue and the single compute
+//!   pipeline (`shaders/objective.wgsl`, every law behind one `switch` on a uniform law id, so the
+//!   residual, Huber and reduction code exist once). Nothing else in the crate sees wgpu.
+//! * **Data uploaded once per problem.** The rows (ln N, ln D, target, weight, h, ln h) go to a
+//!   storage buffer the first time a [`Problem`] is evaluated, and stay cached under
+//!   [`Problem::id`] with the uniform, the θ, output and read-back buffers (grown to the largest
+//!   batch seen, at most one dispatch) and the bind group. A few problems are kept (least
+//!   recently used goes first), as a fit alternates a law and the laws nested in it.
+//! * **Per round, only θ in and (f, g) out**: `batch × dim` floats up, `batch × (dim + 2)` down.
+//!   One workgroup of 64 threads per batch entry; threads stride over the rows and the workgroup
+//!   reduces in shared memory, so each entry is one contiguous record in the read-back.
+//! * **f32 on the device, f64 around it.** Per-row work runs in f32 (what every adapter has). Work
+//!   that is per entry runs on the host in f64: internal → natural coordinates (exp of the log
+//!   coordinates, which is also where a value could overflow f32), the mean's `1/Σw`, the chain
+//!   rule of log coordinates and "+∞ with zero gradient" for a non-finite residual. The log
+//!   residual's `ln y` is taken on the host too. An entry whose natural parameters do not fit
+//!   f32 is evaluated on the CPU path instead, so the backend never answers worse than `+∞`.
+//! * **Batches larger than one dispatch** (65,535 workgroups per dimension, the storage-binding
+//!   size) are split transparently into several dispatches.
+//!
+//! The parity suite in `tests/backend.rs` holds the shader to [`Problem::eval`], with a tolerance
+//! derived from f32 rounding.
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use bytemuck::{Pod, Zeroable};
+
+use super::Backend;
+use crate::fit::{Problem, Residual};
+use crate::law::Law;
+use crate::Error;
+
+/// The most parameters the kernel handles (its private gradient arrays; `MAXP` in the shader).
+pub const MAX_PARAMS: usize = 72;
+/// The most domains the kernel handles (`MAXK` in the shader).
+pub const MAX_DOMAINS: usize = 16;
+/// Problems whose buffers are kept on the device.
+const CACHED_PROBLEMS: usize = 4;
+
+/// The laws the shader implements, by the id it switches on.
+const LAWS: [&str; 7] = [
+    "chinchilla",
+    "additive",
+    "joint",
+    "simple",
+    "full",
+    "datamix",
+    "linear",
+];
+
+/// The uniform block of the shader (`Params`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct Params {
+    n_rows: u32,
+    k: u32,
+    dim: u32,
+    law: u32,
+    residual: u32,
+    stride: u32,
+    delta: f32,
+    inv_delta: f32,
+}
+
+/// Device buffers for one problem: its uniform and rows, uploaded once, and the per-batch
+/// buffers, sized for the largest batch seen so far (one dispatch at most).
+struct Resident {
+    id: u64,
+    dim: usize,
+    params: wgpu::Buffer,
+    rows: wgpu::Buffer,
+    io: Option<Io>,
+}
+
+/// θ in, records out, and the bind group tying them to the problem's rows.
+struct Io {
+    /// Entries these buffers hold.
+    capacity: usize,
+    theta: wgpu::Buffer,
+    out: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+}
+
+/// A wgpu device running `shaders/objective.wgsl`.
+pub struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipeline: wgpu::ComputePipeline,
+    info: wgpu::AdapterInfo,
+    /// Entries per dispatch at most (device limits, or lower for tests).
+    split: usize,
+    max_binding: u64,
+    /// Most recently used last.
+    cache: Mutex<Vec<Resident>>,
+}
+
+impl Gpu {
+    /// Opens the first adapter of the backends `WGPU_BACKEND` names (all by default; for example
+    /// `WGPU_BACKEND=vulkan`), preferring a high-performance one (`WGPU_POWER_PREF` overrides).
+    pub fn new() -> Result<Gpu, Error> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = wgpu::Backends::all();
+        let desc = desc.with_env();
+        let backends = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::from_env()
+                .unwrap_or(wgpu::PowerPreference::HighPerformance),
+            ..Default::default()
+        };
+        let adapter = pollster::block_on(instance.request_adapter(&options)).map_err(|e| {
+            Error::Usage(format!(
+                "no GPU adapter found for backends {backends:?} ({e}); \
+                 install a Vulkan, Metal or DX12 driver, set WGPU_BACKEND, or use the CPU backend"
+            ))
+        })?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let required_limits = wgpu::Limits {
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("mixlaw"),
+            required_limits: required_limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Usage(format!("GPU adapter {}: no device: {e}", info.name)))?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("objective.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(
+                include_str!("../../../shaders/objective.wgsl").into(),
+            ),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("objective"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let max_binding = required_limits
+            .max_storage_buffer_binding_size
+            .min(required_limits.max_buffer_size);
+        Ok(Gpu {
+            device,
+            queue,
+            pipeline,
+            info,
+            split: required_limits.max_compute_workgroups_per_dimension as usize,
+            max_binding,
+            cache: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Lowers the most batch entries one dispatch takes (for tests of the splitting; the device
+    /// limit stays the upper bound).
+    pub fn with_split(mut self, entries: usize) -> Gpu {
+        self.split = self.split.min(entries.max(1));
+        self.cache.get_mut().unwrap().clear();
+        self
+    }
+
+    /// Whether the shader implements `law` (for some `k`: the size limits are [`Gpu::check`]'s).
+    pub fn supports(law: &dyn Law) -> bool {
+        law_id(law).is_some()
+    }
+
+    /// Whether this device can evaluate `problem`: a supported law, at most [`MAX_PARAMS`]
+    /// parameters and [`MAX_DOMAINS`] domains, and rows that fit one storage binding.
+    pub fn check(&self, problem: &Problem) -> Result<(), Error> {
+        let law = problem.law.name();
+        if law_id(problem.law).is_none() {
+            return Err(Error::Usage(format!(
+                "the GPU backend does not implement law '{law}' (it has {})",
+                LAWS.join(", ")
+            )));
+        }
+        let (dim, k) = (problem.dim(), problem.rows.k);
+        if dim > MAX_PARAMS || k > MAX_DOMAINS {
+            return Err(Error::Usage(format!(
+                "the GPU backend handles at most {MAX_PARAMS} parameters and {MAX_DOMAINS} \
+                 domains; law '{law}' with {k} domains has {dim} parameters"
+            )));
+        }
+        let bytes = rows_bytes(problem);
+        if bytes > self.max_binding {
+            return Err(Error::Usage(format!(
+                "the GPU backend's rows ({bytes} bytes) exceed the device's largest storage \
+                 binding ({} bytes)",
+                self.max_binding
+            )));
+        }
+        Ok(())
+    }
+
+    /// Entries one dispatch takes for a problem of `dim` parameters.
+    fn chunk(&self, dim: usize) -> usize {
+        let per_entry = (4 * (dim + 2)) as u64;
+        self.split
+            .min((self.max_binding / per_entry) as usize)
+            .max(1)
+    }
+
+    /// The problem's buffers, uploaded if absent, as the last (most recent) cache entry.
+    fn resident<'c>(&self, cache: &'c mut Vec<Resident>, problem: &Problem) -> &'c mut Resident {
+        if let Some(i) = cache.iter().position(|r| r.id == problem.id) {
+            let r = cache.remove(i);
+            cache.push(r);
+        } else {
+            if cache.len() >= CACHED_PROBLEMS {
+                cache.remove(0);
+            }
+            cache.push(self.upload(problem));
+        }
+        cache.last_mut().unwrap()
+    }
+
+    fn upload(&self, problem: &Problem) -> Resident {
+        let rows = &problem.rows;
+        let (k, dim) = (rows.k, problem.dim());
+        let stride = 4 + 2 * k;
+        let mut data = Vec::with_capacity(rows.len() * stride);
+        for j in 0..rows.len() {
+            let y = rows.y[j];
+            let target = match problem.residual {
+                Residual::Raw => y,
+                Residual::Log => y.ln(),
+            };
+            data.extend([rows.ln_n[j], rows.ln_d[j], target, problem.weights[j]].map(|v| v as f32));
+            data.extend(rows.h[j * k..(j + 1) * k].iter().map(|&v| v as f32));
+            data.extend(rows.ln_h[j * k..(j + 1) * k].iter().map(|&v| v as f32));
+        }
+        if data.is_empty() {
+            data.push(0.0); // a binding may not be empty
+        }
+        let params = Params {
+            n_rows: rows.len() as u32,
+            k: k as u32,
+            dim: dim as u32,
+            law: law_id(problem.law).expect("checked") as u32,
+            residual: match problem.residual {
+                Residual::Raw => 0,
+                Residual::Log => 1,
+            },
+            stride: stride as u32,
+            delta: problem.delta as f32,
+            inv_delta: (1.0 / problem.delta) as f32,
+        };
+        let params_buf = self.buffer(
+            "params",
+            std::mem::size_of::<Params>() as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue
+            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&params));
+        let rows_buf = self.buffer(
+            "rows",
+            (data.len() * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue
+            .write_buffer(&rows_buf, 0, bytemuck::cast_slice(&data));
+        Resident {
+            id: problem.id,
+            dim,
+            params: params_buf,
+            rows: rows_buf,
+            io: None,
+        }
+    }
+
+    /// Per-batch buffers for `n` entries (at most one dispatch), grown (to the next power of two,
+    /// capped at one dispatch) when `n` exceeds what they hold.
+    fn io<'r>(&self, r: &'r mut Resident, n: usize) -> &'r Io {
+        let dim = r.dim;
+        if r.io.as_ref().is_some_and(|io| io.capacity >= n) {
+            return r.io.as_ref().unwrap();
+        }
+        let capacity = n.next_power_of_two().min(self.chunk(dim)).max(n);
+        let theta = self.buffer(
+            "theta",
+            (capacity * dim * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        let out_bytes = (capacity * (dim + 2) * 4) as u64;
+        let out = self.buffer(
+            "out",
+            out_bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let readback = self.buffer(
+            "readback",
+            out_bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let layout = self.pipeline.get_bind_group_layout(0);
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("objective"),
+            layout: &layout,
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: r.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: r.rows.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: theta.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 3,
+                    resource: out.as_entire_binding(),
+                },
+            ],
+        });
+        r.io.insert(Io {
+            capacity,
+            theta,
+            out,
+            readback,
+            bind_group,
+        })
+    }
+
+    fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// One dispatch: `p` holds `n` (at most [`Gpu::chunk`]) entries of natural parameters (f32);
+    /// returns the raw `n × (dim + 2)` output records.
+    fn dispatch(&self, r: &mut Resident, p: &[f32], n: usize) -> Vec<f32> {
+        let width = r.dim + 2;
+        let r = self.io(r, n);
+        self.queue
+            .write_buffer(&r.theta, 0, bytemuck::cast_slice(p));
+        let bytes = (n * width * 4) as u64;
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("objective"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("objective"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &r.bind_group, &[]);
+            pass.dispatch_workgroups(n as u32, 1, 1);
+        }
+        encoder.copy_buffer_to_buffer(&r.out, 0, &r.readback, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+        let (tx, rx) = mpsc::channel();
+        r.readback
+            .map_async(wgpu::MapMode::Read, 0..bytes, move |res| {
+                let _ = tx.send(res);
+            });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("GPU device lost while evaluating the objective");
+        rx.recv()
+            .expect("GPU read-back callback dropped")
+            .expect("GPU read-back failed");
+        let out = {
+            let view = r
+                .readback
+                .get_mapped_range(0..bytes)
+                .expect("GPU read-back mapping");
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        r.readback.unmap();
+        out
+    }
+}
+
+impl Backend for Gpu {
+    fn describe(&self) -> String {
+        format!(
+            "gpu (wgpu {:?}, {}, {:?}, f32)",
+            self.info.backend, self.info.name, self.info.device_type
+        )
+    }
+
+    /// # Panics
+    /// If [`Gpu::check`] refuses the problem; callers choose the backend before fitting.
+    fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]) {
+        if let Err(e) = self.check(problem) {
+            panic!("{e}");
+        }
+        let dim = problem.dim();
+        let batch = f.len();
+        assert_eq!(thetas.len(), batch * dim, "thetas is not batch × dim");
+        assert_eq!(g.len(), batch * dim, "g is not batch × dim");
+        if batch == 0 {
+            return;
+        }
+        let norm = match problem.reduce {
+            crate::fit::Reduce::Mean => 1.0 / problem.weights.iter().sum::<f64>(),
+            crate::fit::Reduce::Sum => 1.0,
+        };
+        // Natural parameters in f64 and f32; entries that do not fit f32 go to the CPU path.
+        let nat: Vec<f64> = thetas
+            .chunks(dim)
+            .flat_map(|t| problem.to_natural(t))
+            .collect();
+        let p32: Vec<f32> = nat.iter().map(|&v| v as f32).collect();
+        let on_cpu = |b: usize| p32[b * dim..(b + 1) * dim].iter().any(|v| !v.is_finite());
+
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let r = self.resident(&mut cache, problem);
+        let width = dim + 2;
+        let chunk = self.chunk(dim);
+        let mut start = 0;
+        while start < batch {
+            let n = (batch - start).min(chunk);
+            let out = self.dispatch(r, &p32[start * dim..(start + n) * dim], n);
+            for (i, rec) in out.chunks(width).enumerate() {
+                let b = start + i;
+                let gb = &mut g[b * dim..(b + 1) * dim];
+                if on_cpu(b) {
+                    f[b] = problem.eval(&thetas[b * dim..(b + 1) * dim], gb);
+                    continue;
+                }
+                if rec[width - 1] != 0.0 {
+                    f[b] = f64::INFINITY;
+                    gb.fill(0.0);
+                    continue;
+                }
+                f[b] = rec[0] as f64 * norm;
+                for (j, gj) in gb.iter_mut().enumerate() {
+                    *gj = rec[1 + j] as f64 * norm;
+                    if problem.log_coord[j] {
+                        *gj *= nat[b * dim + j];
+                    }
+                }
+            }
+            start += n;
+        }
+    }
+}
+
+/// The shader's id for `law`.
+fn law_id(law: &dyn Law) -> Option<usize> {
+    LAWS.iter().position(|&n| n == law.name())
+}
+
+fn rows_bytes(problem: &Problem) -> u64 {
+    (problem.rows.len() * (4 + 2 * problem.rows.k) * 4) as u64
+}

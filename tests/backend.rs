@@ -1,0 +1,429 @@
+//! Backend parity: every backend returns what `Problem::eval` returns (the f64 reference).
+//!
+//! One suite, instantiated once per backend by `backend_suite!` (a `cpu` and a `gpu` module).
+//! GPU tests skip with a printed reason when no adapter exists, unless `MIXLAW_REQUIRE_GPU=1`,
+//! where a missing adapter fails them.
+//!
+//! # The tolerance, derived from f32 rounding
+//!
+//! The GPU evaluates each row in f32 (unit roundoff `u = 2^-24`) and sums rows in f32; the host
+//! does per-entry work in f64. For row `j` (f64 reference values from the CPU path: prediction
+//! `pred_j`, law gradient `d_j = ∂pred/∂p`, residual `r_j`, `ρ_j = dr/dpred`, Huber `H_j`,
+//! `ψ_j = clamp(r_j, −δ, δ)`):
+//!
+//! * **Prediction.** Every input (a parameter, ln N, ln D, ln h) is rounded to f32 with relative
+//!   error ≤ u, and an error of relative size ε in `p_i` moves `pred` by `ε·|p_i·d_ij|`; an
+//!   exponent argument `a` rounded relatively moves `exp(a)` by `|a|·u` relatively, and that is
+//!   again `|p_i·d_ij|·u` for the exponent parameter `p_i` of that term. So the prediction's error
+//!   is `Δpred_j ≤ C·u·S_j` with `S_j = |pred_j| + Σ_i |p_i·d_ij|`, where `C` counts the roundings
+//!   each term passes through (≲ 10 per term; we take `C = 32`). `Λ_j = S_j / |pred_j|` is the
+//!   row's relative condition number.
+//! * **Residual.** raw: `Δr_j ≤ C·u·(S_j + |y_j|)`;
+//!   log: `Δr_j ≤ C·u·(Λ_j + |ln y_j| + |ln pred_j|)` (ln y is taken in f64 and rounded once).
+//! * **Objective.** `ψ` is the derivative of `H`, so `ΔH_j ≤ |ψ_j|·Δr_j` plus the rounding of `H`
+//!   itself; a sum of `m` terms each thread accumulates `m/64` of, then a 6-level tree, errs by
+//!   `≤ (m/64 + 6)·u·Σ|terms|`. With `s = 1/(δ·W)` (mean, `W = Σw`) or `1/δ` (sum):
+//!   `|Δf| ≤ s·[Σ_j w_j·|ψ_j|·Δr_j + (m/64 + 6 + C)·u·Σ_j w_j·H_j]`.
+//! * **Gradient**, norm-wise (components of mixed sign cancel; a component-wise bound would be
+//!   meaningless where the sum is near 0). `ψ` is 1-Lipschitz in `r` and constant (±δ, exact in
+//!   f32 after the 1/δ scaling) for `|r| > δ`, so `Δψ_j ≤ Δr_j` where `|r_j| ≤ δ + Δr_j` and 0
+//!   elsewhere; every component of `ρ_j·d_j` is a product of factors whose relative error is
+//!   `≤ C·u·Λ_j`. With `d̃_j` the gradient in internal coordinates (`d_ij·p_i` for a log
+//!   coordinate):
+//!   `‖Δg‖₂ ≤ s·Σ_j w_j·|ρ_j|·‖d̃_j‖₂·(Δψ_j + |ψ_j|·C·u·Λ_j + (m/64 + 6)·u·|ψ_j|)`.
+//!
+//! The bound is first-order (it ignores products of two rounding errors) and uses a generous
+//! `C`; the suite prints the largest `error / tolerance` ratio it meets, which is what to watch.
+
+use std::sync::OnceLock;
+
+use mixlaw::backend::{Backend, Cpu, Gpu};
+use mixlaw::fit::{Problem, Reduce, Residual, Rows};
+use mixlaw::law::{self, Law, Point};
+use mixlaw::rng::Rng;
+
+/// f32 unit roundoff.
+const U: f64 = 1.0 / (1u64 << 24) as f64;
+/// Roundings per term, with margin (see the module doc).
+const C: f64 = 32.0;
+const K: usize = 3;
+const ROWS: usize = 200;
+
+/// A random problem: `ROWS` rows over `K` domains (a few on the simplex boundary), targets from
+/// a random truth with noise of about δ, random weights (a few exactly 0).
+fn problem(law: &'static dyn Law, residual: Residual, reduce: Reduce, seed: u64) -> Problem {
+    let mut rng = Rng::new(seed, 7);
+    let truth = law.sample_start(K, &mut rng);
+    problem_at(law, &truth, residual, reduce, &mut rng)
+}
+
+fn problem_at(
+    law: &'static dyn Law,
+    truth: &[f64],
+    residual: Residual,
+    reduce: Reduce,
+    rng: &mut Rng,
+) -> Problem {
+    let domains: Vec<String> = (0..K).map(|i| format!("d{i}")).collect();
+    let (mut ln_n, mut ln_d, mut h, mut y, mut w) = (vec![], vec![], vec![], vec![], vec![]);
+    for j in 0..ROWS {
+        let mut hh: Vec<f64> = (0..K).map(|_| rng.range(0.05, 1.0)).collect();
+        if j % 25 == 0 {
+            hh[j / 25 % K] = 0.0;
+        }
+        let s: f64 = hh.iter().sum();
+        hh.iter_mut().for_each(|v| *v /= s);
+        let (n, d) = (rng.range(50.0, 3000.0), rng.range(1.0, 100.0));
+        let v = law.eval(truth, &Point::new(n, d, &hh), None);
+        ln_n.push(n.ln());
+        ln_d.push(d.ln());
+        h.extend(hh);
+        y.push(v * (1.0 + 5e-4 * rng.normal()));
+        w.push(if j % 17 == 3 {
+            0.0
+        } else {
+            rng.range(0.1, 3.0)
+        });
+    }
+    Problem::new(
+        law,
+        law.params(&domains),
+        Rows::new(ln_n, ln_d, h, y, K),
+        w,
+        residual,
+        reduce,
+        1e-3,
+    )
+}
+
+/// Random starts, in internal coordinates (mostly far from the fit: most residuals exceed δ).
+fn thetas(problem: &Problem, n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed, 11);
+    (0..n)
+        .flat_map(|_| problem.to_internal(&problem.law.sample_start(K, &mut rng)))
+        .collect()
+}
+
+/// The tolerances of the module doc for `f` and `‖g‖₂` at internal `theta`.
+fn tolerance(pr: &Problem, theta: &[f64]) -> (f64, f64) {
+    let p = pr.to_natural(theta);
+    let dim = pr.dim();
+    let delta = pr.delta;
+    let w_sum: f64 = pr.weights.iter().sum();
+    let s = match pr.reduce {
+        Reduce::Mean => 1.0 / (delta * w_sum),
+        Reduce::Sum => 1.0 / delta,
+    };
+    let m = pr.rows.len() as f64;
+    let sum_err = (m / 64.0 + 6.0) * U;
+    let (mut tf, mut tg, mut sum_h) = (0.0, 0.0, 0.0);
+    let mut d = vec![0.0; dim];
+    for j in 0..pr.rows.len() {
+        let w = pr.weights[j];
+        if w == 0.0 {
+            continue;
+        }
+        let pred = pr.law.eval(&p, &pr.rows.point(j), Some(&mut d));
+        let y = pr.rows.y[j];
+        let sens: f64 = p.iter().zip(&d).map(|(a, b)| (a * b).abs()).sum();
+        let lambda = 1.0 + sens / pred.abs();
+        let (r, rho, dr) = match pr.residual {
+            Residual::Raw => (pred - y, 1.0, C * U * (pred.abs() + sens + y.abs())),
+            Residual::Log => (
+                pred.ln() - y.ln(),
+                1.0 / pred,
+                C * U * (lambda + y.ln().abs() + pred.ln().abs()),
+            ),
+        };
+        let (h, psi) = mixlaw::fit::huber(r, delta);
+        let dn: f64 = d
+            .iter()
+            .zip(&p)
+            .zip(&pr.log_coord)
+            .map(|((di, pi), &l)| if l { di * pi } else { *di })
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt();
+        tf += w * psi.abs() * dr;
+        sum_h += w * h;
+        let dpsi = if r.abs() <= delta + dr { dr } else { 0.0 };
+        tg += w * rho.abs() * dn * (dpsi + psi.abs() * (C * U * lambda + sum_err));
+    }
+    (s * (tf + (sum_err + C * U) * sum_h), s * tg)
+}
+
+/// `n` points near `truth` (relative perturbations of 1e-4), in internal coordinates: most
+/// residuals are within δ there, the quadratic branch of the Huber loss.
+fn near(problem: &Problem, truth: &[f64], n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed, 13);
+    (0..n)
+        .flat_map(|_| {
+            let p: Vec<f64> = truth
+                .iter()
+                .map(|v| v * (1.0 + 1e-4 * rng.normal()))
+                .collect();
+            problem.to_internal(&p)
+        })
+        .collect()
+}
+
+/// Largest error/tolerance ratios and relative errors seen, for the report.
+#[derive(Default)]
+struct Worst {
+    f: f64,
+    g: f64,
+    f_rel: f64,
+    g_rel: f64,
+}
+
+/// The backend agrees with `Problem::eval` within the derived tolerance, for every law the
+/// backend supports, both residuals and both reductions.
+fn agrees_with_the_f64_reference(backend: &dyn Backend, supports: fn(&dyn Law) -> bool) {
+    let mut tested = 0;
+    for law in law::all() {
+        if !supports(law) {
+            eprintln!(
+                "{}: {} not supported, not tested",
+                backend.describe(),
+                law.name()
+            );
+            continue;
+        }
+        let mut worst = Worst::default();
+        let mut seed = 0;
+        for residual in [Residual::Raw, Residual::Log] {
+            for reduce in [Reduce::Mean, Reduce::Sum] {
+                for _ in 0..2 {
+                    seed += 1;
+                    let mut rng = Rng::new(seed, 7);
+                    let truth = law.sample_start(K, &mut rng);
+                    let pr = problem_at(law, &truth, residual, reduce, &mut rng);
+                    let dim = pr.dim();
+                    let n = 32;
+                    let mut th = thetas(&pr, n / 2, seed);
+                    th.extend(near(&pr, &truth, n / 2, seed));
+                    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
+                    backend.evaluate(&pr, &th, &mut f, &mut g);
+                    for b in 0..n {
+                        let theta = &th[b * dim..(b + 1) * dim];
+                        let mut g_ref = vec![0.0; dim];
+                        let f_ref = pr.eval(theta, &mut g_ref);
+                        let gb = &g[b * dim..(b + 1) * dim];
+                        let what = format!("{} {residual:?}/{reduce:?} entry {b}", law.name());
+                        if !f_ref.is_finite() {
+                            assert_eq!(f[b], f_ref, "{what}");
+                            assert!(gb.iter().all(|&v| v == 0.0), "{what}");
+                            continue;
+                        }
+                        let (tf, tg) = tolerance(&pr, theta);
+                        let ef = (f[b] - f_ref).abs();
+                        let eg = gb
+                            .iter()
+                            .zip(&g_ref)
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum::<f64>()
+                            .sqrt();
+                        assert!(
+                            ef <= tf,
+                            "{what}: f {} vs {f_ref} (error {ef:e} > tolerance {tf:e})",
+                            f[b]
+                        );
+                        assert!(
+                            eg <= tg,
+                            "{what}: |Δg| {eg:e} > tolerance {tg:e}\n  got {gb:?}\n want {g_ref:?}"
+                        );
+                        worst.f = worst.f.max(ef / tf);
+                        worst.g = worst.g.max(eg / tg);
+                        worst.f_rel = worst.f_rel.max(ef / f_ref.abs());
+                        let gn = g_ref.iter().map(|v| v * v).sum::<f64>().sqrt();
+                        worst.g_rel = worst.g_rel.max(eg / gn);
+                    }
+                }
+            }
+        }
+        tested += 1;
+        eprintln!(
+            "{}: {:<10} largest error/tolerance: f {:.2e}, g {:.2e}; \
+             largest relative error: f {:.1e}, ‖g‖ {:.1e}",
+            backend.describe(),
+            law.name(),
+            worst.f,
+            worst.g,
+            worst.f_rel,
+            worst.g_rel
+        );
+    }
+    assert!(tested >= 3, "fewer than three laws tested");
+}
+
+/// One call with a batch that spans several dispatches gives, entry for entry, exactly what
+/// evaluating the entries one at a time gives.
+fn split_batches_match_single_entries(backend: &dyn Backend) {
+    let pr = problem(
+        law::by_name("additive").unwrap(),
+        Residual::Log,
+        Reduce::Mean,
+        99,
+    );
+    let dim = pr.dim();
+    let n = 150;
+    let th = thetas(&pr, n, 5);
+    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
+    backend.evaluate(&pr, &th, &mut f, &mut g);
+    for b in 0..n {
+        let (mut f1, mut g1) = ([0.0], vec![0.0; dim]);
+        backend.evaluate(&pr, &th[b * dim..(b + 1) * dim], &mut f1, &mut g1);
+        assert_eq!(f1[0].to_bits(), f[b].to_bits(), "entry {b}: f");
+        assert_eq!(g1, g[b * dim..(b + 1) * dim], "entry {b}: g");
+    }
+}
+
+/// Evaluating several problems in turn (the cache holds a few) gives the same answers as
+/// evaluating each fresh: no problem reads another's rows.
+fn interleaved_problems_do_not_mix(backend: &dyn Backend) {
+    let law = law::by_name("joint").unwrap();
+    let problems: Vec<Problem> = (0..6)
+        .map(|s| problem(law, Residual::Raw, Reduce::Mean, 200 + s))
+        .collect();
+    let dim = problems[0].dim();
+    let th = thetas(&problems[0], 4, 1);
+    let first: Vec<Vec<f64>> = problems
+        .iter()
+        .map(|pr| {
+            let (mut f, mut g) = (vec![0.0; 4], vec![0.0; 4 * dim]);
+            backend.evaluate(pr, &th, &mut f, &mut g);
+            f
+        })
+        .collect();
+    for round in 0..2 {
+        for (i, pr) in problems.iter().enumerate().rev() {
+            let (mut f, mut g) = (vec![0.0; 4], vec![0.0; 4 * dim]);
+            backend.evaluate(pr, &th, &mut f, &mut g);
+            assert_eq!(f, first[i], "problem {i}, round {round}");
+        }
+    }
+}
+
+fn require_gpu() -> bool {
+    std::env::var("MIXLAW_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// A GPU backend, or `None` (after saying why) when there is no adapter.
+fn open_gpu(split: Option<usize>) -> Option<Gpu> {
+    match Gpu::new() {
+        Ok(g) => Some(match split {
+            Some(s) => g.with_split(s),
+            None => g,
+        }),
+        Err(e) if require_gpu() => panic!("MIXLAW_REQUIRE_GPU=1 but no GPU backend: {e}"),
+        Err(e) => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
+
+/// The GPU backend shared by the GPU tests.
+fn gpu() -> Option<&'static Gpu> {
+    static GPU: OnceLock<Option<Gpu>> = OnceLock::new();
+    GPU.get_or_init(|| open_gpu(None)).as_ref()
+}
+
+/// Turns each suite function into `cpu::name` and `gpu::name` tests.
+macro_rules! backend_suite {
+    ($($name:ident),* $(,)?) => {
+        mod cpu {
+            $(#[test]
+            fn $name() {
+                super::$name(&super::Cpu);
+            })*
+        }
+        mod gpu {
+            $(#[test]
+            fn $name() {
+                if let Some(gpu) = super::gpu() {
+                    super::$name(gpu);
+                }
+            })*
+        }
+    };
+}
+
+backend_suite!(interleaved_problems_do_not_mix);
+
+#[test]
+fn cpu_agrees_with_the_f64_reference() {
+    agrees_with_the_f64_reference(&Cpu, |_| true);
+}
+
+#[test]
+fn gpu_agrees_with_the_f64_reference() {
+    if let Some(gpu) = gpu() {
+        agrees_with_the_f64_reference(gpu, Gpu::supports);
+    }
+}
+
+#[test]
+fn cpu_split_batches_match_single_entries() {
+    split_batches_match_single_entries(&Cpu);
+}
+
+/// With at most 7 entries per dispatch, 150 entries take 22 dispatches.
+#[test]
+fn gpu_split_batches_match_single_entries() {
+    if let Some(gpu) = open_gpu(Some(7)) {
+        split_batches_match_single_entries(&gpu);
+    }
+}
+
+/// More entries than one dispatch may have workgroups (65,535), on a tiny problem.
+#[test]
+fn gpu_batch_beyond_the_workgroup_limit() {
+    let Some(gpu) = gpu() else { return };
+    let pr = problem(
+        law::by_name("chinchilla").unwrap(),
+        Residual::Raw,
+        Reduce::Mean,
+        3,
+    );
+    let dim = pr.dim();
+    let base = thetas(&pr, 10, 3);
+    let n = 70_000;
+    let th: Vec<f64> = (0..n)
+        .flat_map(|b| base[b % 10 * dim..][..dim].to_vec())
+        .collect();
+    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
+    gpu.evaluate(&pr, &th, &mut f, &mut g);
+    let (mut f10, mut g10) = (vec![0.0; 10], vec![0.0; 10 * dim]);
+    gpu.evaluate(&pr, &base, &mut f10, &mut g10);
+    for b in 0..n {
+        assert_eq!(f[b].to_bits(), f10[b % 10].to_bits(), "entry {b}");
+        assert_eq!(g[b * dim..][..dim], g10[b % 10 * dim..][..dim], "entry {b}");
+    }
+}
+
+#[test]
+fn gpu_refuses_problems_beyond_its_limits_clearly() {
+    let Some(gpu) = gpu() else { return };
+    let law = law::by_name("additive").unwrap();
+    let domains: Vec<String> = (0..17).map(|i| format!("d{i}")).collect();
+    let h = vec![1.0 / 17.0; 17];
+    let pr = Problem::new(
+        law,
+        law.params(&domains),
+        Rows::new(vec![5.0], vec![2.0], h, vec![3.0], 17),
+        vec![1.0],
+        Residual::Raw,
+        Reduce::Mean,
+        1e-3,
+    );
+    let msg = gpu.check(&pr).unwrap_err().to_string();
+    assert!(
+        msg.contains("at most 16 domains") || msg.contains("16 domains"),
+        "{msg}"
+    );
+    assert!(gpu
+        .check(&problem(law, Residual::Raw, Reduce::Sum, 1))
+        .is_ok());
+    assert!(law::all().into_iter().all(Gpu::supports));
+}
