@@ -116,7 +116,8 @@ fn main() {
     settings.starts = 1000;
     let additive = || {
         let t = Instant::now();
-        let fit = mixlaw::engine::fit(&train, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+        let fit =
+            mixlaw::engine::fit(&train, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
         (t.elapsed().as_secs_f64(), fit)
     };
     let (ours_add, fit) = additive();

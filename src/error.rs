@@ -43,6 +43,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The GPU backend cannot run: no adapter, no device, a shader that does not compile, or a
+    /// problem beyond the device's limits.
+    #[error("gpu: {0}")]
+    Gpu(String),
     /// A fit file that cannot be used.
     #[error("{path}: {msg}")]
     FitFile { path: PathBuf, msg: String },
@@ -53,7 +57,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Data { .. } | Error::Usage(_) | Error::FitFile { .. } => 2,
-            Error::Io { .. } => 1,
+            Error::Io { .. } | Error::Gpu(_) => 1,
         }
     }
 

@@ -427,3 +427,76 @@ fn gpu_refuses_problems_beyond_its_limits_clearly() {
         .is_ok());
     assert!(law::all().into_iter().all(Gpu::supports));
 }
+
+/// The shared datasets beside the checkout.
+fn shared(rel: &str) -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/datasets")
+        .join(rel);
+    assert!(p.exists(), "{} is missing", p.display());
+    p
+}
+
+/// Best objective of an end-to-end fit of `ds` on `backend` (the polish runs on the CPU).
+fn best_objective(
+    ds: &mixlaw::data::Dataset,
+    law: &'static dyn mixlaw::law::Law,
+    settings: &mixlaw::fit::FitSettings,
+    backend: &dyn Backend,
+) -> Vec<f64> {
+    let fit = mixlaw::engine::fit(ds, law, settings, backend, &[], &mut |_, _, _| {}).unwrap();
+    fit.targets.iter().map(|t| t.objective).collect()
+}
+
+fn same_after_polish(cpu: &[f64], gpu: &[f64], what: &str) {
+    for (c, g) in cpu.iter().zip(gpu) {
+        assert!((c - g).abs() <= 1e-6 * c, "{what}: cpu {c:e} vs gpu {g:e}");
+    }
+}
+
+/// Hoffmann's 4,500-point grid on Epoch's points: the GPU explores in f32, the CPU polishes in
+/// f64, and the best objective matches the all-CPU fit to 1e-6 relative.
+#[test]
+fn gpu_chinchilla_grid_fit_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let law = mixlaw::law::by_name("chinchilla").unwrap();
+    let spec = mixlaw::data::DataSpec {
+        n_col: Some("Model Size".into()),
+        flops_col: Some("Training FLOP".into()),
+        targets: vec!["loss".into()],
+        drop_highest: 5,
+        keep_duplicates: true,
+        needs_scale: true,
+        ..Default::default()
+    };
+    let ds = mixlaw::data::load(&shared("epoch_chinchilla/svg_extracted_data.csv"), &spec).unwrap();
+    let s = mixlaw::fit::FitSettings::defaults_for(law);
+    same_after_polish(
+        &best_objective(&ds, law, &s, &Cpu),
+        &best_objective(&ds, law, &s, gpu),
+        "chinchilla",
+    );
+}
+
+/// The additive law on the paper's train split (c4 target, 20 starts) on both backends.
+#[test]
+fn gpu_additive_paper_split_fit_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let law = mixlaw::law::by_name("additive").unwrap();
+    let path = shared("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let spec = mixlaw::data::DataSpec {
+        targets: vec!["c4_loss".into()],
+        filters: vec!["(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or (model_size==937e6 and n_tokens>=6.93e9) or (model_size==1235e6 and n_tokens>=12.87e9)".into()],
+        needs_scale: true,
+        needs_mixture: true,
+        ..Default::default()
+    };
+    let ds = mixlaw::data::load(&path, &spec).unwrap();
+    let mut s = mixlaw::fit::FitSettings::defaults_for(law);
+    s.starts = 20;
+    same_after_polish(
+        &best_objective(&ds, law, &s, &Cpu),
+        &best_objective(&ds, law, &s, gpu),
+        "additive c4",
+    );
+}

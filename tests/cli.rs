@@ -154,18 +154,40 @@ fn units_change_parameters_but_not_the_objective_or_predictions() {
     let table = dataset("epoch_chinchilla/svg_extracted_data.csv");
     let fit = |n_unit: &str, d_unit: &str| -> Value {
         let out = mixlaw_ok(&[
-            "fit", table.to_str().unwrap(), "--law", "chinchilla", "--n-col", "Model Size",
-            "--flops-col", "Training FLOP", "--target", "loss", "--drop-highest", "5",
-            "--starts", "300", "--n-unit", n_unit, "--d-unit", d_unit, "--json",
+            "fit",
+            table.to_str().unwrap(),
+            "--law",
+            "chinchilla",
+            "--n-col",
+            "Model Size",
+            "--flops-col",
+            "Training FLOP",
+            "--target",
+            "loss",
+            "--drop-highest",
+            "5",
+            "--starts",
+            "300",
+            "--n-unit",
+            n_unit,
+            "--d-unit",
+            d_unit,
+            "--json",
         ]);
         serde_json::from_str(&out).unwrap()
     };
     let (paper, raw) = (fit("1e6", "1e9"), fit("1", "1"));
     assert_eq!(raw["units"]["n"], 1.0);
     let (a, b) = (&paper["targets"][0], &raw["targets"][0]);
-    let (fa, fb) = (a["objective"].as_f64().unwrap(), b["objective"].as_f64().unwrap());
+    let (fa, fb) = (
+        a["objective"].as_f64().unwrap(),
+        b["objective"].as_f64().unwrap(),
+    );
     assert!((fa - fb).abs() <= 1e-9 * fa, "objective {fa} vs {fb}");
-    let (ma, mb) = (a["train_mre_pct"].as_f64().unwrap(), b["train_mre_pct"].as_f64().unwrap());
+    let (ma, mb) = (
+        a["train_mre_pct"].as_f64().unwrap(),
+        b["train_mre_pct"].as_f64().unwrap(),
+    );
     assert!((ma - mb).abs() <= 1e-6 * ma, "MRE {ma} vs {mb}");
     // A is in different units: A_raw = A_paper · (1e6)^α.
     let alpha = a["params"]["alpha"].as_f64().unwrap();

@@ -20,4 +20,32 @@ pub trait Backend: Sync {
     /// For each of the `f.len()` entries of `thetas` (row-major, `problem.dim()` wide), write
     /// the objective to `f[b]` and the gradient to `g[b*dim..(b+1)*dim]`.
     fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]);
+    /// Whether this backend can evaluate `problem` (law, size, device limits), with a clear
+    /// error if not. Called before a fit starts.
+    fn check(&self, _problem: &Problem) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+/// Which backend a command asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Choice {
+    /// A real (non-CPU) GPU adapter if one exists, else the CPU.
+    Auto,
+    Cpu,
+    Gpu,
+}
+
+/// Open the backend `choice` asks for. `Auto` falls back to the CPU when there is no adapter
+/// or only a CPU rasteriser (lavapipe); `Gpu` takes any adapter, lavapipe included, and fails
+/// clearly when there is none.
+pub fn open(choice: Choice) -> crate::Result<Box<dyn Backend>> {
+    match choice {
+        Choice::Cpu => Ok(Box::new(Cpu)),
+        Choice::Gpu => Ok(Box::new(Gpu::new()?)),
+        Choice::Auto => match Gpu::new() {
+            Ok(gpu) if gpu.is_real_gpu() => Ok(Box::new(gpu)),
+            _ => Ok(Box::new(Cpu)),
+        },
+    }
 }

@@ -7,7 +7,6 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::backend::Cpu;
 use mixlaw::fit::{mre_pct, target_rows};
 use mixlaw::report::{self, num, Table};
 use mixlaw::{Error, Result};
@@ -57,6 +56,7 @@ struct EvalReport {
 pub fn run(c: EvalCmd) -> Result<()> {
     let law = c.fit.law()?;
     let settings = c.fit.settings(law)?;
+    let backend = c.fit.backend()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.output.force)?;
     }
@@ -76,9 +76,14 @@ pub fn run(c: EvalCmd) -> Result<()> {
     let train = split(&c.train, "train")?;
     let test = split(&c.test, "test")?;
     let mut bar = Progress::new("eval");
-    let file = mixlaw::engine::fit(&train, law, &settings, &Cpu, &c.train, &mut |t, d, n| {
-        bar.update(t, d, n)
-    })?;
+    let file = mixlaw::engine::fit(
+        &train,
+        law,
+        &settings,
+        backend.as_ref(),
+        &c.train,
+        &mut |t, d, n| bar.update(t, d, n),
+    )?;
     bar.finish();
     let targets: Vec<TargetScore> = file
         .targets

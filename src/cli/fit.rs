@@ -6,7 +6,6 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::backend::Cpu;
 use mixlaw::report::{self, num, FitFile, Table};
 use mixlaw::Result;
 
@@ -26,6 +25,7 @@ pub struct FitCmd {
 pub fn run(c: FitCmd) -> Result<()> {
     let law = c.fit.law()?;
     let settings = c.fit.settings(law)?;
+    let backend = c.fit.backend()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.output.force)?;
     }
@@ -36,7 +36,7 @@ pub fn run(c: FitCmd) -> Result<()> {
         &ds,
         law,
         &settings,
-        &Cpu,
+        backend.as_ref(),
         &c.data.filters,
         &mut |t, d, n| bar.update(t, d, n),
     )?;

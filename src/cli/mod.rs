@@ -1,6 +1,7 @@
 //! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
 //! file per command. Nothing here computes; it reads flags, calls the library and prints.
 
+mod devices;
 mod eval;
 mod fit;
 mod laws;
@@ -40,6 +41,8 @@ enum Command {
     Laws(laws::LawsCmd),
     /// Write a table of runs simulated from a law with given parameters.
     Simulate(simulate::SimulateCmd),
+    /// List the GPU adapters wgpu can see.
+    Devices(devices::DevicesCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(c) => predict::run(c),
         Command::Laws(c) => laws::run(c),
         Command::Simulate(c) => simulate::run(c),
+        Command::Devices(c) => devices::run(c),
     }
 }
 
@@ -114,6 +118,15 @@ pub enum ReduceArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum BackendArg {
+    /// A real GPU if there is one, else the CPU.
+    Auto,
+    Cpu,
+    /// Any wgpu adapter (a software one such as lavapipe too); an error if there is none.
+    Gpu,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum InitArg {
     Grid,
     Random,
@@ -125,6 +138,10 @@ pub struct FitArgs {
     /// Law family: chinchilla, additive, joint, simple, full, datamix, linear.
     #[arg(long, default_value = "additive")]
     pub law: String,
+    /// Where objectives and gradients are evaluated; the best minima are always polished and
+    /// re-scored in f64 on the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendArg,
     /// Residual scored by the Huber loss [default: log for chinchilla, else raw].
     #[arg(long, value_enum)]
     pub residual: Option<ResidualArg>,
@@ -182,6 +199,18 @@ impl FitArgs {
                 names.join(", ")
             ))
         })
+    }
+
+    /// Open the backend asked for and say on stderr which one runs.
+    pub fn backend(&self) -> Result<Box<dyn mixlaw::backend::Backend>> {
+        use mixlaw::backend::{open, Choice};
+        let b = open(match self.backend {
+            BackendArg::Auto => Choice::Auto,
+            BackendArg::Cpu => Choice::Cpu,
+            BackendArg::Gpu => Choice::Gpu,
+        })?;
+        eprintln!("note: backend {}", b.describe());
+        Ok(b)
     }
 
     /// Validated settings: the law's defaults overridden by what was given.

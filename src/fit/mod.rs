@@ -17,7 +17,7 @@ use std::time::Instant;
 pub use hop::HopSettings;
 pub use objective::{huber, mre_pct, Problem, Reduce, Residual, Rows};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Cpu};
 use crate::data::Dataset;
 use crate::law::{Law, ParamSpec};
 use crate::report::Params;
@@ -213,6 +213,7 @@ pub fn fit_target(
     }
     let weights = vec![1.0; rows.len()];
     let problem = Problem::new(law, specs, rows, weights, s.residual, s.reduce, s.delta);
+    backend.check(&problem)?;
     let mut x0 = starts(law, &problem, ds.k(), s)?;
     let n_starts = x0.len();
     let mut nested_start = None;
@@ -236,7 +237,7 @@ pub fn fit_target(
         );
         outcomes.extend(hopped);
     }
-    polish(&problem, &mut outcomes, s, backend);
+    polish(&problem, &mut outcomes, s);
     let mut fit = summarise(
         &problem,
         target.name.clone(),
@@ -249,10 +250,24 @@ pub fn fit_target(
     Ok(fit)
 }
 
-/// Re-minimise the best `s.polish` distinct minima with tight tolerances, in place. Exploring
-/// every start to the last digit would spend most of the time on starts that lose; polishing
-/// only the contenders gives the winner full f64 precision at a fraction of the cost.
-fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings, backend: &dyn Backend) {
+/// Re-minimise the best `s.polish` distinct minima with tight tolerances, in place, on the f64
+/// CPU backend whatever backend explored. Exploring every start to the last digit would spend
+/// most of the time on starts that lose; polishing only the contenders gives the winner full
+/// f64 precision at a fraction of the cost — and an f32 GPU exploration f64 quality.
+fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings) {
+    // Re-score every minimum in f64 first: an f32 exploration's objectives are only good to
+    // ~1e-4 relative, too coarse to rank minima that close.
+    let dim = problem.dim();
+    let thetas: Vec<f64> = outcomes
+        .iter()
+        .flat_map(|o| o.theta.iter().copied())
+        .collect();
+    let mut f = vec![0.0; outcomes.len()];
+    let mut g = vec![0.0; outcomes.len() * dim];
+    Cpu.evaluate(problem, &thetas, &mut f, &mut g);
+    for (o, v) in outcomes.iter_mut().zip(f) {
+        o.f = v;
+    }
     let mut order: Vec<usize> = (0..outcomes.len())
         .filter(|&i| outcomes[i].f.is_finite())
         .collect();
@@ -274,13 +289,12 @@ fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings, backend:
         }
     }
     let starts = chosen.iter().map(|&i| outcomes[i].theta.clone()).collect();
-    let polished = batch::minimize(problem, starts, &s.polish_solver, backend, &mut |_, _| {});
+    let polished = batch::minimize(problem, starts, &s.polish_solver, &Cpu, &mut |_, _| {});
     for (&i, p) in chosen.iter().zip(polished) {
-        if p.f <= outcomes[i].f {
-            outcomes[i].theta = p.theta;
-            outcomes[i].f = p.f;
-            outcomes[i].evaluations += p.evaluations;
-        }
+        // L-BFGS never ends above its start, so the polished point is at least as good.
+        outcomes[i].theta = p.theta;
+        outcomes[i].f = p.f;
+        outcomes[i].evaluations += p.evaluations;
     }
 }
 

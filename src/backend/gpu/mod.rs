@@ -104,7 +104,57 @@ pub struct Gpu {
     cache: Mutex<Vec<Resident>>,
 }
 
+/// What `mixlaw devices` shows of an adapter.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeviceInfo {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    /// Whether shaders may use f64 (`SHADER_F64`); mixlaw's kernels use f32 either way.
+    pub f64: bool,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_workgroup_size_x: u32,
+    /// Whether `--backend auto` would take it (a real GPU, not a CPU rasteriser).
+    pub auto: bool,
+}
+
+/// Every adapter of the backends `WGPU_BACKEND` allows.
+pub fn devices() -> Vec<DeviceInfo> {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
+    let backends = desc.backends;
+    let instance = wgpu::Instance::new(desc);
+    pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .map(|a| {
+            let (info, limits) = (a.get_info(), a.limits());
+            DeviceInfo {
+                name: info.name.clone(),
+                backend: format!("{:?}", info.backend),
+                device_type: format!("{:?}", info.device_type),
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
+                f64: a.features().contains(wgpu::Features::SHADER_F64),
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+                max_buffer_size: limits.max_buffer_size,
+                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+                max_compute_workgroup_size_x: limits.max_compute_workgroup_size_x,
+                auto: info.device_type != wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
+
 impl Gpu {
+    /// Whether this is a real GPU rather than a CPU rasteriser such as Mesa's lavapipe
+    /// (`--backend auto` only takes real ones: on a CPU the f64 CPU backend is faster).
+    pub fn is_real_gpu(&self) -> bool {
+        self.info.device_type != wgpu::DeviceType::Cpu
+    }
+
     /// Opens the first adapter of the backends `WGPU_BACKEND` names (all by default; for example
     /// `WGPU_BACKEND=vulkan`), preferring a high-performance one (`WGPU_POWER_PREF` overrides).
     pub fn new() -> Result<Gpu, Error> {
@@ -119,7 +169,7 @@ impl Gpu {
             ..Default::default()
         };
         let adapter = pollster::block_on(instance.request_adapter(&options)).map_err(|e| {
-            Error::Usage(format!(
+            Error::Gpu(format!(
                 "no GPU adapter found for backends {backends:?} ({e}); \
                  install a Vulkan, Metal or DX12 driver, set WGPU_BACKEND, or use the CPU backend"
             ))
@@ -136,7 +186,10 @@ impl Gpu {
             required_limits: required_limits.clone(),
             ..Default::default()
         }))
-        .map_err(|e| Error::Usage(format!("GPU adapter {}: no device: {e}", info.name)))?;
+        .map_err(|e| Error::Gpu(format!("GPU adapter {}: no device: {e}", info.name)))?;
+        // Shader and pipeline errors are caught in a scope and returned with naga's message,
+        // rather than reaching wgpu's default handler (which panics).
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("objective.wgsl"),
             source: wgpu::ShaderSource::Wgsl(
@@ -151,6 +204,12 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "shaders/objective.wgsl does not compile on {}: {e}",
+                info.name
+            )));
+        }
         let max_binding = required_limits
             .max_storage_buffer_binding_size
             .min(required_limits.max_buffer_size);
@@ -183,21 +242,21 @@ impl Gpu {
     pub fn check(&self, problem: &Problem) -> Result<(), Error> {
         let law = problem.law.name();
         if law_id(problem.law).is_none() {
-            return Err(Error::Usage(format!(
+            return Err(Error::Gpu(format!(
                 "the GPU backend does not implement law '{law}' (it has {})",
                 LAWS.join(", ")
             )));
         }
         let (dim, k) = (problem.dim(), problem.rows.k);
         if dim > MAX_PARAMS || k > MAX_DOMAINS {
-            return Err(Error::Usage(format!(
+            return Err(Error::Gpu(format!(
                 "the GPU backend handles at most {MAX_PARAMS} parameters and {MAX_DOMAINS} \
                  domains; law '{law}' with {k} domains has {dim} parameters"
             )));
         }
         let bytes = rows_bytes(problem);
         if bytes > self.max_binding {
-            return Err(Error::Usage(format!(
+            return Err(Error::Gpu(format!(
                 "the GPU backend's rows ({bytes} bytes) exceed the device's largest storage \
                  binding ({} bytes)",
                 self.max_binding
@@ -402,8 +461,12 @@ impl Backend for Gpu {
         )
     }
 
+    fn check(&self, problem: &Problem) -> crate::Result<()> {
+        Gpu::check(self, problem)
+    }
+
     /// # Panics
-    /// If [`Gpu::check`] refuses the problem; callers choose the backend before fitting.
+    /// If [`Gpu::check`] refuses the problem; the fitting code calls `check` first.
     fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]) {
         if let Err(e) = self.check(problem) {
             panic!("{e}");

@@ -1,0 +1,51 @@
+//! `mixlaw devices`: the GPU adapters wgpu can see (honouring `WGPU_BACKEND`), and which one
+//! `--backend auto` would take.
+
+use clap::Args;
+
+use mixlaw::report::Table;
+use mixlaw::Result;
+
+#[derive(Args)]
+pub struct DevicesCmd {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(c: DevicesCmd) -> Result<()> {
+    let devices = mixlaw::backend::gpu::devices();
+    if c.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&devices).expect("serialisable")
+        );
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!("no GPU adapters found (WGPU_BACKEND selects backends); mixlaw will use the CPU");
+        return Ok(());
+    }
+    let mut t = Table::new([
+        "adapter",
+        "backend",
+        "type",
+        "f64",
+        "max binding (MiB)",
+        "max workgroups/dim",
+        "auto",
+    ]);
+    for d in &devices {
+        t.row([
+            d.name.clone(),
+            d.backend.clone(),
+            d.device_type.clone(),
+            if d.f64 { "yes" } else { "no" }.to_string(),
+            (d.max_storage_buffer_binding_size >> 20).to_string(),
+            d.max_compute_workgroups_per_dimension.to_string(),
+            if d.auto { "yes" } else { "no (CPU rasteriser)" }.to_string(),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}
