@@ -111,9 +111,15 @@ fn assert_fails(out: &Output, code: i32, needles: &[&str]) {
          stderr:\n{stderr}",
         out.status.code(),
     );
+    // Informational `note:` lines (what was read, which backend runs) may come first; the
+    // first line that is not a note is the error.
+    let first = stderr
+        .lines()
+        .find(|l| !l.starts_with("note: "))
+        .unwrap_or("");
     assert!(
-        stderr.starts_with("error: "),
-        "stderr should start with 'error: ':\n{stderr}"
+        first.starts_with("error: "),
+        "the first line after any notes should start with 'error: ':\n{stderr}"
     );
 }
 

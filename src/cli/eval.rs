@@ -56,12 +56,12 @@ struct EvalReport {
 pub fn run(c: EvalCmd) -> Result<()> {
     let law = c.fit.law()?;
     let settings = c.fit.settings(law)?;
-    let backend = c.fit.backend()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.output.force)?;
     }
     let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
     super::print_notices(&ds);
+    let backend = c.fit.backend()?;
     let split = |exprs: &[String], which: &str| -> Result<mixlaw::data::Dataset> {
         let keep = mixlaw::data::mask(&ds, &c.data.table, exprs)?;
         if !keep.iter().any(|&k| k) {

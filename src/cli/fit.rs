@@ -25,12 +25,12 @@ pub struct FitCmd {
 pub fn run(c: FitCmd) -> Result<()> {
     let law = c.fit.law()?;
     let settings = c.fit.settings(law)?;
-    let backend = c.fit.backend()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.output.force)?;
     }
     let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
     super::print_notices(&ds);
+    let backend = c.fit.backend()?;
     let mut bar = Progress::new("fit");
     let file = mixlaw::engine::fit(
         &ds,
