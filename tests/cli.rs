@@ -194,3 +194,23 @@ fn units_change_parameters_but_not_the_objective_or_predictions() {
     let converted = a["params"]["A"].as_f64().unwrap() * 1e6f64.powf(alpha);
     assert!((converted / b["params"]["A"].as_f64().unwrap() - 1.0).abs() < 1e-4);
 }
+
+#[test]
+fn bench_measures_each_backend_per_batch_size() {
+    let out = mixlaw_ok(&[
+        "bench",
+        "--batches",
+        "8,16",
+        "--reps",
+        "1",
+        "--cpu-only",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let m = v.as_array().unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[1]["batch"], 16);
+    assert!(m
+        .iter()
+        .all(|x| x["pairs_per_second"].as_f64().unwrap() > 0.0));
+}

@@ -1,6 +1,7 @@
 //! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
 //! file per command. Nothing here computes; it reads flags, calls the library and prints.
 
+mod bench;
 mod devices;
 mod eval;
 mod fit;
@@ -43,6 +44,8 @@ enum Command {
     Simulate(simulate::SimulateCmd),
     /// List the GPU adapters wgpu can see.
     Devices(devices::DevicesCmd),
+    /// Objective+gradient throughput of each backend, side by side.
+    Bench(bench::BenchCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Laws(c) => laws::run(c),
         Command::Simulate(c) => simulate::run(c),
         Command::Devices(c) => devices::run(c),
+        Command::Bench(c) => bench::run(c),
     }
 }
 
