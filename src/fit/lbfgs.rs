@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 /// Solver settings shared by every start.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
-    /// Curvature pairs kept (L-BFGS memory).
+    /// Curvature pairs kept (L-BFGS memory), at most twice the dimension (and at least 10).
     pub memory: usize,
     /// Iterations (accepted steps) per start.
     pub max_iter: usize,
@@ -305,7 +305,8 @@ impl Lbfgs {
         let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
         let yy: f64 = y.iter().map(|v| v * v).sum();
         if sy > 1e-12 * yy.max(f64::MIN_POSITIVE) && sy > 0.0 {
-            if self.s.len() == st.memory {
+            // More pairs than twice the dimension add cost, not information.
+            if self.s.len() >= st.memory.min((2 * n).max(10)) {
                 self.s.pop_front();
                 self.y.pop_front();
                 self.rho.pop_front();
