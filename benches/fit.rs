@@ -4,6 +4,11 @@
 //! * the chinchilla law on Epoch's 240 points from Hoffmann's full 4,500-point grid;
 //! * the additive law with 1,000 random starts on the SlimPajama paper train split (c4 target).
 //!
+//! With `MIXLAW_BENCH_BACKENDS=1` it times, per backend (the CPU and, when wgpu finds an
+//! adapter, the GPU), the chinchilla grid fit and a 10,000-start additive fit on the same split,
+//! and prints the GPU/CPU ratio (on a CPU rasteriser such as lavapipe this measures nothing
+//! useful; it is meant for real GPUs).
+//!
 //! With `MIXLAW_BENCH_PEERS=1` it also runs `../shared/peers/scipy_chinchilla.py --jac` on the
 //! same grid and `scipy_mixture.py` with 20 starts on the same target (its per-start time times
 //! 1,000: a full 1,000-start scipy run takes about half an hour), and prints the ratios. Each peer
@@ -147,6 +152,43 @@ fn main() {
             p[0]["objective"].as_f64().unwrap(),
             per_start * 1000.0,
             per_start * 1000.0 / ((ours_add + after) / 2.0)
+        );
+    }
+
+    if std::env::var("MIXLAW_BENCH_BACKENDS").is_ok_and(|v| v == "1") {
+        backends(&ds, &train);
+    }
+}
+
+/// The chinchilla grid on `epoch` and a 10,000-start additive fit on `train`, per backend.
+fn backends(epoch: &mixlaw::data::Dataset, train: &mixlaw::data::Dataset) {
+    use mixlaw::backend::{Backend, Gpu};
+    let mut list: Vec<Box<dyn Backend>> = vec![Box::new(Cpu)];
+    match Gpu::new() {
+        Ok(g) => list.push(Box::new(g)),
+        Err(e) => println!("no GPU: {e}"),
+    }
+    let chin = mixlaw::law::by_name("chinchilla").unwrap();
+    let add = mixlaw::law::by_name("additive").unwrap();
+    let mut s_add = FitSettings::defaults_for(add);
+    s_add.starts = 10_000;
+    let mut rows = Vec::new();
+    for b in &list {
+        let time = |ds, law, s: &FitSettings| {
+            let t = Instant::now();
+            let f = mixlaw::engine::fit(ds, law, s, b.as_ref(), &[], &mut |_, _, _| {}).unwrap();
+            (t.elapsed().as_secs_f64(), f.targets[0].objective)
+        };
+        let c = time(epoch, chin, &FitSettings::defaults_for(chin));
+        let a = time(train, add, &s_add);
+        println!("{}: chinchilla grid {:.2} s (objective {:.12e}); additive 10,000 starts {:.2} s (objective {:.12e})", b.describe(), c.0, c.1, a.0, a.1);
+        rows.push((c.0, a.0));
+    }
+    if rows.len() == 2 {
+        println!(
+            "gpu vs cpu: chinchilla {:.2}x, additive {:.2}x faster",
+            rows[0].0 / rows[1].0,
+            rows[0].1 / rows[1].1
         );
     }
 }
