@@ -1,6 +1,7 @@
 //! The additive law of Shukor et al. 2025 (eq. 2.4): the mixture term and the scale terms add,
 //! so the optimal mixture does not depend on N or D.
 
+use super::chinchilla::{scale_eval, scale_params, scale_start};
 use super::{per_domain, Law, ParamSpec, Point};
 use crate::rng::Rng;
 
@@ -62,49 +63,32 @@ impl Law for Additive {
         "5+2k"
     }
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
-        let mut v = vec![
-            ParamSpec::new("E", 0.0, 10.0, true),
-            ParamSpec::new("A", 0.0, 1e4, true),
-            ParamSpec::new("alpha", 0.0, 3.0, false),
-            ParamSpec::new("B", 0.0, 1e4, true),
-            ParamSpec::new("beta", 0.0, 3.0, false),
-        ];
+        let mut v = scale_params();
         v.extend(per_domain("C", domains, 1e-8, 1e4, true));
         v.extend(per_domain("gamma", domains, -3.0, 3.0, false));
         v
     }
     fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
-        let mut x = vec![
-            rng.range(1.0, 3.0),
-            rng.log10_range(-1.0, 2.0),
-            rng.range(0.1, 1.0),
-            rng.log10_range(-1.0, 2.0),
-            rng.range(0.1, 1.0),
-        ];
+        let mut x = scale_start(rng);
         x.extend((0..k).map(|_| rng.log10_range(-1.0, 1.0)));
         x.extend((0..k).map(|_| rng.range(-1.0, 1.0)));
         x
     }
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
         let k = x.h.len();
-        let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
         let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
-        let (ln_n, ln_d) = (x.ln_n, x.ln_d);
-        let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
         let mut hg = [0.0; super::MAX_DOMAINS];
         let mut lnh = [0.0; super::MAX_DOMAINS];
         let s = mixture_sum(c, g, x, &mut hg[..k], &mut lnh[..k]);
-        let value = e + 1.0 / s + a * nn + b * dd;
-        if let Some(gr) = grad {
-            gr[0] = 1.0;
-            gr[1] = nn;
-            gr[2] = -a * ln_n * nn;
-            gr[3] = dd;
-            gr[4] = -b * ln_d * dd;
-            let (dc, dg) = gr[5..5 + 2 * k].split_at_mut(k);
-            mixture_grad(c, s, &hg[..k], &lnh[..k], dc, dg);
+        match grad {
+            Some(gr) => {
+                let (scale, mix) = gr.split_at_mut(5);
+                let (dc, dg) = mix[..2 * k].split_at_mut(k);
+                mixture_grad(c, s, &hg[..k], &lnh[..k], dc, dg);
+                scale_eval(p, x.ln_n, x.ln_d, Some(scale)) + 1.0 / s
+            }
+            None => scale_eval(p, x.ln_n, x.ln_d, None) + 1.0 / s,
         }
-        value
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
