@@ -173,12 +173,14 @@ pub struct FitArgs {
     /// L-BFGS iterations per start.
     #[arg(long, default_value_t = 2000)]
     pub max_iter: usize,
-    /// Relative-decrease stopping tolerance while exploring from every start.
-    #[arg(long, default_value_t = 1e-7)]
-    pub ftol: f64,
-    /// Projected-gradient stopping tolerance while exploring (on the objective divided by δ).
-    #[arg(long, default_value_t = 1e-3)]
-    pub gtol: f64,
+    /// Relative-decrease stopping tolerance while exploring from every start
+    /// [default: 2.2e-6 for chinchilla (scipy's L-BFGS-B), else 1e-9].
+    #[arg(long)]
+    pub ftol: Option<f64>,
+    /// Projected-gradient stopping tolerance while exploring, on the objective divided by δ
+    /// [default: 1e-2 for chinchilla, else 1e-4].
+    #[arg(long)]
+    pub gtol: Option<f64>,
     /// Do not start a joint (full) fit from the optimum of the additive (joint) law it contains.
     #[arg(long)]
     pub no_nest: bool,
@@ -261,8 +263,12 @@ impl FitArgs {
         s.hop.hops = self.hops;
         s.hop_chains = self.hop_chains;
         s.solver.max_iter = self.max_iter;
-        s.solver.ftol = self.ftol;
-        s.solver.gtol = self.gtol;
+        if let Some(v) = self.ftol {
+            s.solver.ftol = v;
+        }
+        if let Some(v) = self.gtol {
+            s.solver.gtol = v;
+        }
         s.polish = self.polish;
         s.nest = !self.no_nest;
         s.n_unit = self.n_unit;

@@ -91,7 +91,11 @@ impl FitSettings {
                 temperature: 1.0,
             },
             hop_chains: 8,
-            solver: lbfgs::Settings::default(),
+            solver: if chinchilla {
+                lbfgs::Settings::scipy()
+            } else {
+                lbfgs::Settings::default()
+            },
             polish: 8,
             nest: true,
             polish_solver: lbfgs::Settings::polish(),
