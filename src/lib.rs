@@ -29,6 +29,7 @@ pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod law;
+pub mod mixture;
 pub mod report;
 pub mod rng;
 pub mod simulate;

@@ -214,3 +214,69 @@ fn bench_measures_each_backend_per_batch_size() {
         .iter()
         .all(|x| x["pairs_per_second"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
+    let dir = temp_dir("optimize");
+    let fit = dir.join("fit.json");
+    mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--law",
+        "additive",
+        "--starts",
+        "10",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
+    let f = fit.to_str().unwrap();
+    let v: Value = serde_json::from_str(&mixlaw_ok(&[
+        "optimize", "--fit", f, "--n", "1e9", "--d", "2e10", "--json",
+    ]))
+    .unwrap();
+    let t = &v["targets"][0];
+    assert_eq!(t["target"], "avg");
+    let h = t["h"].as_object().unwrap();
+    assert_eq!(h.keys().collect::<Vec<_>>(), ["web", "code", "books"]);
+    let sum: f64 = h.values().map(|x| x.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-12);
+    assert!(t["loss"].as_f64().unwrap() <= t["lattice_loss"].as_f64().unwrap());
+
+    // A cap that binds, and token availability (h·D ≤ tokens).
+    let v: Value = serde_json::from_str(&mixlaw_ok(&[
+        "optimize",
+        "--fit",
+        f,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--max",
+        "web=0.5",
+        "--available",
+        "code=1e9",
+        "--json",
+    ]))
+    .unwrap();
+    let h = &v["targets"][0]["h"];
+    assert!(
+        h["web"].as_f64().unwrap() <= 0.5 + 1e-12 && h["code"].as_f64().unwrap() <= 0.05 + 1e-12,
+        "{h}"
+    );
+    assert!(v["targets"][0]["on_bounds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("web")));
+
+    let bad = mixlaw(&[
+        "optimize", "--fit", f, "--n", "1e9", "--d", "2e10", "--min", "web=0.7", "--min",
+        "code=0.5",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("infeasible"));
+
+    let csv = mixlaw_ok(&["sweep", "--fit", f, "--n", "1e9", "--d", "2e10"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "header, the one target, avg:\n{csv}");
+    assert!(lines[0].starts_with("target,h_web,h_code,h_books"));
+}

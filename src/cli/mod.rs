@@ -6,6 +6,7 @@ mod devices;
 mod eval;
 mod fit;
 mod laws;
+mod optimize;
 mod predict;
 mod progress;
 mod simulate;
@@ -46,6 +47,10 @@ enum Command {
     Devices(devices::DevicesCmd),
     /// Objective+gradient throughput of each backend, side by side.
     Bench(bench::BenchCmd),
+    /// The mixture minimising one or more fitted targets (lattice sweep + mirror descent).
+    Optimize(optimize::OptimizeCmd),
+    /// The optimal mixture of every fitted target and of their average, as one CSV.
+    Sweep(optimize::SweepCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -57,6 +62,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(c) => simulate::run(c),
         Command::Devices(c) => devices::run(c),
         Command::Bench(c) => bench::run(c),
+        Command::Optimize(c) => optimize::run_optimize(c),
+        Command::Sweep(c) => optimize::run_sweep(c),
     }
 }
 
