@@ -280,3 +280,77 @@ fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
     assert_eq!(lines.len(), 3, "header, the one target, avg:\n{csv}");
     assert!(lines[0].starts_with("target,h_web,h_code,h_books"));
 }
+
+#[test]
+fn optimize_over_scales_and_compute_budgets() {
+    let dir = temp_dir("optimize-scale");
+    let fit = dir.join("fit.json");
+    mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--law",
+        "additive",
+        "--starts",
+        "10",
+        "--out",
+        fit.to_str().unwrap(),
+    ]);
+    let f = fit.to_str().unwrap();
+    // The additive law's optimum is the same at every (N, D).
+    let v: Value = serde_json::from_str(&mixlaw_ok(&[
+        "optimize", "--fit", f, "--n", "1e9", "--d", "1e10", "--n-grid", "1e8,1e10", "--d-grid",
+        "1e9,1e11", "--json",
+    ]))
+    .unwrap();
+    let rows = v["targets"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    for r in rows {
+        for d in ["web", "code", "books"] {
+            let (a, b) = (
+                r["h"][d].as_f64().unwrap(),
+                rows[0]["h"][d].as_f64().unwrap(),
+            );
+            assert!((a - b).abs() < 1e-7, "{d}: {a} vs {b}");
+        }
+    }
+    // A budget: D = C/(6N), and the chosen N beats its neighbours at the same budget.
+    let c = 1e21;
+    let v: Value = serde_json::from_str(&mixlaw_ok(&[
+        "optimize",
+        "--fit",
+        f,
+        "--flops",
+        "1e21",
+        "--resolution",
+        "10",
+        "--json",
+    ]))
+    .unwrap();
+    let t = &v["targets"][0];
+    let (n, d, loss) = (
+        t["n"].as_f64().unwrap(),
+        t["d"].as_f64().unwrap(),
+        t["loss"].as_f64().unwrap(),
+    );
+    assert!((6.0 * n * d / c - 1.0).abs() < 1e-9);
+    for m in [0.5, 2.0] {
+        let (n2, d2) = (n * m, c / (6.0 * n * m));
+        let v: Value = serde_json::from_str(&mixlaw_ok(&[
+            "optimize",
+            "--fit",
+            f,
+            "--n",
+            &n2.to_string(),
+            "--d",
+            &d2.to_string(),
+            "--resolution",
+            "10",
+            "--json",
+        ]))
+        .unwrap();
+        assert!(
+            v["targets"][0]["loss"].as_f64().unwrap() > loss,
+            "N x {m} is not worse"
+        );
+    }
+}

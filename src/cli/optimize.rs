@@ -15,11 +15,14 @@ pub struct MixtureArgs {
     #[arg(long, value_name = "FIT.json")]
     fit: PathBuf,
     /// Model size N in parameters.
-    #[arg(long)]
-    n: f64,
+    #[arg(long, required_unless_present = "flops")]
+    n: Option<f64>,
     /// Training tokens D.
-    #[arg(long)]
-    d: f64,
+    #[arg(long, required_unless_present = "flops")]
+    d: Option<f64>,
+    /// A compute budget C in FLOP: choose N (with D = C/(6N)) and h together.
+    #[arg(long, conflicts_with_all = ["n", "d"])]
+    flops: Option<f64>,
     /// Lowest weight of a domain, DOMAIN=x (repeatable).
     #[arg(long = "min", value_name = "DOMAIN=x")]
     min: Vec<String>,
@@ -41,6 +44,12 @@ pub struct MixtureArgs {
 pub struct OptimizeCmd {
     #[command(flatten)]
     m: MixtureArgs,
+    /// Also solve at each of these model sizes (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    n_grid: Vec<f64>,
+    /// Also solve at each of these token counts (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    d_grid: Vec<f64>,
     /// A fitted target to minimise, or `avg` for their uniform mean (repeatable) [default: avg].
     #[arg(long = "target")]
     targets: Vec<String>,
@@ -87,12 +96,20 @@ fn domain_values(items: &[String], domains: &[String], flag: &str) -> Result<Vec
         .collect()
 }
 
+/// The fit, the laws at the given scale (or, with `--flops`, at a placeholder scale that
+/// [`at_flops`] replaces), the constraints and the search settings.
 fn setup(m: &MixtureArgs) -> Result<(FitFile, Laws, Bounds, Search)> {
     let (file, law) = FitFile::read(&m.fit)?;
-    if !(m.n > 0.0 && m.d > 0.0) {
-        return Err(Error::usage("--n and --d must be positive"));
-    }
-    let laws = Laws::new(&file, law, m.n, m.d)?;
+    let (n, d) = match (m.n, m.d, m.flops) {
+        (Some(n), Some(d), None) if n > 0.0 && d > 0.0 => (n, d),
+        (None, None, Some(c)) if c > 0.0 => (1e9, c / 6e9),
+        _ => {
+            return Err(Error::usage(
+                "give a positive --n and --d, or a positive --flops",
+            ))
+        }
+    };
+    let laws = Laws::new(&file, law, n, d)?;
     let k = file.domains.len();
     let mut bounds = Bounds::free(k);
     for (i, v) in domain_values(&m.min, &file.domains, "min")? {
@@ -101,8 +118,13 @@ fn setup(m: &MixtureArgs) -> Result<(FitFile, Laws, Bounds, Search)> {
     for (i, v) in domain_values(&m.max, &file.domains, "max")? {
         bounds.hi[i] = bounds.hi[i].min(v);
     }
+    if !m.available.is_empty() && m.flops.is_some() {
+        return Err(Error::usage(
+            "--available needs a fixed D (--d), not --flops",
+        ));
+    }
     for (i, tokens) in domain_values(&m.available, &file.domains, "available")? {
-        bounds.hi[i] = bounds.hi[i].min(tokens / m.d);
+        bounds.hi[i] = bounds.hi[i].min(tokens / d);
     }
     if m.resolution == 0 || m.top == 0 {
         return Err(Error::usage("--resolution and --top must be at least 1"));
@@ -258,14 +280,104 @@ fn named(
         .collect()
 }
 
+/// Raw (N, D) at which to solve: the given point, or the grid `--n-grid × --d-grid` (either
+/// defaulting to the given value).
+fn scales(c: &OptimizeCmd) -> Result<Vec<(f64, f64)>> {
+    let ns: Vec<f64> = if c.n_grid.is_empty() {
+        c.m.n.into_iter().collect()
+    } else {
+        c.n_grid.clone()
+    };
+    let ds: Vec<f64> = if c.d_grid.is_empty() {
+        c.m.d.into_iter().collect()
+    } else {
+        c.d_grid.clone()
+    };
+    if ns.is_empty() || ds.is_empty() || ns.iter().chain(&ds).any(|v| v.is_nan() || *v <= 0.0) {
+        return Err(Error::usage(
+            "--n-grid and --d-grid need positive values (and --n, --d where a grid is not given)",
+        ));
+    }
+    Ok(ns
+        .iter()
+        .flat_map(|&n| ds.iter().map(move |&d| (n, d)))
+        .collect())
+}
+
+/// With a compute budget `c`: for one objective the N (D = C/6N) and h minimising it — a scan
+/// of ln N over [1e6, 1e13] followed by golden-section refinement around the best point.
+fn at_flops(
+    laws: &mut Laws,
+    file: &FitFile,
+    o: &Objective,
+    bounds: &Bounds,
+    search: &Search,
+    c: f64,
+) -> Result<(f64, Solution)> {
+    let mut solve = |ln_n: f64| -> Result<Solution> {
+        let n = ln_n.exp();
+        laws.n = n / file.units.n;
+        laws.d = c / (6.0 * n) / file.units.d;
+        Ok(optimize(laws, std::slice::from_ref(o), bounds, search)?.remove(0))
+    };
+    let (lo, hi) = (1e6f64.ln(), 1e13f64.ln());
+    let steps = 28;
+    let grid: Vec<f64> = (0..=steps)
+        .map(|i| lo + (hi - lo) * i as f64 / steps as f64)
+        .collect();
+    let mut best = (0, f64::INFINITY);
+    for (i, &x) in grid.iter().enumerate() {
+        let v = solve(x)?.loss;
+        if v < best.1 {
+            best = (i, v);
+        }
+    }
+    let (mut a, mut b) = (
+        grid[best.0.saturating_sub(1)],
+        grid[(best.0 + 1).min(steps)],
+    );
+    let phi = (5f64.sqrt() - 1.0) / 2.0;
+    while b - a > 1e-6 {
+        let (x1, x2) = (b - phi * (b - a), a + phi * (b - a));
+        if solve(x1)?.loss < solve(x2)?.loss {
+            b = x2;
+        } else {
+            a = x1;
+        }
+    }
+    let x = 0.5 * (a + b);
+    Ok((x.exp(), solve(x)?))
+}
+
 pub fn run_optimize(c: OptimizeCmd) -> Result<()> {
-    let (file, laws, bounds, search) = setup(&c.m)?;
+    let (file, mut laws, bounds, search) = setup(&c.m)?;
     let objs = objectives(&c, &file)?;
+    if let Some(flops) = c.m.flops {
+        let mut rows = Vec::new();
+        for o in &objs {
+            let (n, sol) = at_flops(&mut laws, &file, o, &bounds, &search, flops)?;
+            rows.push((n, flops / (6.0 * n), sol));
+        }
+        return print_scaled(&c, &file, &search, rows);
+    }
+    let points = scales(&c)?;
+    if points.len() > 1 {
+        let mut rows = Vec::new();
+        for &(n, d) in &points {
+            laws.n = n / file.units.n;
+            laws.d = d / file.units.d;
+            for sol in optimize(&laws, &objs, &bounds, &search)? {
+                rows.push((n, d, sol));
+            }
+        }
+        return print_scaled(&c, &file, &search, rows);
+    }
+    let (n, d) = points[0];
     let sols = optimize(&laws, &objs, &bounds, &search)?;
     if c.json {
         let rep = Report {
-            n: c.m.n,
-            d: c.m.d,
+            n,
+            d,
             resolution: search.resolution,
             targets: sols.iter().map(|s| to_json(&file, s)).collect(),
         };
@@ -295,8 +407,46 @@ pub fn run_optimize(c: OptimizeCmd) -> Result<()> {
     }
     println!(
         "{} law at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
-        file.law, c.m.n, c.m.d, search.resolution
+        file.law, n, d, search.resolution
     );
+    print!("{}", t.render());
+    Ok(())
+}
+
+/// Solutions at several scales: a table (or JSON list) with N and D per row.
+fn print_scaled(
+    c: &OptimizeCmd,
+    file: &FitFile,
+    search: &Search,
+    rows: Vec<(f64, f64, Solution)>,
+) -> Result<()> {
+    if c.json {
+        let list: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(n, d, s)| {
+                let mut v = serde_json::to_value(to_json(file, s)).expect("serialisable");
+                v["n"] = serde_json::json!(n);
+                v["d"] = serde_json::json!(d);
+                v
+            })
+            .collect();
+        let rep = serde_json::json!({ "resolution": search.resolution, "flops": c.m.flops, "targets": list });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rep).expect("serialisable")
+        );
+        return Ok(());
+    }
+    let mut header = vec!["target".to_string(), "N".into(), "D".into()];
+    header.extend(file.domains.iter().cloned());
+    header.push("loss".into());
+    let mut t = Table::new(header);
+    for (n, d, s) in &rows {
+        let mut row = vec![s.target.clone(), format!("{n:.4e}"), format!("{d:.4e}")];
+        row.extend(s.h.iter().map(|v| format!("{v:.6}")));
+        row.push(num(s.loss));
+        t.row(row);
+    }
     print!("{}", t.render());
     Ok(())
 }
@@ -320,6 +470,11 @@ fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {
 
 /// Every one-hot target and `avg`, as one CSV: target, h per domain, loss, lattice loss.
 pub fn run_sweep(c: SweepCmd) -> Result<()> {
+    if c.m.flops.is_some() {
+        return Err(Error::usage(
+            "sweep solves at a fixed --n and --d; use optimize --flops for a budget",
+        ));
+    }
     let (file, laws, bounds, search) = setup(&c.m)?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
