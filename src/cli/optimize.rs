@@ -504,16 +504,5 @@ pub fn run_sweep(c: SweepCmd) -> Result<()> {
         w.write_record(&rec).expect("in-memory CSV");
     }
     let bytes = w.into_inner().expect("in-memory CSV");
-    match &c.out {
-        Some(out) => report::write_atomic(out, &bytes, c.force),
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&bytes)
-                .map_err(|source| Error::Io {
-                    path: "<stdout>".into(),
-                    source,
-                })
-        }
-    }
+    mixlaw::report::emit(c.out.as_deref(), &bytes, c.force)
 }

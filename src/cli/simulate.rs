@@ -76,16 +76,5 @@ pub fn run(c: SimulateCmd) -> Result<()> {
         d_unit: c.d_unit,
     };
     let table = simulate(law, &params, &design)?.to_csv(&domains, &c.target_name);
-    match &c.out {
-        Some(out) => mixlaw::report::write_atomic(out, &table, c.force),
-        None => {
-            use std::io::Write;
-            std::io::stdout()
-                .write_all(&table)
-                .map_err(|source| Error::Io {
-                    path: "<stdout>".into(),
-                    source,
-                })
-        }
-    }
+    mixlaw::report::emit(c.out.as_deref(), &table, c.force)
 }

@@ -47,6 +47,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     result.map_err(io)
 }
 
+/// Write `bytes` to `out` atomically, or to standard output when no file was named.
+pub fn emit(out: Option<&Path>, bytes: &[u8], force: bool) -> Result<()> {
+    match out {
+        Some(path) => write_atomic(path, bytes, force),
+        None => std::io::stdout()
+            .write_all(bytes)
+            .map_err(|source| Error::Io {
+                path: "<stdout>".into(),
+                source,
+            }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 mod atomic;
 mod table;
 
-pub use atomic::{check_writable, write_atomic};
+pub use atomic::{check_writable, emit, write_atomic};
 pub use table::Table;
 
 use std::path::Path;
