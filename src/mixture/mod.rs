@@ -261,6 +261,10 @@ fn sweep(
     let total = lattice::count(k, s.resolution);
     const BATCH: u128 = 1 << 14;
     let batches: Vec<u128> = (0..total.div_ceil(BATCH)).collect();
+    // Targets no objective weighs are never evaluated.
+    let needed: Vec<bool> = (0..laws.params.len())
+        .map(|t| objectives.iter().any(|o| o.weights[t] != 0.0))
+        .collect();
     let merge = |mut a: Vec<Vec<(f64, Vec<f64>)>>, b: Vec<Vec<(f64, Vec<f64>)>>| {
         for (x, y) in a.iter_mut().zip(b) {
             x.extend(y);
@@ -276,13 +280,30 @@ fn sweep(
             let mut j = vec![0usize; k];
             lattice::unrank(b * BATCH, s.resolution, &mut j);
             let mut h = vec![0.0; k];
+            let mut ln_h = vec![0.0; k];
+            let mut losses = vec![0.0; laws.params.len()];
+            let (ln_n, ln_d) = (laws.n.ln(), laws.d.ln());
             for _ in 0..BATCH.min(total - b * BATCH) {
                 for (hi, ji) in h.iter_mut().zip(&j) {
                     *hi = *ji as f64 / s.resolution as f64;
                 }
                 if bounds.contains(&h) {
+                    // Every fitted target's loss once per candidate; objectives weigh them.
+                    for (l, &v) in ln_h.iter_mut().zip(&h) {
+                        *l = crate::law::ln_weight(v);
+                    }
+                    let x = Point::from_logs(ln_n, ln_d, &h, &ln_h);
+                    for ((p, l), _) in laws
+                        .params
+                        .iter()
+                        .zip(losses.iter_mut())
+                        .zip(&needed)
+                        .filter(|(_, &n)| n)
+                    {
+                        *l = laws.law.eval(p, &x, None);
+                    }
                     for (o, top) in objectives.iter().zip(best.iter_mut()) {
-                        let v = laws.value(o, &h, None);
+                        let v: f64 = o.weights.iter().zip(&losses).map(|(w, l)| w * l).sum();
                         if top.len() < s.top || v < top[top.len() - 1].0 {
                             top.push((v, h.clone()));
                             top.sort_by(|p, q| p.0.total_cmp(&q.0));
