@@ -1,10 +1,12 @@
 //! Mixture search benchmark: k = 7 domains at lattice resolution r = 50 (C(56, 6) = 32,468,436
-//! candidates) for 8 targets at once, lattice sweep plus mirror-descent refinement, CPU.
+//! candidates) for 8 targets at once, lattice sweep plus mirror-descent refinement, on each
+//! backend (the CPU, and the GPU when wgpu finds an adapter).
 //!
 //! `cargo bench --bench mixture`. Prints candidates per second (lattice points × targets / s).
 
 use std::time::Instant;
 
+use mixlaw::backend::{Backend, Cpu, Gpu};
 use mixlaw::law::by_name;
 use mixlaw::mixture::{lattice, optimize, Bounds, Laws, Objective, Search};
 use mixlaw::rng::Rng;
@@ -37,19 +39,28 @@ fn main() {
         top: 4,
         max_iter: 100_000,
     };
-    let t = Instant::now();
-    let sols = optimize(&laws, &objectives, &Bounds::free(k), &search).unwrap();
-    let secs = t.elapsed().as_secs_f64();
+    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Cpu)];
+    match Gpu::new() {
+        Ok(g) => backends.push(Box::new(g)),
+        Err(e) => println!("no GPU: {e}"),
+    }
     let candidates = lattice::count(k, r) as f64;
-    println!(
-        "cpu ({} threads): k = {k}, r = {r}: {candidates:.0} candidates x {targets} targets in {secs:.2} s = {:.3e} candidate-target evaluations/s ({:.3e} candidates/s)",
-        rayon::current_num_threads(),
-        candidates * targets as f64 / secs,
-        candidates / secs
-    );
-    let gap = sols
-        .iter()
-        .map(|s| s.lattice_loss - s.loss)
-        .fold(0.0f64, f64::max);
-    println!("largest lattice-to-refined gap: {gap:.3e}");
+    let mut first = None;
+    for b in &backends {
+        let t = Instant::now();
+        let sols = optimize(&laws, &objectives, &Bounds::free(k), &search, b.as_ref()).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        let base = *first.get_or_insert(secs);
+        println!(
+            "{}: k = {k}, r = {r}: {candidates:.0} candidates x {targets} targets in {secs:.2} s = {:.3e} candidates/s ({:.2}x the first backend)",
+            b.describe(),
+            candidates / secs,
+            base / secs
+        );
+        let gap = sols
+            .iter()
+            .map(|s| s.lattice_loss - s.loss)
+            .fold(0.0f64, f64::max);
+        println!("  largest lattice-to-refined gap: {gap:.3e}");
+    }
 }

@@ -38,6 +38,11 @@ struct Params {
     stride: u32,
     delta: f32,
     inv_delta: f32,
+    // `predict_mixtures` only: how many targets' parameter vectors `theta` holds.
+    targets: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -340,4 +345,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
         }
         workgroupBarrier();
     }
+}
+
+// Mixture search: every fitted target's prediction at every candidate mixture, one invocation
+// per (candidate, target) pair. Rows are candidates in the layout above (target and weight
+// unused); `theta` holds the targets' natural parameters, `dim` wide; out[c·targets + t].
+@compute @workgroup_size(64)
+fn predict_mixtures(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let idx = gid.x + gid.y * nwg.x * WG;
+    if idx >= params.n_rows * params.targets {
+        return;
+    }
+    let candidate = idx / params.targets;
+    let tgt = idx % params.targets;
+    for (var i = 0u; i < params.dim; i++) {
+        p[i] = theta[tgt * params.dim + i];
+    }
+    base = candidate * params.stride;
+    out[idx] = predict(rows[base], rows[base + 1u]);
 }

@@ -500,3 +500,106 @@ fn gpu_additive_paper_split_fit_matches_cpu() {
         "additive c4",
     );
 }
+
+/// The mixture search's predictions on the GPU agree with the f64 laws within the prediction
+/// part of the tolerance derived at the top of this file: `|Δpred| ≤ C·u·S`,
+/// `S = |pred| + Σ_i |p_i·∂pred/∂p_i|`.
+#[test]
+fn gpu_mixture_predictions_match_cpu() {
+    let Some(gpu) = gpu() else { return };
+    let (u, c) = (2f64.powi(-24), 32.0);
+    let k = 3;
+    let mut rng = mixlaw::rng::Rng::new(21, 0);
+    for law in mixlaw::law::all().into_iter().filter(|l| l.uses_mixture()) {
+        let params: Vec<Vec<f64>> = (0..3).map(|_| law.sample_start(k, &mut rng)).collect();
+        let hs: Vec<f64> = (0..500)
+            .flat_map(|_| {
+                let e: Vec<f64> = (0..k).map(|_| -(1.0 - rng.uniform()).ln()).collect();
+                let s: f64 = e.iter().sum();
+                e.into_iter().map(move |v| v / s)
+            })
+            .collect();
+        let (ln_n, ln_d) = (300f64.ln(), 20f64.ln());
+        let mut want = vec![0.0; 500 * 3];
+        let mut got = vec![0.0; 500 * 3];
+        Cpu.predict_mixtures(law, &params, ln_n, ln_d, &hs, k, &mut want);
+        gpu.predict_mixtures(law, &params, ln_n, ln_d, &hs, k, &mut got);
+        let mut worst = 0.0f64;
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            let (cand, t) = (i / 3, i % 3);
+            let h = &hs[cand * k..(cand + 1) * k];
+            let x = mixlaw::law::Point::new(300.0, 20.0, h);
+            let mut d = vec![0.0; params[t].len()];
+            law.eval(&params[t], &x, Some(&mut d));
+            let s = w.abs()
+                + params[t]
+                    .iter()
+                    .zip(&d)
+                    .map(|(p, di)| (p * di).abs())
+                    .sum::<f64>();
+            let ratio = (w - g).abs() / (c * u * s);
+            worst = worst.max(ratio);
+            assert!(
+                ratio <= 1.0,
+                "{}: cpu {w} gpu {g} (bound {})",
+                law.name(),
+                c * u * s
+            );
+        }
+        eprintln!("{}: worst error / tolerance {worst:.2e}", law.name());
+    }
+}
+
+/// The same optimal mixture whichever backend sweeps the lattice (the refinement is f64).
+#[test]
+fn gpu_optimize_matches_cpu() {
+    let Some(gpu) = gpu() else { return };
+    use mixlaw::mixture::{optimize, Bounds, Laws, Objective, Search};
+    let law = mixlaw::law::by_name("additive").unwrap();
+    let mut rng = mixlaw::rng::Rng::new(5, 0);
+    // Every γ_i in (0, 1): the optimum is unique and interior (h_i ∝ C_i^(1/(1−γ)) when the γ_i
+    // are equal), so both backends must find the same one.
+    let params = (0..3)
+        .map(|_| {
+            let mut p = vec![1.5, 4.0, 0.3, 1.5, 0.3];
+            p.extend((0..4).map(|_| rng.range(0.5, 2.0)));
+            p.extend((0..4).map(|_| rng.range(0.3, 0.6)));
+            p
+        })
+        .collect();
+    let laws = Laws {
+        law,
+        domains: (0..4).map(|i| format!("d{i}")).collect(),
+        params,
+        n: 500.0,
+        d: 50.0,
+    };
+    let objs: Vec<Objective> = (0..3)
+        .map(|t| {
+            let mut weights = vec![0.0; 3];
+            weights[t] = 1.0;
+            Objective {
+                name: format!("t{t}"),
+                weights,
+            }
+        })
+        .collect();
+    let s = Search {
+        resolution: 20,
+        top: 4,
+        max_iter: 100_000,
+    };
+    let cpu = optimize(&laws, &objs, &Bounds::free(4), &s, &Cpu).unwrap();
+    let gpu = optimize(&laws, &objs, &Bounds::free(4), &s, gpu).unwrap();
+    for (a, b) in cpu.iter().zip(&gpu) {
+        assert!(
+            (a.loss - b.loss).abs() <= 1e-9 * a.loss.abs(),
+            "{} vs {}",
+            a.loss,
+            b.loss
+        );
+        for (x, y) in a.h.iter().zip(&b.h) {
+            assert!((x - y).abs() < 1e-6, "{:?} vs {:?}", a.h, b.h);
+        }
+    }
+}

@@ -25,6 +25,37 @@ pub trait Backend: Sync {
     fn check(&self, _problem: &Problem) -> crate::Result<()> {
         Ok(())
     }
+    /// Mixture search: the prediction of each target (natural parameters `params[t]`) at each
+    /// candidate mixture in `hs` (`k` weights per candidate), at `ln N`, `ln D` in fit units;
+    /// `out[c * params.len() + t]`. The default evaluates the law on the CPU.
+    #[allow(clippy::too_many_arguments)]
+    fn predict_mixtures(
+        &self,
+        law: &dyn crate::law::Law,
+        params: &[Vec<f64>],
+        ln_n: f64,
+        ln_d: f64,
+        hs: &[f64],
+        k: usize,
+        out: &mut [f64],
+    ) {
+        use rayon::prelude::*;
+        let targets = params.len();
+        out.par_chunks_mut(targets)
+            .zip(hs.par_chunks(k.max(1)))
+            .for_each_init(
+                || vec![0.0; k],
+                |ln_h, (o, h)| {
+                    for (l, &v) in ln_h.iter_mut().zip(h) {
+                        *l = crate::law::ln_weight(v);
+                    }
+                    let x = crate::law::Point::from_logs(ln_n, ln_d, h, ln_h);
+                    for (ot, p) in o.iter_mut().zip(params) {
+                        *ot = law.eval(p, &x, None);
+                    }
+                },
+            );
+    }
 }
 
 /// Which backend a command asked for.

@@ -216,14 +216,7 @@ impl FitArgs {
 
     /// Open the backend asked for and say on stderr which one runs.
     pub fn backend(&self) -> Result<Box<dyn mixlaw::backend::Backend>> {
-        use mixlaw::backend::{open, Choice};
-        let b = open(match self.backend {
-            BackendArg::Auto => Choice::Auto,
-            BackendArg::Cpu => Choice::Cpu,
-            BackendArg::Gpu => Choice::Gpu,
-        })?;
-        eprintln!("note: backend {}", b.describe());
-        Ok(b)
+        open_backend(self.backend)
     }
 
     /// Validated settings: the law's defaults overridden by what was given.
@@ -282,6 +275,18 @@ impl FitArgs {
         s.d_unit = self.d_unit;
         Ok(s)
     }
+}
+
+/// Open the backend `choice` names and say on stderr which one runs.
+pub fn open_backend(choice: BackendArg) -> Result<Box<dyn mixlaw::backend::Backend>> {
+    use mixlaw::backend::{open, Choice};
+    let b = open(match choice {
+        BackendArg::Auto => Choice::Auto,
+        BackendArg::Cpu => Choice::Cpu,
+        BackendArg::Gpu => Choice::Gpu,
+    })?;
+    eprintln!("note: backend {}", b.describe());
+    Ok(b)
 }
 
 /// Where results go.

@@ -38,6 +38,9 @@ pub struct MixtureArgs {
     /// Best lattice points refined by mirror descent, per target.
     #[arg(long, default_value_t = 4)]
     top: usize,
+    /// Where the lattice sweep's predictions run; the refinement is always f64 on the CPU.
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: super::BackendArg,
 }
 
 #[derive(Args)]
@@ -98,7 +101,15 @@ fn domain_values(items: &[String], domains: &[String], flag: &str) -> Result<Vec
 
 /// The fit, the laws at the given scale (or, with `--flops`, at a placeholder scale that
 /// [`at_flops`] replaces), the constraints and the search settings.
-fn setup(m: &MixtureArgs) -> Result<(FitFile, Laws, Bounds, Search)> {
+type Setup = (
+    FitFile,
+    Laws,
+    Bounds,
+    Search,
+    Box<dyn mixlaw::backend::Backend>,
+);
+
+fn setup(m: &MixtureArgs) -> Result<Setup> {
     let (file, law) = FitFile::read(&m.fit)?;
     let (n, d) = match (m.n, m.d, m.flops) {
         (Some(n), Some(d), None) if n > 0.0 && d > 0.0 => (n, d),
@@ -134,7 +145,8 @@ fn setup(m: &MixtureArgs) -> Result<(FitFile, Laws, Bounds, Search)> {
         top: m.top,
         max_iter: 100_000,
     };
-    Ok((file, laws, bounds, search))
+    let backend = super::open_backend(m.backend)?;
+    Ok((file, laws, bounds, search, backend))
 }
 
 fn one_hot(file: &FitFile, t: usize) -> Objective {
@@ -312,13 +324,14 @@ fn at_flops(
     o: &Objective,
     bounds: &Bounds,
     search: &Search,
+    backend: &dyn mixlaw::backend::Backend,
     c: f64,
 ) -> Result<(f64, Solution)> {
     let mut solve = |ln_n: f64| -> Result<Solution> {
         let n = ln_n.exp();
         laws.n = n / file.units.n;
         laws.d = c / (6.0 * n) / file.units.d;
-        Ok(optimize(laws, std::slice::from_ref(o), bounds, search)?.remove(0))
+        Ok(optimize(laws, std::slice::from_ref(o), bounds, search, backend)?.remove(0))
     };
     let (lo, hi) = (1e6f64.ln(), 1e13f64.ln());
     let steps = 28;
@@ -350,12 +363,20 @@ fn at_flops(
 }
 
 pub fn run_optimize(c: OptimizeCmd) -> Result<()> {
-    let (file, mut laws, bounds, search) = setup(&c.m)?;
+    let (file, mut laws, bounds, search, backend) = setup(&c.m)?;
     let objs = objectives(&c, &file)?;
     if let Some(flops) = c.m.flops {
         let mut rows = Vec::new();
         for o in &objs {
-            let (n, sol) = at_flops(&mut laws, &file, o, &bounds, &search, flops)?;
+            let (n, sol) = at_flops(
+                &mut laws,
+                &file,
+                o,
+                &bounds,
+                &search,
+                backend.as_ref(),
+                flops,
+            )?;
             rows.push((n, flops / (6.0 * n), sol));
         }
         return print_scaled(&c, &file, &search, rows);
@@ -366,14 +387,14 @@ pub fn run_optimize(c: OptimizeCmd) -> Result<()> {
         for &(n, d) in &points {
             laws.n = n / file.units.n;
             laws.d = d / file.units.d;
-            for sol in optimize(&laws, &objs, &bounds, &search)? {
+            for sol in optimize(&laws, &objs, &bounds, &search, backend.as_ref())? {
                 rows.push((n, d, sol));
             }
         }
         return print_scaled(&c, &file, &search, rows);
     }
     let (n, d) = points[0];
-    let sols = optimize(&laws, &objs, &bounds, &search)?;
+    let sols = optimize(&laws, &objs, &bounds, &search, backend.as_ref())?;
     if c.json {
         let rep = Report {
             n,
@@ -475,13 +496,13 @@ pub fn run_sweep(c: SweepCmd) -> Result<()> {
             "sweep solves at a fixed --n and --d; use optimize --flops for a budget",
         ));
     }
-    let (file, laws, bounds, search) = setup(&c.m)?;
+    let (file, laws, bounds, search, backend) = setup(&c.m)?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
     }
     let mut objs: Vec<Objective> = (0..file.targets.len()).map(|t| one_hot(&file, t)).collect();
     objs.push(avg(&file));
-    let sols = optimize(&laws, &objs, &bounds, &search)?;
+    let sols = optimize(&laws, &objs, &bounds, &search, backend.as_ref())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["target".to_string()];
     header.extend(file.domains.iter().map(|d| format!("h_{d}")));

@@ -12,6 +12,7 @@ pub mod lattice;
 
 use rayon::prelude::*;
 
+use crate::backend::Backend;
 use crate::law::{Law, Point};
 use crate::report::FitFile;
 use crate::{Error, Result};
@@ -204,16 +205,18 @@ pub struct Search {
     pub max_iter: usize,
 }
 
-/// Minimise every objective over the simplex within `bounds`.
+/// Minimise every objective over the simplex within `bounds`; the lattice sweep's predictions
+/// run on `backend`, the refinement in f64 on the CPU.
 pub fn optimize(
     laws: &Laws,
     objectives: &[Objective],
     bounds: &Bounds,
     s: &Search,
+    backend: &dyn Backend,
 ) -> Result<Vec<Solution>> {
     let k = laws.domains.len();
     bounds.check(&laws.domains)?;
-    let tops = sweep(laws, objectives, bounds, s);
+    let tops = sweep(laws, objectives, bounds, s, backend);
     Ok(objectives
         .par_iter()
         .zip(tops)
@@ -250,72 +253,66 @@ pub fn optimize(
         .collect())
 }
 
-/// The `s.top` best feasible lattice points of every objective, best first.
+/// The `s.top` best feasible lattice points of every objective, best first, re-scored in f64.
+///
+/// Candidates are generated on the host in rank order, feasible ones collected into batches,
+/// and the backend predicts every weighed target at every candidate of a batch at once (the
+/// GPU in f32); objectives are weighted sums of those predictions.
 fn sweep(
     laws: &Laws,
     objectives: &[Objective],
     bounds: &Bounds,
     s: &Search,
+    backend: &dyn Backend,
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
+    const BATCH: usize = 1 << 15;
     let k = laws.domains.len();
-    let total = lattice::count(k, s.resolution);
-    const BATCH: u128 = 1 << 14;
-    let batches: Vec<u128> = (0..total.div_ceil(BATCH)).collect();
     // Targets no objective weighs are never evaluated.
-    let needed: Vec<bool> = (0..laws.params.len())
-        .map(|t| objectives.iter().any(|o| o.weights[t] != 0.0))
+    let needed: Vec<usize> = (0..laws.params.len())
+        .filter(|&t| objectives.iter().any(|o| o.weights[t] != 0.0))
         .collect();
-    let merge = |mut a: Vec<Vec<(f64, Vec<f64>)>>, b: Vec<Vec<(f64, Vec<f64>)>>| {
-        for (x, y) in a.iter_mut().zip(b) {
-            x.extend(y);
-            x.sort_by(|p, q| p.0.total_cmp(&q.0));
-            x.truncate(s.top);
-        }
-        a
-    };
-    batches
-        .par_iter()
-        .map(|&b| {
-            let mut best: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); objectives.len()];
-            let mut j = vec![0usize; k];
-            lattice::unrank(b * BATCH, s.resolution, &mut j);
-            let mut h = vec![0.0; k];
-            let mut ln_h = vec![0.0; k];
-            let mut losses = vec![0.0; laws.params.len()];
-            let (ln_n, ln_d) = (laws.n.ln(), laws.d.ln());
-            for _ in 0..BATCH.min(total - b * BATCH) {
-                for (hi, ji) in h.iter_mut().zip(&j) {
-                    *hi = *ji as f64 / s.resolution as f64;
-                }
-                if bounds.contains(&h) {
-                    // Every fitted target's loss once per candidate; objectives weigh them.
-                    for (l, &v) in ln_h.iter_mut().zip(&h) {
-                        *l = crate::law::ln_weight(v);
-                    }
-                    let x = Point::from_logs(ln_n, ln_d, &h, &ln_h);
-                    for ((p, l), _) in laws
-                        .params
-                        .iter()
-                        .zip(losses.iter_mut())
-                        .zip(&needed)
-                        .filter(|(_, &n)| n)
-                    {
-                        *l = laws.law.eval(p, &x, None);
-                    }
-                    for (o, top) in objectives.iter().zip(best.iter_mut()) {
-                        let v: f64 = o.weights.iter().zip(&losses).map(|(w, l)| w * l).sum();
-                        if top.len() < s.top || v < top[top.len() - 1].0 {
-                            top.push((v, h.clone()));
-                            top.sort_by(|p, q| p.0.total_cmp(&q.0));
-                            top.truncate(s.top);
-                        }
-                    }
-                }
-                lattice::next(&mut j);
+    let params: Vec<Vec<f64>> = needed.iter().map(|&t| laws.params[t].clone()).collect();
+    let (ln_n, ln_d) = (laws.n.ln(), laws.d.ln());
+    let mut best: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); objectives.len()];
+    let mut j = vec![0usize; k];
+    lattice::unrank(0, s.resolution, &mut j);
+    let mut more = true;
+    let mut hs: Vec<f64> = Vec::with_capacity(BATCH * k);
+    let mut h = vec![0.0; k];
+    let mut preds = vec![0.0; BATCH * params.len()];
+    while more {
+        hs.clear();
+        while more && hs.len() < BATCH * k {
+            for (hi, ji) in h.iter_mut().zip(&j) {
+                *hi = *ji as f64 / s.resolution as f64;
             }
-            best
-        })
-        .reduce(|| vec![Vec::new(); objectives.len()], merge)
+            if bounds.contains(&h) {
+                hs.extend_from_slice(&h);
+            }
+            more = lattice::next(&mut j);
+        }
+        let n = hs.len() / k;
+        let t = params.len();
+        backend.predict_mixtures(laws.law, &params, ln_n, ln_d, &hs, k, &mut preds[..n * t]);
+        for c in 0..n {
+            let p = &preds[c * t..(c + 1) * t];
+            for (o, top) in objectives.iter().zip(best.iter_mut()) {
+                let v: f64 = needed.iter().zip(p).map(|(&i, l)| o.weights[i] * l).sum();
+                if top.len() < s.top || v < top[top.len() - 1].0 {
+                    top.push((v, hs[c * k..(c + 1) * k].to_vec()));
+                    top.sort_by(|a, b| a.0.total_cmp(&b.0));
+                    top.truncate(s.top);
+                }
+            }
+        }
+    }
+    for (o, top) in objectives.iter().zip(best.iter_mut()) {
+        for (v, h) in top.iter_mut() {
+            *v = laws.value(o, h, None);
+        }
+        top.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    best
 }
 
 /// Mirror descent from `h0` (nudged off the simplex boundary, where multiplicative updates could
@@ -370,6 +367,7 @@ fn descend(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Cpu;
 
     /// An additive law over `c.len()` domains with every γ_i = γ: its optimum maximises
     /// `S = Σ C_i h_i^γ`, which for 0 < γ < 1 is `h_i ∝ C_i^(1/(1−γ))`.
@@ -418,7 +416,8 @@ mod tests {
             let laws = additive(&c, gamma);
             let want = closed_form(&c, gamma);
             let r = 20;
-            let sol = &optimize(&laws, &one(), &Bounds::free(c.len()), &search(r)).unwrap()[0];
+            let sol =
+                &optimize(&laws, &one(), &Bounds::free(c.len()), &search(r), &Cpu).unwrap()[0];
             for i in 0..c.len() {
                 assert!(
                     (sol.h[i] - want[i]).abs() < 1e-6,
@@ -439,13 +438,13 @@ mod tests {
     #[test]
     fn the_additive_optimum_does_not_depend_on_scale() {
         let mut laws = additive(&[1.0, 2.0, 3.0], 0.4);
-        let h0 = optimize(&laws, &one(), &Bounds::free(3), &search(10)).unwrap()[0]
+        let h0 = optimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0]
             .h
             .clone();
         for (n, d) in [(10.0, 1.0), (1e4, 1e3)] {
             laws.n = n;
             laws.d = d;
-            let h = &optimize(&laws, &one(), &Bounds::free(3), &search(10)).unwrap()[0].h;
+            let h = &optimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0].h;
             // The same optimum, to the precision a descent on values can resolve: f is flat to
             // second order at the optimum, so f64's 1e-16 in f leaves ~1e-8 in h.
             for i in 0..3 {
@@ -462,7 +461,7 @@ mod tests {
             lo: vec![0.0; 3],
             hi: vec![1.0, 1.0, 0.4],
         };
-        let sol = &optimize(&laws, &one(), &bounds, &search(20)).unwrap()[0];
+        let sol = &optimize(&laws, &one(), &bounds, &search(20), &Cpu).unwrap()[0];
         assert!((sol.h[2] - 0.4).abs() < 1e-9, "{:?}", sol.h);
         assert!(
             (sol.h[0] - 0.12).abs() < 1e-6 && (sol.h[1] - 0.48).abs() < 1e-6,
@@ -475,7 +474,7 @@ mod tests {
             lo: vec![0.3, 0.0, 0.0],
             hi: vec![1.0; 3],
         };
-        let sol = &optimize(&laws, &one(), &floor, &search(20)).unwrap()[0];
+        let sol = &optimize(&laws, &one(), &floor, &search(20), &Cpu).unwrap()[0];
         assert!(sol.h[0] >= 0.3 - 1e-12 && (sol.h.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
@@ -486,7 +485,7 @@ mod tests {
             lo: vec![0.6, 0.6],
             hi: vec![1.0; 2],
         };
-        let e = optimize(&laws, &one(), &over, &search(5))
+        let e = optimize(&laws, &one(), &over, &search(5), &Cpu)
             .unwrap_err()
             .to_string();
         assert!(e.contains("infeasible"), "{e}");
@@ -494,7 +493,7 @@ mod tests {
             lo: vec![0.0; 2],
             hi: vec![0.3, 0.3],
         };
-        assert!(optimize(&laws, &one(), &under, &search(5)).is_err());
+        assert!(optimize(&laws, &one(), &under, &search(5), &Cpu).is_err());
     }
 
     #[test]
@@ -514,7 +513,7 @@ mod tests {
                 weights: vec![0.0, 1.0],
             },
         ];
-        let sols = optimize(&laws, &objs, &Bounds::free(2), &search(10)).unwrap();
+        let sols = optimize(&laws, &objs, &Bounds::free(2), &search(10), &Cpu).unwrap();
         assert!((sols[0].h[1] - 0.8).abs() < 1e-6 && (sols[1].h[0] - 0.8).abs() < 1e-6);
         assert_eq!(sols[0].predicted.len(), 2);
     }

@@ -69,6 +69,9 @@ struct Params {
     stride: u32,
     delta: f32,
     inv_delta: f32,
+    /// `predict_mixtures` only: parameter vectors in `theta`.
+    targets: u32,
+    pad: [u32; 3],
 }
 
 /// Device buffers for one problem: its uniform and rows, uploaded once, and the per-batch
@@ -96,6 +99,8 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     pipeline: wgpu::ComputePipeline,
+    /// `predict_mixtures`: every target's prediction at every candidate mixture.
+    mixtures: wgpu::ComputePipeline,
     info: wgpu::AdapterInfo,
     /// Entries per dispatch at most (device limits, or lower for tests).
     split: usize,
@@ -204,6 +209,14 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
+        let mixtures = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("predict_mixtures"),
+            layout: None,
+            module: &module,
+            entry_point: Some("predict_mixtures"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!(
                 "shaders/objective.wgsl does not compile on {}: {e}",
@@ -217,6 +230,7 @@ impl Gpu {
             device,
             queue,
             pipeline,
+            mixtures,
             info,
             split: required_limits.max_compute_workgroups_per_dimension as usize,
             max_binding,
@@ -317,6 +331,8 @@ impl Gpu {
             stride: stride as u32,
             delta: problem.delta as f32,
             inv_delta: (1.0 / problem.delta) as f32,
+            targets: 0,
+            pad: [0; 3],
         };
         let params_buf = self.buffer(
             "params",
@@ -397,6 +413,118 @@ impl Gpu {
         })
     }
 
+    /// Every target's prediction (natural parameters `params`, one vector per target) at each
+    /// candidate mixture of `hs` (`k` wide), at `ln N`, `ln D` in fit units, into `out`
+    /// (candidate-major). One upload, one dispatch (2-D past 65,535 workgroups), one read-back.
+    #[allow(clippy::too_many_arguments)]
+    fn mixtures_dispatch(
+        &self,
+        law: &dyn Law,
+        params: &[Vec<f64>],
+        ln_n: f64,
+        ln_d: f64,
+        hs: &[f64],
+        k: usize,
+        out: &mut [f64],
+    ) {
+        let (targets, dim) = (params.len(), params[0].len());
+        let n = hs.len() / k.max(1);
+        let stride = 4 + 2 * k;
+        let mut rows = Vec::with_capacity(n * stride);
+        for h in hs.chunks(k.max(1)).take(n) {
+            rows.extend([ln_n as f32, ln_d as f32, 0.0, 1.0]);
+            rows.extend(h.iter().map(|&v| v as f32));
+            rows.extend(h.iter().map(|&v| crate::law::ln_weight(v) as f32));
+        }
+        let theta: Vec<f32> = params.iter().flatten().map(|&v| v as f32).collect();
+        let uniform = Params {
+            n_rows: n as u32,
+            k: k as u32,
+            dim: dim as u32,
+            law: law_id(law).expect("checked") as u32,
+            residual: 0,
+            stride: stride as u32,
+            delta: 1.0,
+            inv_delta: 1.0,
+            targets: targets as u32,
+            pad: [0; 3],
+        };
+        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+        let params_buf = self.buffer(
+            "mixture params",
+            std::mem::size_of::<Params>() as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue
+            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&uniform));
+        let rows_buf = self.buffer("candidates", (rows.len() * 4) as u64, storage);
+        self.queue
+            .write_buffer(&rows_buf, 0, bytemuck::cast_slice(&rows));
+        let theta_buf = self.buffer("target params", (theta.len() * 4) as u64, storage);
+        self.queue
+            .write_buffer(&theta_buf, 0, bytemuck::cast_slice(&theta));
+        let bytes = (n * targets * 4) as u64;
+        let out_buf = self.buffer(
+            "predictions",
+            bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let readback = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        let layout = self.mixtures.get_bind_group_layout(0);
+        let entries: Vec<wgpu::BindGroupEntry> = [&params_buf, &rows_buf, &theta_buf, &out_buf]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("predict_mixtures"),
+            layout: &layout,
+            entries: &entries,
+        });
+        let groups = (n * targets).div_ceil(64);
+        let x = groups.min(self.split.max(1));
+        let y = groups.div_ceil(x);
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("predict_mixtures"),
+            });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("predict_mixtures"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.mixtures);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x as u32, y as u32, 1);
+        }
+        encoder.copy_buffer_to_buffer(&out_buf, 0, &readback, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+        let (tx, rx) = mpsc::channel();
+        readback.map_async(wgpu::MapMode::Read, 0..bytes, move |res| {
+            let _ = tx.send(res);
+        });
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .expect("GPU device lost while predicting mixtures");
+        rx.recv()
+            .expect("GPU read-back callback dropped")
+            .expect("GPU read-back failed");
+        let view = readback
+            .get_mapped_range(0..bytes)
+            .expect("GPU read-back mapping");
+        for (o, v) in out.iter_mut().zip(bytemuck::cast_slice::<u8, f32>(&view)) {
+            *o = *v as f64;
+        }
+    }
+
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
@@ -463,6 +591,25 @@ impl Backend for Gpu {
 
     fn check(&self, problem: &Problem) -> crate::Result<()> {
         Gpu::check(self, problem)
+    }
+
+    /// Supported laws within the kernel's limits run on the device, in f32 (the mixture search
+    /// refines its best candidates in f64 on the CPU); anything else runs on the CPU.
+    fn predict_mixtures(
+        &self,
+        law: &dyn Law,
+        params: &[Vec<f64>],
+        ln_n: f64,
+        ln_d: f64,
+        hs: &[f64],
+        k: usize,
+        out: &mut [f64],
+    ) {
+        let dim = params.first().map_or(0, Vec::len);
+        if law_id(law).is_none() || dim > MAX_PARAMS || k > MAX_DOMAINS || k == 0 {
+            return super::Cpu.predict_mixtures(law, params, ln_n, ln_d, hs, k, out);
+        }
+        self.mixtures_dispatch(law, params, ln_n, ln_d, hs, k, out);
     }
 
     /// # Panics
