@@ -381,29 +381,7 @@ impl Gpu {
             out_bytes,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let layout = self.pipeline.get_bind_group_layout(0);
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("objective"),
-            layout: &layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: r.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: r.rows.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: theta.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: out.as_entire_binding(),
-                },
-            ],
-        });
+        let bind_group = self.bind(&self.pipeline, [&r.params, &r.rows, &theta, &out]);
         r.io.insert(Io {
             capacity,
             theta,
@@ -474,8 +452,32 @@ impl Gpu {
             bytes,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let layout = self.mixtures.get_bind_group_layout(0);
-        let entries: Vec<wgpu::BindGroupEntry> = [&params_buf, &rows_buf, &theta_buf, &out_buf]
+        let bind_group = self.bind(
+            &self.mixtures,
+            [&params_buf, &rows_buf, &theta_buf, &out_buf],
+        );
+        let groups = (n * targets).div_ceil(64);
+        let x = groups.min(self.split.max(1));
+        let raw = self.run(
+            &self.mixtures,
+            &bind_group,
+            (x, groups.div_ceil(x)),
+            &out_buf,
+            &readback,
+            bytes,
+        );
+        for (o, v) in out.iter_mut().zip(raw) {
+            *o = v as f64;
+        }
+    }
+
+    /// A bind group of the four bindings every entry point declares, in order.
+    fn bind(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        buffers: [&wgpu::Buffer; 4],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
             .map(|(i, b)| wgpu::BindGroupEntry {
@@ -483,29 +485,37 @@ impl Gpu {
                 resource: b.as_entire_binding(),
             })
             .collect();
-        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("predict_mixtures"),
-            layout: &layout,
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
-        });
-        let groups = (n * targets).div_ceil(64);
-        let x = groups.min(self.split.max(1));
-        let y = groups.div_ceil(x);
+        })
+    }
+
+    /// One submit: dispatch `groups` workgroups of `pipeline`, copy the first `bytes` of `out`
+    /// to `readback`, wait, and return them.
+    fn run(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: &wgpu::BindGroup,
+        groups: (usize, usize),
+        out: &wgpu::Buffer,
+        readback: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Vec<f32> {
         let mut encoder = self
             .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("predict_mixtures"),
-            });
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("predict_mixtures"),
+                label: None,
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.mixtures);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x as u32, y as u32, 1);
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);
         }
-        encoder.copy_buffer_to_buffer(&out_buf, 0, &readback, 0, bytes);
+        encoder.copy_buffer_to_buffer(out, 0, readback, 0, bytes);
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
         readback.map_async(wgpu::MapMode::Read, 0..bytes, move |res| {
@@ -513,16 +523,18 @@ impl Gpu {
         });
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .expect("GPU device lost while predicting mixtures");
+            .expect("GPU device lost");
         rx.recv()
             .expect("GPU read-back callback dropped")
             .expect("GPU read-back failed");
-        let view = readback
-            .get_mapped_range(0..bytes)
-            .expect("GPU read-back mapping");
-        for (o, v) in out.iter_mut().zip(bytemuck::cast_slice::<u8, f32>(&view)) {
-            *o = *v as f64;
-        }
+        let data = {
+            let view = readback
+                .get_mapped_range(0..bytes)
+                .expect("GPU read-back mapping");
+            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+        };
+        readback.unmap();
+        data
     }
 
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
@@ -542,42 +554,14 @@ impl Gpu {
         self.queue
             .write_buffer(&r.theta, 0, bytemuck::cast_slice(p));
         let bytes = (n * width * 4) as u64;
-        let mut encoder = self
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("objective"),
-            });
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("objective"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &r.bind_group, &[]);
-            pass.dispatch_workgroups(n as u32, 1, 1);
-        }
-        encoder.copy_buffer_to_buffer(&r.out, 0, &r.readback, 0, bytes);
-        self.queue.submit([encoder.finish()]);
-        let (tx, rx) = mpsc::channel();
-        r.readback
-            .map_async(wgpu::MapMode::Read, 0..bytes, move |res| {
-                let _ = tx.send(res);
-            });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .expect("GPU device lost while evaluating the objective");
-        rx.recv()
-            .expect("GPU read-back callback dropped")
-            .expect("GPU read-back failed");
-        let out = {
-            let view = r
-                .readback
-                .get_mapped_range(0..bytes)
-                .expect("GPU read-back mapping");
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
-        };
-        r.readback.unmap();
-        out
+        self.run(
+            &self.pipeline,
+            &r.bind_group,
+            (n, 1),
+            &r.out,
+            &r.readback,
+            bytes,
+        )
     }
 }
 
