@@ -4,10 +4,11 @@
 //! runs, score their extrapolation, and use them to choose mixtures.
 //!
 //! ```text
-//! CSV runs ──► data::Dataset ──► law::Law ──► fit::Objective ──► fit::lbfgs (many starts) ──► fit::FitReport
-//!              (columns,          (value +      (Huber on raw or     batched L-BFGS, box bounds,
-//!               filters,           gradient)     log residual,       basin-hopping; a Backend
-//!               validation)                      row weights)        evaluates f, ∇f for a batch)
+//! CSV runs ──► data::Dataset ──► law::Law ──► fit::Problem ──► fit::batch (many starts) ──► report::FitFile
+//!              (columns,          (value +      (Huber on raw or   lock-step L-BFGS, bounds,
+//!               filters,           gradient)     log residual,     basin-hopping, f64 polish;
+//!               validation)                      row weights)      a Backend evaluates f, ∇f)
+//! FitFile ──► mixture::optimize (lattice sweep on a Backend, mirror descent in f64) ──► h*
 //! ```
 //!
 //! * [`data`] reads a wide CSV (one row per run checkpoint), maps columns, applies `--where`
@@ -18,8 +19,11 @@
 //!   log residuals), and minimises it from many starts at once with one batched L-BFGS whose
 //!   every start keeps its own state. The starts advance in lock step so that a backend sees one
 //!   large batch of parameter vectors per round — the shape that lets a GPU backend slot in.
-//! * [`backend`] evaluates objective and gradient for such a batch (CPU: rayon, f64).
-//! * [`report`] is the fit file (JSON) and the human tables.
+//! * [`backend`] evaluates objective and gradient for such a batch: the CPU (rayon, f64) or the
+//!   GPU (wgpu compute shaders, f32; the best minima are always polished in f64 on the CPU).
+//! * [`engine`] is the one fitting entry point the commands share.
+//! * [`mixture`] turns fitted laws into optimal mixtures for one or many targets.
+//! * [`report`] is the fit file (JSON), the human tables and atomic output.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) is a thin layer over these modules.
 
