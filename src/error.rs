@@ -1,7 +1,7 @@
 //! One error type for the library.
 //!
 //! Every way a user's input can be wrong is a variant that names *where* (file, row, column) so
-//! the message alone is enough to fix the input. The binary maps [`Error::Input`]-class errors to
+//! the message alone is enough to fix the input. The binary maps input and usage errors to
 //! exit code 2 and anything else to 1.
 
 use std::path::PathBuf;
