@@ -54,14 +54,12 @@ struct EvalReport {
 }
 
 pub fn run(c: EvalCmd) -> Result<()> {
-    let law = c.fit.law()?;
-    let settings = c.fit.settings(law)?;
-    if let Some(out) = &c.out {
-        report::check_writable(out, c.output.force)?;
-    }
-    let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
-    super::print_notices(&ds);
-    let backend = c.fit.backend()?;
+    let super::Prepared {
+        law,
+        settings,
+        ds,
+        backend,
+    } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let split = |exprs: &[String], which: &str| -> Result<mixlaw::data::Dataset> {
         let keep = mixlaw::data::mask(&ds, &c.data.table, exprs)?;
         if !keep.iter().any(|&k| k) {

@@ -23,14 +23,12 @@ pub struct FitCmd {
 }
 
 pub fn run(c: FitCmd) -> Result<()> {
-    let law = c.fit.law()?;
-    let settings = c.fit.settings(law)?;
-    if let Some(out) = &c.out {
-        report::check_writable(out, c.output.force)?;
-    }
-    let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
-    super::print_notices(&ds);
-    let backend = c.fit.backend()?;
+    let super::Prepared {
+        law,
+        settings,
+        ds,
+        backend,
+    } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let mut bar = Progress::new("fit");
     let file = mixlaw::engine::fit(
         &ds,

@@ -300,6 +300,39 @@ pub struct OutArgs {
     pub force: bool,
 }
 
+/// What a fitting command needs before it fits: the law and its settings, the table (its notices
+/// told on stderr), and the backend; an output file is checked first so that a fit is never
+/// thrown away for want of `--force`.
+pub fn prepare(
+    data: &DataArgs,
+    fit: &FitArgs,
+    out: Option<&std::path::Path>,
+    force: bool,
+) -> Result<Prepared> {
+    let law = fit.law()?;
+    let settings = fit.settings(law)?;
+    if let Some(out) = out {
+        mixlaw::report::check_writable(out, force)?;
+    }
+    let ds = mixlaw::data::load(&data.table, &data.spec(law))?;
+    print_notices(&ds);
+    let backend = fit.backend()?;
+    Ok(Prepared {
+        law,
+        settings,
+        ds,
+        backend,
+    })
+}
+
+/// See [`prepare`].
+pub struct Prepared {
+    pub law: &'static dyn Law,
+    pub settings: FitSettings,
+    pub ds: mixlaw::data::Dataset,
+    pub backend: Box<dyn mixlaw::backend::Backend>,
+}
+
 /// Tell the user on stderr what the reader dropped or skipped.
 pub fn print_notices(ds: &mixlaw::data::Dataset) {
     for n in &ds.notices {

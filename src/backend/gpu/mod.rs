@@ -371,16 +371,7 @@ impl Gpu {
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         );
         let out_bytes = (capacity * (dim + 2) * 4) as u64;
-        let out = self.buffer(
-            "out",
-            out_bytes,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        );
-        let readback = self.buffer(
-            "readback",
-            out_bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
+        let (out, readback) = self.output("out", out_bytes);
         let bind_group = self.bind(&self.pipeline, [&r.params, &r.rows, &theta, &out]);
         r.io.insert(Io {
             capacity,
@@ -442,16 +433,7 @@ impl Gpu {
         self.queue
             .write_buffer(&theta_buf, 0, bytemuck::cast_slice(&theta));
         let bytes = (n * targets * 4) as u64;
-        let out_buf = self.buffer(
-            "predictions",
-            bytes,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        );
-        let readback = self.buffer(
-            "readback",
-            bytes,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        );
+        let (out_buf, readback) = self.output("predictions", bytes);
         let bind_group = self.bind(
             &self.mixtures,
             [&params_buf, &rows_buf, &theta_buf, &out_buf],
@@ -535,6 +517,21 @@ impl Gpu {
         };
         readback.unmap();
         data
+    }
+
+    /// A storage buffer the shader writes and the mappable buffer it is copied to.
+    fn output(&self, label: &str, bytes: u64) -> (wgpu::Buffer, wgpu::Buffer) {
+        let out = self.buffer(
+            label,
+            bytes,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let readback = self.buffer(
+            "readback",
+            bytes,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
+        (out, readback)
     }
 
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
