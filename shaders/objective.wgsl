@@ -11,9 +11,11 @@
 // f64: internal → natural coordinates (exp of log coordinates), the mean's 1/Σw, the chain rule
 // of log coordinates, and "+∞, zero gradient" when a residual was not finite.
 //
-// Row layout (`stride` = 4 + 2k floats): ln N, ln D, target, weight, h_0..h_{k−1}, ln h_0..ln h_{k−1}
+// Row layout (`stride` = 3 + 2k floats): ln N, ln D, target, h_0..h_{k−1}, ln h_0..ln h_{k−1}
 // where the target is y (raw residual) or ln y (log residual) and ln h is clamped on the host as
-// `law::ln_weight` clamps it.
+// `law::ln_weight` clamps it. Row weights are a separate buffer of one or more weight sets
+// (`n_rows` weights each, set after set: one per bootstrap replicate); each θ record ends with the
+// index of the set it is scored under.
 
 const WG: u32 = 64u;
 // The most parameters (and domains) the kernel handles; the host refuses larger problems.
@@ -47,10 +49,13 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> rows: array<f32>;
-// Natural parameters, one entry after the other, `dim` wide.
+// `main`: per entry the natural parameters and then its weight set's index, `dim + 1` wide.
+// `predict_mixtures`: one parameter vector per target, `dim` wide.
 @group(0) @binding(2) var<storage, read> theta: array<f32>;
 // Per entry `dim + 2` floats, see the top of the file.
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// Row weights, `n_rows` per weight set (`main` only).
+@group(0) @binding(4) var<storage, read> weights: array<f32>;
 
 var<workgroup> scratch: array<f32, WG>;
 
@@ -63,11 +68,11 @@ var<private> lnh: array<f32, MAXK>;
 var<private> base: u32;
 
 fn h(i: u32) -> f32 {
-    return rows[base + 4u + i];
+    return rows[base + 3u + i];
 }
 
 fn ln_h(i: u32) -> f32 {
-    return rows[base + 4u + params.k + i];
+    return rows[base + 3u + params.k + i];
 }
 
 fn is_finite(x: f32) -> bool {
@@ -278,14 +283,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let t = lid.x;
     let dim = params.dim;
     for (var i = 0u; i < dim; i++) {
-        p[i] = theta[entry * dim + i];
+        p[i] = theta[entry * (dim + 1u) + i];
     }
+    let set_base = u32(theta[entry * (dim + 1u) + dim]) * params.n_rows;
     var acc: array<f32, MAXP>;
     var f = 0.0;
     var bad = 0.0;
     for (var j = t; j < params.n_rows; j += WG) {
         base = j * params.stride;
-        let w = rows[base + 3u];
+        let w = weights[set_base + j];
         if w == 0.0 {
             continue;
         }
@@ -348,8 +354,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 // Mixture search: every fitted target's prediction at every candidate mixture, one invocation
-// per (candidate, target) pair. Rows are candidates in the layout above (target and weight
-// unused); `theta` holds the targets' natural parameters, `dim` wide; out[c·targets + t].
+// per (candidate, target) pair. Rows are candidates in the layout above (target unused);
+// `theta` holds the targets' natural parameters, `dim` wide; out[c·targets + t].
 @compute @workgroup_size(64)
 fn predict_mixtures(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let idx = gid.x + gid.y * nwg.x * WG;

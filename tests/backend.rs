@@ -50,7 +50,8 @@ const K: usize = 3;
 const ROWS: usize = 200;
 
 /// A random problem: `ROWS` rows over `K` domains (a few on the simplex boundary), targets from
-/// a random truth with noise of about δ, random weights (a few exactly 0).
+/// a random truth with noise of about δ, and two weight sets: random weights (a few exactly 0)
+/// and bootstrap-like counts (0 to 3).
 fn problem(law: &'static dyn Law, residual: Residual, reduce: Reduce, seed: u64) -> Problem {
     let mut rng = Rng::new(seed, 7);
     let truth = law.sample_start(K, &mut rng);
@@ -85,6 +86,8 @@ fn problem_at(
             rng.range(0.1, 3.0)
         });
     }
+    let counts: Vec<f64> = (0..ROWS).map(|_| (rng.uniform() * 4.0).floor()).collect();
+    w.extend(counts);
     Problem::new(
         law,
         law.params(&domains),
@@ -104,12 +107,22 @@ fn thetas(problem: &Problem, n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// The tolerances of the module doc for `f` and `‖g‖₂` at internal `theta`.
-fn tolerance(pr: &Problem, theta: &[f64]) -> (f64, f64) {
+/// Weight set of batch entry `b` in the tests: the two sets alternate.
+fn set_of(b: usize) -> u32 {
+    (b % 2) as u32
+}
+
+fn sets(n: usize) -> Vec<u32> {
+    (0..n).map(set_of).collect()
+}
+
+/// The tolerances of the module doc for `f` and `‖g‖₂` at internal `theta` under weight set `set`.
+fn tolerance(pr: &Problem, theta: &[f64], set: usize) -> (f64, f64) {
     let p = pr.to_natural(theta);
     let dim = pr.dim();
     let delta = pr.delta;
-    let w_sum: f64 = pr.weights.iter().sum();
+    let weights = pr.weight_set(set);
+    let w_sum: f64 = weights.iter().sum();
     let s = match pr.reduce {
         Reduce::Mean => 1.0 / (delta * w_sum),
         Reduce::Sum => 1.0 / delta,
@@ -119,7 +132,7 @@ fn tolerance(pr: &Problem, theta: &[f64]) -> (f64, f64) {
     let (mut tf, mut tg, mut sum_h) = (0.0, 0.0, 0.0);
     let mut d = vec![0.0; dim];
     for j in 0..pr.rows.len() {
-        let w = pr.weights[j];
+        let w = weights[j];
         if w == 0.0 {
             continue;
         }
@@ -203,19 +216,23 @@ fn agrees_with_the_f64_reference(backend: &dyn Backend, supports: fn(&dyn Law) -
                     let mut th = thetas(&pr, n / 2, seed);
                     th.extend(near(&pr, &truth, n / 2, seed));
                     let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
-                    backend.evaluate(&pr, &th, &mut f, &mut g);
+                    backend.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
                     for b in 0..n {
                         let theta = &th[b * dim..(b + 1) * dim];
+                        let set = set_of(b) as usize;
                         let mut g_ref = vec![0.0; dim];
-                        let f_ref = pr.eval(theta, &mut g_ref);
+                        let f_ref = pr.eval(theta, set, &mut g_ref);
                         let gb = &g[b * dim..(b + 1) * dim];
-                        let what = format!("{} {residual:?}/{reduce:?} entry {b}", law.name());
+                        let what = format!(
+                            "{} {residual:?}/{reduce:?} entry {b} (weight set {set})",
+                            law.name()
+                        );
                         if !f_ref.is_finite() {
                             assert_eq!(f[b], f_ref, "{what}");
                             assert!(gb.iter().all(|&v| v == 0.0), "{what}");
                             continue;
                         }
-                        let (tf, tg) = tolerance(&pr, theta);
+                        let (tf, tg) = tolerance(&pr, theta, set);
                         let ef = (f[b] - f_ref).abs();
                         let eg = gb
                             .iter()
@@ -269,10 +286,11 @@ fn split_batches_match_single_entries(backend: &dyn Backend) {
     let n = 150;
     let th = thetas(&pr, n, 5);
     let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
-    backend.evaluate(&pr, &th, &mut f, &mut g);
+    backend.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
     for b in 0..n {
         let (mut f1, mut g1) = ([0.0], vec![0.0; dim]);
-        backend.evaluate(&pr, &th[b * dim..(b + 1) * dim], &mut f1, &mut g1);
+        let one = [set_of(b)];
+        backend.evaluate(&pr, &th[b * dim..(b + 1) * dim], &one, &mut f1, &mut g1);
         assert_eq!(f1[0].to_bits(), f[b].to_bits(), "entry {b}: f");
         assert_eq!(g1, g[b * dim..(b + 1) * dim], "entry {b}: g");
     }
@@ -291,14 +309,14 @@ fn interleaved_problems_do_not_mix(backend: &dyn Backend) {
         .iter()
         .map(|pr| {
             let (mut f, mut g) = (vec![0.0; 4], vec![0.0; 4 * dim]);
-            backend.evaluate(pr, &th, &mut f, &mut g);
+            backend.evaluate(pr, &th, &sets(4), &mut f, &mut g);
             f
         })
         .collect();
     for round in 0..2 {
         for (i, pr) in problems.iter().enumerate().rev() {
             let (mut f, mut g) = (vec![0.0; 4], vec![0.0; 4 * dim]);
-            backend.evaluate(pr, &th, &mut f, &mut g);
+            backend.evaluate(pr, &th, &sets(4), &mut f, &mut g);
             assert_eq!(f, first[i], "problem {i}, round {round}");
         }
     }
@@ -393,9 +411,9 @@ fn gpu_batch_beyond_the_workgroup_limit() {
         .flat_map(|b| base[b % 10 * dim..][..dim].to_vec())
         .collect();
     let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
-    gpu.evaluate(&pr, &th, &mut f, &mut g);
+    gpu.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
     let (mut f10, mut g10) = (vec![0.0; 10], vec![0.0; 10 * dim]);
-    gpu.evaluate(&pr, &base, &mut f10, &mut g10);
+    gpu.evaluate(&pr, &base, &sets(10), &mut f10, &mut g10);
     for b in 0..n {
         assert_eq!(f[b].to_bits(), f10[b % 10].to_bits(), "entry {b}");
         assert_eq!(g[b * dim..][..dim], g10[b % 10 * dim..][..dim], "entry {b}");

@@ -14,11 +14,19 @@ impl Backend for Cpu {
         format!("cpu (rayon, {} threads, f64)", rayon::current_num_threads())
     }
 
-    fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]) {
+    fn evaluate(
+        &self,
+        problem: &Problem,
+        thetas: &[f64],
+        sets: &[u32],
+        f: &mut [f64],
+        g: &mut [f64],
+    ) {
         let dim = problem.dim();
         f.par_iter_mut()
             .zip(g.par_chunks_mut(dim))
             .zip(thetas.par_chunks(dim))
-            .for_each(|((fb, gb), theta)| *fb = problem.eval(theta, gb));
+            .zip(sets.par_iter())
+            .for_each(|(((fb, gb), theta), &set)| *fb = problem.eval(theta, set as usize, gb));
     }
 }

@@ -1,7 +1,8 @@
 //! Backends evaluate the objective and its gradient for a *batch* of parameter vectors.
 //!
 //! The optimiser never evaluates anything itself: each lock-step round it hands the backend one
-//! flat batch (`batch × dim` internal coordinates) and gets back one objective and one gradient
+//! flat batch (`batch × dim` internal coordinates, each entry naming the problem's weight set it
+//! is scored under) and gets back one objective and one gradient
 //! per entry. That single narrow interface is what lets a compute-shader backend replace the CPU
 //! one without the optimiser, the starts or the reports knowing.
 
@@ -18,8 +19,17 @@ pub trait Backend: Sync {
     /// A short description for reports (`"cpu (rayon, 16 threads, f64)"`).
     fn describe(&self) -> String;
     /// For each of the `f.len()` entries of `thetas` (row-major, `problem.dim()` wide), write
-    /// the objective to `f[b]` and the gradient to `g[b*dim..(b+1)*dim]`.
-    fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]);
+    /// the objective under weight set `sets[b]` to `f[b]` and the gradient to
+    /// `g[b*dim..(b+1)*dim]`. An entry's result depends on nothing but its θ and its set, never
+    /// on the rest of the batch: that is what makes a sharded bootstrap equal a whole one.
+    fn evaluate(
+        &self,
+        problem: &Problem,
+        thetas: &[f64],
+        sets: &[u32],
+        f: &mut [f64],
+        g: &mut [f64],
+    );
     /// Whether this backend can evaluate `problem` (law, size, device limits), with a clear
     /// error if not. Called before a fit starts.
     fn check(&self, _problem: &Problem) -> crate::Result<()> {

@@ -99,13 +99,14 @@ pub fn run(c: BenchCmd) -> Result<()> {
             .flat_map(|_| pr.to_internal(&law.sample_start(k, &mut rng)))
             .collect();
         let (mut f, mut g) = (vec![0.0; batch], vec![0.0; batch * dim]);
+        let sets = vec![0; batch];
         for b in &backends {
             b.check(&pr)?;
-            b.evaluate(&pr, &thetas, &mut f, &mut g);
+            b.evaluate(&pr, &thetas, &sets, &mut f, &mut g);
             let mut times: Vec<f64> = (0..c.reps.max(1))
                 .map(|_| {
                     let t = Instant::now();
-                    b.evaluate(&pr, &thetas, &mut f, &mut g);
+                    b.evaluate(&pr, &thetas, &sets, &mut f, &mut g);
                     t.elapsed().as_secs_f64()
                 })
                 .collect();

@@ -1,4 +1,14 @@
 //! The lock-step executor: many L-BFGS starts, one backend call per round.
+//!
+//! Work comes as *jobs*: the starts of one fit under one weight set (a plain fit is one job; a
+//! bootstrap study is one job per replicate). The executor keeps up to `capacity` starts in
+//! flight, refilling from the job stream as starts finish, so a device sees full batches until
+//! the stream runs dry instead of a batch that thins out as the slow starts of one big lock-step
+//! run straggle. A job is handed back as soon as its last start finishes, which is what lets a
+//! bootstrap study write replicates as they complete. Each start's trajectory depends only on its
+//! own θ and weight set (the [`Backend`] contract), never on what else shares its rounds.
+
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
@@ -17,7 +27,14 @@ pub struct Outcome {
     pub evaluations: usize,
 }
 
-/// Minimise from every start at once; `progress(finished, total)` is called after each round.
+/// The starts of one fit, all scored under weight set `set` of the problem.
+pub struct Job {
+    pub set: u32,
+    pub starts: Vec<Vec<f64>>,
+}
+
+/// Minimise from every start at once under weight set 0; `progress(finished, total)` is called
+/// after each round.
 pub fn minimize(
     problem: &Problem,
     starts: Vec<Vec<f64>>,
@@ -25,31 +42,78 @@ pub fn minimize(
     backend: &dyn Backend,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Vec<Outcome> {
-    let dim = problem.dim();
     let total = starts.len();
-    let mut states: Vec<Lbfgs> = starts
-        .into_iter()
-        .map(|x| Lbfgs::new(x, &problem.lo, &problem.hi))
-        .collect();
-    let mut thetas = Vec::new();
-    let mut f = Vec::new();
-    let mut g = Vec::new();
+    let mut result = Vec::new();
+    run(
+        problem,
+        [Job { set: 0, starts }].into_iter(),
+        usize::MAX,
+        settings,
+        backend,
+        &mut |_, outcomes| result = outcomes,
+        &mut |finished| progress(finished, total),
+    );
+    result
+}
+
+/// Run every job of `jobs`, at most `capacity` starts in flight (a job's starts are admitted
+/// together, so one job larger than `capacity` still runs). `done(j, outcomes)` receives the
+/// `j`-th job's outcomes, in the order of its starts, once all of them have finished;
+/// `progress(finished)` the count of finished starts after each round.
+pub fn run(
+    problem: &Problem,
+    mut jobs: impl Iterator<Item = Job>,
+    capacity: usize,
+    settings: &Settings,
+    backend: &dyn Backend,
+    done: &mut dyn FnMut(usize, Vec<Outcome>),
+    progress: &mut dyn FnMut(usize),
+) {
+    struct Slot {
+        job: usize,
+        index: usize,
+        set: u32,
+        state: Lbfgs,
+    }
+    let dim = problem.dim();
+    let mut slots: Vec<Slot> = Vec::new();
+    // Per admitted job: its outcomes so far (by start index) and how many are still running.
+    let mut open: BTreeMap<usize, (Vec<Option<Outcome>>, usize)> = BTreeMap::new();
+    let mut admitted = 0;
+    let mut finished = 0;
+    let (mut thetas, mut sets, mut f, mut g) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     loop {
-        let active: Vec<usize> = (0..total).filter(|&i| states[i].running()).collect();
-        progress(total - active.len(), total);
-        if active.is_empty() {
+        while slots.len() < capacity {
+            let Some(job) = jobs.next() else { break };
+            let n = job.starts.len();
+            if n == 0 {
+                done(admitted, Vec::new());
+            } else {
+                open.insert(admitted, (vec![None; n], n));
+                slots.extend(job.starts.into_iter().enumerate().map(|(index, x)| Slot {
+                    job: admitted,
+                    index,
+                    set: job.set,
+                    state: Lbfgs::new(x, &problem.lo, &problem.hi),
+                }));
+            }
+            admitted += 1;
+        }
+        progress(finished);
+        if slots.is_empty() {
             break;
         }
         thetas.clear();
-        for &i in &active {
-            thetas.extend_from_slice(states[i].trial());
+        sets.clear();
+        for s in &slots {
+            thetas.extend_from_slice(s.state.trial());
+            sets.push(s.set);
         }
-        f.resize(active.len(), 0.0);
-        g.resize(active.len() * dim, 0.0);
-        backend.evaluate(problem, &thetas, &mut f, &mut g);
-        let mut running: Vec<&mut Lbfgs> = states.iter_mut().filter(|s| s.running()).collect();
-        running.par_iter_mut().enumerate().for_each(|(b, s)| {
-            s.feed(
+        f.resize(slots.len(), 0.0);
+        g.resize(slots.len() * dim, 0.0);
+        backend.evaluate(problem, &thetas, &sets, &mut f, &mut g);
+        slots.par_iter_mut().enumerate().for_each(|(b, s)| {
+            s.state.feed(
                 f[b],
                 &g[b * dim..(b + 1) * dim],
                 &problem.lo,
@@ -57,18 +121,28 @@ pub fn minimize(
                 settings,
             )
         });
-    }
-    states
-        .into_iter()
-        .map(|s| {
-            let (x, fx) = s.best();
-            Outcome {
+        let mut i = 0;
+        while i < slots.len() {
+            if slots[i].state.running() {
+                i += 1;
+                continue;
+            }
+            let s = slots.swap_remove(i);
+            finished += 1;
+            let entry = open.get_mut(&s.job).expect("an admitted job");
+            let (x, fx) = s.state.best();
+            entry.0[s.index] = Some(Outcome {
                 theta: x.to_vec(),
                 f: fx,
-                status: s.status,
-                iterations: s.iterations,
-                evaluations: s.evaluations,
+                status: s.state.status,
+                iterations: s.state.iterations,
+                evaluations: s.state.evaluations,
+            });
+            entry.1 -= 1;
+            if entry.1 == 0 {
+                let (outcomes, _) = open.remove(&s.job).expect("an admitted job");
+                done(s.job, outcomes.into_iter().map(Option::unwrap).collect());
             }
-        })
-        .collect()
+        }
+    }
 }

@@ -268,7 +268,8 @@ fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings) {
         .collect();
     let mut f = vec![0.0; outcomes.len()];
     let mut g = vec![0.0; outcomes.len() * dim];
-    Cpu.evaluate(problem, &thetas, &mut f, &mut g);
+    let sets = vec![0; outcomes.len()];
+    Cpu.evaluate(problem, &thetas, &sets, &mut f, &mut g);
     for (o, v) in outcomes.iter_mut().zip(f) {
         o.f = v;
     }
@@ -327,7 +328,7 @@ fn summarise(
     outcomes.sort_by(|a, b| a.f.total_cmp(&b.f));
     let best = &outcomes[0];
     let values = problem.to_natural(&best.theta);
-    let objective = problem.objective_natural(&values);
+    let objective = problem.objective_natural(&values, 0);
     let rel = |o: &Outcome| (o.f - best.f) / best.f.abs().max(f64::MIN_POSITIVE);
     let near_best = outcomes.iter().filter(|o| rel(o) <= 1e-6).count();
     let mut best_objectives: Vec<f64> = Vec::new();

@@ -1,8 +1,10 @@
 //! The fitting objective: a law, one target's rows, and how residuals are scored.
 //!
 //! `H(θ) = reduce_j w_j · Huber_δ(r_j)` with `r_j = L̂_j − L_j` (raw, the paper's choice) or
-//! `ln L̂_j − ln L_j` (log, Hoffmann/Epoch's), reduced by a weighted mean or sum. Row weights are
-//! how bootstrap replicates will be expressed, so they are part of the problem from the start.
+//! `ln L̂_j − ln L_j` (log, Hoffmann/Epoch's), reduced by a weighted mean or sum. A problem holds
+//! one or more *weight sets* over the same rows and every evaluation names the set it uses: a
+//! plain fit has one set of ones, a bootstrap study one set of resampling counts per replicate,
+//! so that all replicates' starts run as one batch over rows uploaded once.
 //!
 //! The optimiser does not see the law's natural parameters but *internal coordinates* θ: with
 //! the log residual every positive amplitude (E, A, B, C_i, ...) is optimised as `ln p` — the LSE
@@ -99,8 +101,10 @@ pub struct Problem {
     pub law: &'static dyn Law,
     pub specs: Vec<ParamSpec>,
     pub rows: Rows,
-    /// One weight per row (all ones for a plain fit).
+    /// Row weights, `rows.len()` per weight set, set after set (one set of ones for a plain fit).
     pub weights: Vec<f64>,
+    /// `Σ w` of each weight set (the mean's denominator).
+    pub weight_sums: Vec<f64>,
     pub residual: Residual,
     pub reduce: Reduce,
     pub delta: f64,
@@ -121,6 +125,12 @@ impl Problem {
         reduce: Reduce,
         delta: f64,
     ) -> Self {
+        let n = rows.len().max(1);
+        assert!(
+            !weights.is_empty() && weights.len() % n == 0,
+            "weights must hold whole sets of {n} rows"
+        );
+        let weight_sums = weights.chunks(n).map(|w| w.iter().sum()).collect();
         let log_coord: Vec<bool> = specs
             .iter()
             .map(|s| s.amplitude && (residual == Residual::Log || s.lo > 0.0))
@@ -145,6 +155,7 @@ impl Problem {
             specs,
             rows,
             weights,
+            weight_sums,
             residual,
             reduce,
             delta,
@@ -156,6 +167,27 @@ impl Problem {
 
     pub fn dim(&self) -> usize {
         self.specs.len()
+    }
+
+    /// How many weight sets the problem holds.
+    pub fn sets(&self) -> usize {
+        self.weight_sums.len()
+    }
+
+    /// The row weights of weight set `set`.
+    pub fn weight_set(&self, set: usize) -> &[f64] {
+        let n = self.rows.len();
+        &self.weights[set * n..(set + 1) * n]
+    }
+
+    /// What the reduction multiplies the weighted sum by under weight set `set`: `1/Σw` for the
+    /// mean (0 for a set with no weight at all), 1 for the sum.
+    pub fn norm(&self, set: usize) -> f64 {
+        match self.reduce {
+            Reduce::Mean if self.weight_sums[set] > 0.0 => 1.0 / self.weight_sums[set],
+            Reduce::Mean => 0.0,
+            Reduce::Sum => 1.0,
+        }
     }
 
     /// Natural parameters from internal coordinates.
@@ -182,17 +214,17 @@ impl Problem {
         }
     }
 
-    /// The unscaled objective `H` at natural parameters `p`.
-    pub fn objective_natural(&self, p: &[f64]) -> f64 {
-        self.eval_natural(p, None)
+    /// The unscaled objective `H` at natural parameters `p` under weight set `set`.
+    pub fn objective_natural(&self, p: &[f64], set: usize) -> f64 {
+        self.eval_natural(p, set, None)
     }
 
-    /// The scaled objective seen by the optimiser at internal θ, and its gradient in `grad`.
-    /// Non-finite predictions give `+∞` (the line search backs off).
-    pub fn eval(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
+    /// The scaled objective seen by the optimiser at internal θ under weight set `set`, and its
+    /// gradient in `grad`. Non-finite predictions give `+∞` (the line search backs off).
+    pub fn eval(&self, theta: &[f64], set: usize, grad: &mut [f64]) -> f64 {
         let p = self.to_natural(theta);
         let scale = 1.0 / self.delta;
-        let f = self.eval_natural(&p, Some(grad));
+        let f = self.eval_natural(&p, set, Some(grad));
         for (j, g) in grad.iter_mut().enumerate() {
             *g *= scale;
             if self.log_coord[j] {
@@ -203,7 +235,8 @@ impl Problem {
     }
 
     /// Unscaled `H` at natural `p`; with `grad`, `∂H/∂p` (natural coordinates).
-    fn eval_natural(&self, p: &[f64], mut grad: Option<&mut [f64]>) -> f64 {
+    fn eval_natural(&self, p: &[f64], set: usize, mut grad: Option<&mut [f64]>) -> f64 {
+        let weights = self.weight_set(set);
         let dim = p.len();
         let mut dl = [0.0; 6 * crate::law::MAX_DOMAINS + 8];
         let dl = &mut dl[..dim];
@@ -212,7 +245,7 @@ impl Problem {
         }
         let mut total = 0.0;
         for j in 0..self.rows.len() {
-            let w = self.weights[j];
+            let w = weights[j];
             if w == 0.0 {
                 continue;
             }
@@ -241,10 +274,7 @@ impl Problem {
                 }
             }
         }
-        let norm = match self.reduce {
-            Reduce::Mean => 1.0 / self.weights.iter().sum::<f64>(),
-            Reduce::Sum => 1.0,
-        };
+        let norm = self.norm(set);
         if let Some(g) = grad {
             g.iter_mut().for_each(|v| *v *= norm);
         }
@@ -317,7 +347,7 @@ mod tests {
                 for _ in 0..5 {
                     let theta = pr.to_internal(&pr.law.sample_start(3, &mut rng));
                     let mut g = vec![0.0; pr.dim()];
-                    let f = pr.eval(&theta, &mut g);
+                    let f = pr.eval(&theta, 0, &mut g);
                     assert!(f.is_finite());
                     for j in 0..pr.dim() {
                         let h = 1e-6 * theta[j].abs().max(1e-2);
@@ -325,7 +355,7 @@ mod tests {
                         a[j] += h;
                         b[j] -= h;
                         let mut tmp = vec![0.0; pr.dim()];
-                        let fd = (pr.eval(&a, &mut tmp) - pr.eval(&b, &mut tmp)) / (2.0 * h);
+                        let fd = (pr.eval(&a, 0, &mut tmp) - pr.eval(&b, 0, &mut tmp)) / (2.0 * h);
                         assert!(
                             (fd - g[j]).abs() <= 1e-5 * (1.0 + fd.abs()),
                             "{residual:?}/{reduce:?} param {j}: {} vs {fd}",
@@ -342,7 +372,7 @@ mod tests {
         let pr = problem(Residual::Raw, Reduce::Mean);
         let p = pr.law.sample_start(3, &mut Rng::new(1, 1));
         let mut g = vec![0.0; pr.dim()];
-        let scaled = pr.eval(&pr.to_internal(&p), &mut g);
-        assert!((scaled * pr.delta - pr.objective_natural(&p)).abs() <= 1e-12 * scaled.abs());
+        let scaled = pr.eval(&pr.to_internal(&p), 0, &mut g);
+        assert!((scaled * pr.delta - pr.objective_natural(&p, 0)).abs() <= 1e-12 * scaled.abs());
     }
 }

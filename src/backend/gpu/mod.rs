@@ -9,12 +9,14 @@
 //! * **One owner of all GPU state.** [`Gpu`] holds the device, the queue and the single compute
 //!   pipeline (`shaders/objective.wgsl`, every law behind one `switch` on a uniform law id, so the
 //!   residual, Huber and reduction code exist once). Nothing else in the crate sees wgpu.
-//! * **Data uploaded once per problem.** The rows (ln N, ln D, target, weight, h, ln h) go to a
-//!   storage buffer the first time a [`Problem`] is evaluated, and stay cached under
-//!   [`Problem::id`] with the uniform, the θ, output and read-back buffers (grown to the largest
+//! * **Data uploaded once per problem.** The rows (ln N, ln D, target, h, ln h) and the row
+//!   weights (every weight set: one per bootstrap replicate) go to storage buffers the first time
+//!   a [`Problem`] is evaluated, and stay cached under [`Problem::id`] with the uniform, the θ,
+//!   output and read-back buffers (grown to the largest
 //!   batch seen, at most one dispatch) and the bind group. A few problems are kept (least
 //!   recently used goes first), as a fit alternates a law and the laws nested in it.
-//! * **Per round, only θ in and (f, g) out**: `batch × dim` floats up, `batch × (dim + 2)` down.
+//! * **Per round, only θ in and (f, g) out**: `batch × (dim + 1)` floats up (θ and the entry's
+//!   weight set), `batch × (dim + 2)` down.
 //!   One workgroup of 64 threads per batch entry; threads stride over the rows and the workgroup
 //!   reduces in shared memory, so each entry is one contiguous record in the read-back.
 //! * **f32 on the device, f64 around it.** Per-row work runs in f32 (what every adapter has). Work
@@ -81,6 +83,7 @@ struct Resident {
     dim: usize,
     params: wgpu::Buffer,
     rows: wgpu::Buffer,
+    weights: wgpu::Buffer,
     io: Option<Io>,
 }
 
@@ -252,7 +255,8 @@ impl Gpu {
     }
 
     /// Whether this device can evaluate `problem`: a supported law, at most [`MAX_PARAMS`]
-    /// parameters and [`MAX_DOMAINS`] domains, and rows that fit one storage binding.
+    /// parameters and [`MAX_DOMAINS`] domains, rows and weight sets that each fit one storage
+    /// binding, and weight-set indices that an f32 holds exactly.
     pub fn check(&self, problem: &Problem) -> Result<(), Error> {
         let law = problem.law.name();
         if law_id(problem.law).is_none() {
@@ -268,12 +272,22 @@ impl Gpu {
                  domains; law '{law}' with {k} domains has {dim} parameters"
             )));
         }
-        let bytes = rows_bytes(problem);
-        if bytes > self.max_binding {
+        let rows = (problem.rows.len() * stride(k) * 4) as u64;
+        let weights = (problem.weights.len() * 4) as u64;
+        for (what, bytes) in [("rows", rows), ("weight sets", weights)] {
+            if bytes > self.max_binding {
+                return Err(Error::Gpu(format!(
+                    "the problem's {what} take {bytes} bytes on the GPU, more than the device's \
+                     largest storage binding ({} bytes); use fewer rows or replicates per run \
+                     (--shard) or the CPU backend",
+                    self.max_binding
+                )));
+            }
+        }
+        if problem.sets() > 1 << 24 {
             return Err(Error::Gpu(format!(
-                "the GPU backend's rows ({bytes} bytes) exceed the device's largest storage \
-                 binding ({} bytes)",
-                self.max_binding
+                "the GPU backend takes at most 2^24 weight sets per problem, not {}",
+                problem.sets()
             )));
         }
         Ok(())
@@ -304,7 +318,7 @@ impl Gpu {
     fn upload(&self, problem: &Problem) -> Resident {
         let rows = &problem.rows;
         let (k, dim) = (rows.k, problem.dim());
-        let stride = 4 + 2 * k;
+        let stride = stride(k);
         let mut data = Vec::with_capacity(rows.len() * stride);
         for j in 0..rows.len() {
             let y = rows.y[j];
@@ -312,12 +326,9 @@ impl Gpu {
                 Residual::Raw => y,
                 Residual::Log => y.ln(),
             };
-            data.extend([rows.ln_n[j], rows.ln_d[j], target, problem.weights[j]].map(|v| v as f32));
+            data.extend([rows.ln_n[j], rows.ln_d[j], target].map(|v| v as f32));
             data.extend(rows.h[j * k..(j + 1) * k].iter().map(|&v| v as f32));
             data.extend(rows.ln_h[j * k..(j + 1) * k].iter().map(|&v| v as f32));
-        }
-        if data.is_empty() {
-            data.push(0.0); // a binding may not be empty
         }
         let params = Params {
             n_rows: rows.len() as u32,
@@ -341,18 +352,13 @@ impl Gpu {
         );
         self.queue
             .write_buffer(&params_buf, 0, bytemuck::bytes_of(&params));
-        let rows_buf = self.buffer(
-            "rows",
-            (data.len() * 4) as u64,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
-        );
-        self.queue
-            .write_buffer(&rows_buf, 0, bytemuck::cast_slice(&data));
+        let weights: Vec<f32> = problem.weights.iter().map(|&w| w as f32).collect();
         Resident {
             id: problem.id,
             dim,
             params: params_buf,
-            rows: rows_buf,
+            rows: self.upload_storage("rows", &data),
+            weights: self.upload_storage("weights", &weights),
             io: None,
         }
     }
@@ -367,12 +373,15 @@ impl Gpu {
         let capacity = n.next_power_of_two().min(self.chunk(dim)).max(n);
         let theta = self.buffer(
             "theta",
-            (capacity * dim * 4) as u64,
+            (capacity * (dim + 1) * 4) as u64,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         );
         let out_bytes = (capacity * (dim + 2) * 4) as u64;
         let (out, readback) = self.output("out", out_bytes);
-        let bind_group = self.bind(&self.pipeline, [&r.params, &r.rows, &theta, &out]);
+        let bind_group = self.bind(
+            &self.pipeline,
+            &[&r.params, &r.rows, &theta, &out, &r.weights],
+        );
         r.io.insert(Io {
             capacity,
             theta,
@@ -398,10 +407,9 @@ impl Gpu {
     ) {
         let (targets, dim) = (params.len(), params[0].len());
         let n = hs.len() / k.max(1);
-        let stride = 4 + 2 * k;
-        let mut rows = Vec::with_capacity(n * stride);
+        let mut rows = Vec::with_capacity(n * stride(k));
         for h in hs.chunks(k.max(1)).take(n) {
-            rows.extend([ln_n as f32, ln_d as f32, 0.0, 1.0]);
+            rows.extend([ln_n as f32, ln_d as f32, 0.0]);
             rows.extend(h.iter().map(|&v| v as f32));
             rows.extend(h.iter().map(|&v| crate::law::ln_weight(v) as f32));
         }
@@ -412,13 +420,12 @@ impl Gpu {
             dim: dim as u32,
             law: law_id(law).expect("checked") as u32,
             residual: 0,
-            stride: stride as u32,
+            stride: stride(k) as u32,
             delta: 1.0,
             inv_delta: 1.0,
             targets: targets as u32,
             pad: [0; 3],
         };
-        let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
         let params_buf = self.buffer(
             "mixture params",
             std::mem::size_of::<Params>() as u64,
@@ -426,17 +433,13 @@ impl Gpu {
         );
         self.queue
             .write_buffer(&params_buf, 0, bytemuck::bytes_of(&uniform));
-        let rows_buf = self.buffer("candidates", (rows.len() * 4) as u64, storage);
-        self.queue
-            .write_buffer(&rows_buf, 0, bytemuck::cast_slice(&rows));
-        let theta_buf = self.buffer("target params", (theta.len() * 4) as u64, storage);
-        self.queue
-            .write_buffer(&theta_buf, 0, bytemuck::cast_slice(&theta));
+        let rows_buf = self.upload_storage("candidates", &rows);
+        let theta_buf = self.upload_storage("target params", &theta);
         let bytes = (n * targets * 4) as u64;
         let (out_buf, readback) = self.output("predictions", bytes);
         let bind_group = self.bind(
             &self.mixtures,
-            [&params_buf, &rows_buf, &theta_buf, &out_buf],
+            &[&params_buf, &rows_buf, &theta_buf, &out_buf],
         );
         let groups = (n * targets).div_ceil(64);
         let x = groups.min(self.split.max(1));
@@ -453,12 +456,9 @@ impl Gpu {
         }
     }
 
-    /// A bind group of the four bindings every entry point declares, in order.
-    fn bind(
-        &self,
-        pipeline: &wgpu::ComputePipeline,
-        buffers: [&wgpu::Buffer; 4],
-    ) -> wgpu::BindGroup {
+    /// A bind group of the bindings an entry point uses, in order (`main` uses all five,
+    /// `predict_mixtures` the first four).
+    fn bind(&self, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
@@ -534,6 +534,18 @@ impl Gpu {
         (out, readback)
     }
 
+    /// A storage buffer holding `data` (one float if `data` is empty: a binding may not be).
+    fn upload_storage(&self, label: &str, data: &[f32]) -> wgpu::Buffer {
+        let data = if data.is_empty() { &[0.0][..] } else { data };
+        let buf = self.buffer(
+            label,
+            (data.len() * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
+        buf
+    }
+
     fn buffer(&self, label: &str, size: u64, usage: wgpu::BufferUsages) -> wgpu::Buffer {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
@@ -543,8 +555,8 @@ impl Gpu {
         })
     }
 
-    /// One dispatch: `p` holds `n` (at most [`Gpu::chunk`]) entries of natural parameters (f32);
-    /// returns the raw `n × (dim + 2)` output records.
+    /// One dispatch: `p` holds `n` (at most [`Gpu::chunk`]) entries of natural parameters, each
+    /// followed by its weight set's index (f32); returns the raw `n × (dim + 2)` output records.
     fn dispatch(&self, r: &mut Resident, p: &[f32], n: usize) -> Vec<f32> {
         let width = r.dim + 2;
         let r = self.io(r, n);
@@ -595,7 +607,14 @@ impl Backend for Gpu {
 
     /// # Panics
     /// If [`Gpu::check`] refuses the problem; the fitting code calls `check` first.
-    fn evaluate(&self, problem: &Problem, thetas: &[f64], f: &mut [f64], g: &mut [f64]) {
+    fn evaluate(
+        &self,
+        problem: &Problem,
+        thetas: &[f64],
+        sets: &[u32],
+        f: &mut [f64],
+        g: &mut [f64],
+    ) {
         if let Err(e) = self.check(problem) {
             panic!("{e}");
         }
@@ -603,20 +622,26 @@ impl Backend for Gpu {
         let batch = f.len();
         assert_eq!(thetas.len(), batch * dim, "thetas is not batch × dim");
         assert_eq!(g.len(), batch * dim, "g is not batch × dim");
+        assert_eq!(sets.len(), batch, "sets is not one per entry");
         if batch == 0 {
             return;
         }
-        let norm = match problem.reduce {
-            crate::fit::Reduce::Mean => 1.0 / problem.weights.iter().sum::<f64>(),
-            crate::fit::Reduce::Sum => 1.0,
-        };
-        // Natural parameters in f64 and f32; entries that do not fit f32 go to the CPU path.
+        // Natural parameters in f64, and in f32 followed by the weight set; entries that do not
+        // fit f32 go to the CPU path.
         let nat: Vec<f64> = thetas
             .chunks(dim)
             .flat_map(|t| problem.to_natural(t))
             .collect();
-        let p32: Vec<f32> = nat.iter().map(|&v| v as f32).collect();
-        let on_cpu = |b: usize| p32[b * dim..(b + 1) * dim].iter().any(|v| !v.is_finite());
+        let p32: Vec<f32> = nat
+            .chunks(dim)
+            .zip(sets)
+            .flat_map(|(p, &s)| p.iter().map(|&v| v as f32).chain([s as f32]))
+            .collect();
+        let on_cpu = |b: usize| {
+            p32[b * (dim + 1)..b * (dim + 1) + dim]
+                .iter()
+                .any(|v| !v.is_finite())
+        };
 
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let r = self.resident(&mut cache, problem);
@@ -625,14 +650,16 @@ impl Backend for Gpu {
         let mut start = 0;
         while start < batch {
             let n = (batch - start).min(chunk);
-            let out = self.dispatch(r, &p32[start * dim..(start + n) * dim], n);
+            let out = self.dispatch(r, &p32[start * (dim + 1)..(start + n) * (dim + 1)], n);
             for (i, rec) in out.chunks(width).enumerate() {
                 let b = start + i;
                 let gb = &mut g[b * dim..(b + 1) * dim];
+                let set = sets[b] as usize;
                 if on_cpu(b) {
-                    f[b] = problem.eval(&thetas[b * dim..(b + 1) * dim], gb);
+                    f[b] = problem.eval(&thetas[b * dim..(b + 1) * dim], set, gb);
                     continue;
                 }
+                let norm = problem.norm(set);
                 if rec[width - 1] != 0.0 {
                     f[b] = f64::INFINITY;
                     gb.fill(0.0);
@@ -656,6 +683,7 @@ fn law_id(law: &dyn Law) -> Option<usize> {
     LAWS.iter().position(|&n| n == law.name())
 }
 
-fn rows_bytes(problem: &Problem) -> u64 {
-    (problem.rows.len() * (4 + 2 * problem.rows.k) * 4) as u64
+/// Floats per row in the shader's row layout: ln N, ln D, target, h (k), ln h (k).
+fn stride(k: usize) -> usize {
+    3 + 2 * k
 }
