@@ -28,6 +28,7 @@
 //! The binary (`src/main.rs`, `src/cli/`) is a thin layer over these modules.
 
 pub mod backend;
+pub mod bootstrap;
 pub mod data;
 pub mod engine;
 pub mod error;

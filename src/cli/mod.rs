@@ -2,6 +2,7 @@
 //! file per command. Nothing here computes; it reads flags, calls the library and prints.
 
 mod bench;
+mod bootstrap;
 mod devices;
 mod eval;
 mod fit;
@@ -51,6 +52,10 @@ enum Command {
     Optimize(optimize::OptimizeCmd),
     /// The optimal mixture of every fitted target and of their average, as one CSV.
     Sweep(optimize::SweepCmd),
+    /// Bootstrap uncertainty: refit on resampled tables, shardable across a cluster.
+    Bootstrap(bootstrap::BootstrapCmd),
+    /// Merge the study files of a sharded bootstrap into one study.
+    Merge(bootstrap::MergeCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -64,6 +69,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(c) => bench::run(c),
         Command::Optimize(c) => optimize::run_optimize(c),
         Command::Sweep(c) => optimize::run_sweep(c),
+        Command::Bootstrap(c) => bootstrap::run_bootstrap(c),
+        Command::Merge(c) => bootstrap::run_merge(c),
     }
 }
 
@@ -191,9 +198,10 @@ pub struct FitArgs {
     /// Do not start a joint (full) fit from the optimum of the additive (joint) law it contains.
     #[arg(long)]
     pub no_nest: bool,
-    /// How many of the best distinct minima are then polished to full precision.
-    #[arg(long, default_value_t = 8)]
-    pub polish: usize,
+    /// How many of the best distinct minima are then polished to full precision
+    /// [default: 8 for a fit, 2 per replicate for a bootstrap study].
+    #[arg(long)]
+    pub polish: Option<usize>,
     /// N is divided by this before the law sees it (N in millions by default).
     #[arg(long, default_value_t = 1e6)]
     pub n_unit: f64,
@@ -269,7 +277,9 @@ impl FitArgs {
         if let Some(v) = self.gtol {
             s.solver.gtol = v;
         }
-        s.polish = self.polish;
+        if let Some(p) = self.polish {
+            s.polish = p;
+        }
         s.nest = !self.no_nest;
         s.n_unit = self.n_unit;
         s.d_unit = self.d_unit;

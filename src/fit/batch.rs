@@ -9,6 +9,7 @@
 //! own θ and weight set (the [`Backend`] contract), never on what else shares its rounds.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use rayon::prelude::*;
 
@@ -50,23 +51,27 @@ pub fn minimize(
         usize::MAX,
         settings,
         backend,
-        &mut |_, outcomes| result = outcomes,
+        &mut |mut finished| {
+            result = finished.pop().expect("the one job").1;
+            ControlFlow::Continue(())
+        },
         &mut |finished| progress(finished, total),
     );
     result
 }
 
 /// Run every job of `jobs`, at most `capacity` starts in flight (a job's starts are admitted
-/// together, so one job larger than `capacity` still runs). `done(j, outcomes)` receives the
-/// `j`-th job's outcomes, in the order of its starts, once all of them have finished;
-/// `progress(finished)` the count of finished starts after each round.
+/// together, so one job larger than `capacity` still runs). After each round in which jobs
+/// finished, `done` receives them as `(j, outcomes)`: the `j`-th job's outcomes in the order of
+/// its starts; it may stop the run with `ControlFlow::Break`. `progress(finished)` receives the
+/// count of finished starts after each round.
 pub fn run(
     problem: &Problem,
     mut jobs: impl Iterator<Item = Job>,
     capacity: usize,
     settings: &Settings,
     backend: &dyn Backend,
-    done: &mut dyn FnMut(usize, Vec<Outcome>),
+    done: &mut dyn FnMut(Vec<(usize, Vec<Outcome>)>) -> ControlFlow<()>,
     progress: &mut dyn FnMut(usize),
 ) {
     struct Slot {
@@ -82,12 +87,13 @@ pub fn run(
     let mut admitted = 0;
     let mut finished = 0;
     let (mut thetas, mut sets, mut f, mut g) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut finished_jobs = Vec::new();
     loop {
         while slots.len() < capacity {
             let Some(job) = jobs.next() else { break };
             let n = job.starts.len();
             if n == 0 {
-                done(admitted, Vec::new());
+                finished_jobs.push((admitted, Vec::new()));
             } else {
                 open.insert(admitted, (vec![None; n], n));
                 slots.extend(job.starts.into_iter().enumerate().map(|(index, x)| Slot {
@@ -98,6 +104,9 @@ pub fn run(
                 }));
             }
             admitted += 1;
+        }
+        if !finished_jobs.is_empty() && done(std::mem::take(&mut finished_jobs)).is_break() {
+            return;
         }
         progress(finished);
         if slots.is_empty() {
@@ -141,7 +150,7 @@ pub fn run(
             entry.1 -= 1;
             if entry.1 == 0 {
                 let (outcomes, _) = open.remove(&s.job).expect("an admitted job");
-                done(s.job, outcomes.into_iter().map(Option::unwrap).collect());
+                finished_jobs.push((s.job, outcomes.into_iter().map(Option::unwrap).collect()));
             }
         }
     }

@@ -137,11 +137,17 @@ pub struct TargetFit {
     pub wall_s: f64,
 }
 
+/// The table rows target `t` is fitted on (those with a value for it).
+pub fn target_row_ids(ds: &Dataset, t: usize) -> Vec<usize> {
+    let y = &ds.targets[t].y;
+    (0..ds.rows()).filter(|&r| y[r].is_finite()).collect()
+}
+
 /// The rows of target `t` in fit units (rows with an empty or dropped cell left out).
 pub fn target_rows(ds: &Dataset, t: usize, n_unit: f64, d_unit: f64) -> Rows {
     let y = &ds.targets[t].y;
     let k = ds.k();
-    let keep: Vec<usize> = (0..ds.rows()).filter(|&r| y[r].is_finite()).collect();
+    let keep = target_row_ids(ds, t);
     Rows::new(
         keep.iter().map(|&r| (ds.n[r] / n_unit).ln()).collect(),
         keep.iter().map(|&r| (ds.d[r] / d_unit).ln()).collect(),
@@ -259,27 +265,80 @@ pub fn fit_target(
 /// most of the time on starts that lose; polishing only the contenders gives the winner full
 /// f64 precision at a fraction of the cost — and an f32 GPU exploration f64 quality.
 fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings) {
+    polish_groups(problem, &mut [(0, outcomes)], s.polish, &s.polish_solver);
+}
+
+/// [`polish`] for several groups of outcomes at once, each under its own weight set (the
+/// replicates of a bootstrap study): one re-scoring batch and one polishing run for all.
+pub(crate) fn polish_groups(
+    problem: &Problem,
+    groups: &mut [(u32, &mut [Outcome])],
+    count: usize,
+    solver: &lbfgs::Settings,
+) {
     // Re-score every minimum in f64 first: an f32 exploration's objectives are only good to
     // ~1e-4 relative, too coarse to rank minima that close.
     let dim = problem.dim();
-    let thetas: Vec<f64> = outcomes
-        .iter()
-        .flat_map(|o| o.theta.iter().copied())
-        .collect();
-    let mut f = vec![0.0; outcomes.len()];
-    let mut g = vec![0.0; outcomes.len() * dim];
-    let sets = vec![0; outcomes.len()];
-    Cpu.evaluate(problem, &thetas, &sets, &mut f, &mut g);
-    for (o, v) in outcomes.iter_mut().zip(f) {
-        o.f = v;
+    let mut thetas = Vec::new();
+    let mut sets = Vec::new();
+    for (set, outcomes) in groups.iter() {
+        for o in outcomes.iter() {
+            thetas.extend_from_slice(&o.theta);
+            sets.push(*set);
+        }
     }
+    let mut f = vec![0.0; sets.len()];
+    let mut g = vec![0.0; sets.len() * dim];
+    Cpu.evaluate(problem, &thetas, &sets, &mut f, &mut g);
+    let mut f = f.into_iter();
+    for (_, outcomes) in groups.iter_mut() {
+        for o in outcomes.iter_mut() {
+            o.f = f.next().expect("one value per outcome");
+        }
+    }
+    let chosen: Vec<Vec<usize>> = groups
+        .iter()
+        .map(|(_, outcomes)| contenders(outcomes, count))
+        .collect();
+    let jobs: Vec<batch::Job> = groups
+        .iter()
+        .zip(&chosen)
+        .map(|((set, outcomes), c)| batch::Job {
+            set: *set,
+            starts: c.iter().map(|&i| outcomes[i].theta.clone()).collect(),
+        })
+        .collect();
+    batch::run(
+        problem,
+        jobs.into_iter(),
+        usize::MAX,
+        solver,
+        &Cpu,
+        &mut |finished| {
+            for (j, polished) in finished {
+                let outcomes = &mut groups[j].1;
+                for (&i, p) in chosen[j].iter().zip(polished) {
+                    // L-BFGS never ends above its start, so the polished point is at least as good.
+                    outcomes[i].theta = p.theta;
+                    outcomes[i].f = p.f;
+                    outcomes[i].evaluations += p.evaluations;
+                }
+            }
+            std::ops::ControlFlow::Continue(())
+        },
+        &mut |_| {},
+    );
+}
+
+/// Indices of the best `count` finite outcomes whose parameters differ (best first).
+fn contenders(outcomes: &[Outcome], count: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..outcomes.len())
         .filter(|&i| outcomes[i].f.is_finite())
         .collect();
     order.sort_by(|&a, &b| outcomes[a].f.total_cmp(&outcomes[b].f));
     let mut chosen: Vec<usize> = Vec::new();
     for i in order {
-        if chosen.len() == s.polish {
+        if chosen.len() == count {
             break;
         }
         let distinct = chosen.iter().all(|&c| {
@@ -293,14 +352,7 @@ fn polish(problem: &Problem, outcomes: &mut [Outcome], s: &FitSettings) {
             chosen.push(i);
         }
     }
-    let starts = chosen.iter().map(|&i| outcomes[i].theta.clone()).collect();
-    let polished = batch::minimize(problem, starts, &s.polish_solver, &Cpu, &mut |_, _| {});
-    for (&i, p) in chosen.iter().zip(polished) {
-        // L-BFGS never ends above its start, so the polished point is at least as good.
-        outcomes[i].theta = p.theta;
-        outcomes[i].f = p.f;
-        outcomes[i].evaluations += p.evaluations;
-    }
+    chosen
 }
 
 fn summarise(

@@ -1,0 +1,387 @@
+//! Bootstrap uncertainty studies: refit a law on many resampled tables and summarise the spread.
+//!
+//! # Why it is shaped this way
+//!
+//! * **A replicate is a weight set, not a table.** Resampling draws rows (or whole runs) with
+//!   replacement; the counts become the replicate's row weights ([`plan`]). Every replicate of a
+//!   target is then one weight set of a single [`Problem`] whose rows are uploaded once, and all
+//!   replicates' starts run through the same batched optimiser as a fit — the executor streams
+//!   replicates in as others finish, so a GPU sees full batches throughout.
+//! * **Warm starts.** Each replicate starts from the full-data optimum plus `starts − 1` starts
+//!   drawn as the fit draws them (random, or points of Hoffmann's grid): a resample moves the
+//!   optimum a little, and the extra starts catch the replicates where it moves to another basin.
+//!   The best few minima are polished in f64 on the CPU, as in a fit.
+//! * **Reproducible per replicate.** Replicate `j`'s weights and starts come from `(seed, j)`
+//!   alone and its fit depends on nothing else (the backend contract), so `--shard i/n` runs
+//!   replicates `j ≡ i (mod n)` and the merge of the shards is the whole study, byte for byte.
+//! * **Written as they finish.** Records go to the study file ([`record`]) as replicates
+//!   complete; an interrupted study resumes from what it wrote.
+//! * **Summaries are derived.** Intervals, predictions at given points and the distribution of
+//!   the optimal mixture are computed from the records ([`summary`]), so `merge` and a whole run
+//!   summarise identically.
+
+pub mod plan;
+pub mod record;
+pub mod summary;
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use rayon::prelude::*;
+
+pub use plan::{Plan, Resample};
+pub use record::{Full, Header, Record, Shard, StudyFile, StudySettings};
+pub use summary::{At, Interval, Prediction, Summary, TargetSummary};
+
+use crate::backend::{Backend, Cpu};
+use crate::data::Dataset;
+use crate::fit::batch::{self, Job};
+use crate::fit::{self, target_row_ids, target_rows, FitSettings, Init, Problem};
+use crate::law::{Law, Point};
+use crate::mixture::{self, Bounds, Laws, Objective, Search};
+use crate::report::{Params, Units};
+use crate::{Error, Result};
+
+/// Starts in flight at once: enough to fill a GPU, few enough that the L-BFGS states of the
+/// larger laws stay within a few hundred MB.
+const CAPACITY: usize = 8192;
+/// Weights per problem at most (replicates × rows): larger studies run in blocks.
+const MAX_WEIGHTS: usize = 1 << 24;
+/// Lattice points swept per optimal-mixture search before mirror descent refines the best.
+const OPTIMUM_LATTICE: u128 = 3000;
+
+/// The header of a study on `ds`, without its full-data fits (see [`fit_full`]).
+pub fn header(
+    ds: &Dataset,
+    law: &'static dyn Law,
+    study: &StudySettings,
+    shard: Option<Shard>,
+) -> Result<Header> {
+    if study.replicates == 0 || study.starts == 0 {
+        return Err(Error::usage(
+            "a study needs at least one replicate and one start per replicate",
+        ));
+    }
+    let mut study = study.clone();
+    study.optimum_at = match (law.uses_mixture(), study.optimum_at) {
+        (false, _) => None,
+        (true, Some(at)) => Some(at),
+        // By default the largest model and token count of the table: the scale the study's
+        // user is extrapolating towards.
+        (true, None) => Some([
+            ds.n.iter().copied().fold(0.0, f64::max),
+            ds.d.iter().copied().fold(0.0, f64::max),
+        ]),
+    };
+    Ok(Header {
+        mixlaw_bootstrap: record::STUDY_VERSION,
+        law: law.name().to_string(),
+        formula: law.formula().to_string(),
+        domains: ds.domains.clone(),
+        units: Units {
+            n: study.fit.n_unit,
+            d: study.fit.d_unit,
+        },
+        data: record::DataId::of(ds),
+        study,
+        shard,
+        full: Vec::new(),
+    })
+}
+
+/// Fit every target on the full data and find its optimal mixture, into `header.full`: the
+/// estimates the replicates warm-start from and the intervals are centred on.
+pub fn fit_full(
+    header: &mut Header,
+    ds: &Dataset,
+    law: &'static dyn Law,
+    backend: &dyn Backend,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<()> {
+    let s = &header.study.fit;
+    let mut full = Vec::with_capacity(ds.targets.len());
+    for t in 0..ds.targets.len() {
+        let name = ds.targets[t].name.clone();
+        let f = fit::fit_target(ds, t, law, s, backend, &mut |d, n| progress(&name, d, n))?;
+        let values = f.params.values();
+        full.push(Full {
+            target: name,
+            objective: f.objective,
+            optimum: header
+                .study
+                .optimum_at
+                .map(|at| optimum(law, &ds.domains, &values, at, s)),
+            params: f.params,
+        });
+    }
+    header.full = full;
+    Ok(())
+}
+
+/// Fit every replicate of the header's shard, except the (replicate, target) pairs in `skip`
+/// (already written). Records go to `sink` in batches as replicates finish; `progress(target,
+/// done, total)` counts replicates.
+pub fn replicate(
+    ds: &Dataset,
+    law: &'static dyn Law,
+    header: &Header,
+    backend: &dyn Backend,
+    skip: &HashSet<(usize, String)>,
+    sink: &mut dyn FnMut(Vec<Record>) -> Result<()>,
+    progress: &mut dyn FnMut(&str, usize, usize),
+) -> Result<()> {
+    let study = &header.study;
+    let s = &study.fit;
+    let plan = Plan::new(ds, study.resample, study.seed);
+    let specs = law.params(&ds.domains);
+    let grid = match s.init {
+        Init::Grid => crate::law::Chinchilla::grid(s.n_unit, s.d_unit),
+        Init::Random => Vec::new(),
+    };
+    let owned: Vec<usize> = (0..study.replicates)
+        .filter(|&j| header.shard.is_none_or(|sh| sh.owns(j)))
+        .collect();
+    for (t, full) in header.full.iter().enumerate() {
+        let name = &full.target;
+        let ids = target_row_ids(ds, t);
+        let rows = target_rows(ds, t, s.n_unit, s.d_unit);
+        let todo: Vec<usize> = owned
+            .iter()
+            .copied()
+            .filter(|&j| !skip.contains(&(j, name.clone())))
+            .collect();
+        let total = owned.len();
+        let mut done = total - todo.len();
+        progress(name, done, total);
+        let full_params: Vec<f64> = specs
+            .iter()
+            .map(|sp| full.params.get(&sp.name).unwrap_or(f64::NAN))
+            .collect();
+        for block in todo.chunks((MAX_WEIGHTS / rows.len().max(1)).max(1)) {
+            let mut weights = Vec::with_capacity(block.len() * ids.len());
+            for &j in block {
+                let w = plan.weights(j as u64);
+                weights.extend(ids.iter().map(|&r| w[r]));
+            }
+            let problem = Problem::new(
+                law,
+                specs.clone(),
+                rows.clone(),
+                weights,
+                s.residual,
+                s.reduce,
+                s.delta,
+            );
+            backend.check(&problem)?;
+            let warm = problem.to_internal(&full_params);
+            let jobs = block.iter().enumerate().map(|(i, &j)| Job {
+                set: i as u32,
+                starts: starts(law, &problem, ds.k(), s, &grid, &warm, study, j),
+            });
+            let mut failure = None;
+            batch::run(
+                &problem,
+                jobs,
+                CAPACITY,
+                &s.solver,
+                backend,
+                &mut |mut finished| {
+                    let mut groups: Vec<(u32, &mut [batch::Outcome])> = finished
+                        .iter_mut()
+                        .map(|(i, o)| (*i as u32, o.as_mut_slice()))
+                        .collect();
+                    fit::polish_groups(&problem, &mut groups, s.polish, &s.polish_solver);
+                    let records: Vec<Record> = finished
+                        .par_iter()
+                        .map(|(i, outcomes)| {
+                            let best = outcomes
+                                .iter()
+                                .min_by(|a, b| a.f.total_cmp(&b.f))
+                                .expect("every replicate has starts");
+                            let p = problem.to_natural(&best.theta);
+                            let objective = problem.objective_natural(&p, *i);
+                            let ok = objective.is_finite() && problem.weight_sums[*i] > 0.0;
+                            Record {
+                                replicate: block[*i],
+                                target: name.clone(),
+                                objective: ok.then_some(objective),
+                                optimum: study
+                                    .optimum_at
+                                    .filter(|_| ok)
+                                    .map(|at| optimum(law, &ds.domains, &p, at, s)),
+                                params: Params(
+                                    specs.iter().map(|sp| sp.name.clone()).zip(p).collect(),
+                                ),
+                            }
+                        })
+                        .collect();
+                    done += records.len();
+                    progress(name, done, total);
+                    match sink(records) {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(e) => {
+                            failure = Some(e);
+                            ControlFlow::Break(())
+                        }
+                    }
+                },
+                &mut |_| {},
+            );
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replicate `j`'s starts in internal coordinates: the full-data optimum `warm`, then
+/// `starts − 1` drawn from the replicate's own stream as the fit draws them.
+#[allow(clippy::too_many_arguments)]
+fn starts(
+    law: &dyn Law,
+    problem: &Problem,
+    k: usize,
+    s: &FitSettings,
+    grid: &[Vec<f64>],
+    warm: &[f64],
+    study: &StudySettings,
+    j: usize,
+) -> Vec<Vec<f64>> {
+    let mut rng = plan::rng(study.seed, j as u64, 1);
+    std::iter::once(warm.to_vec())
+        .chain((1..study.starts).map(|_| {
+            let p = match s.init {
+                Init::Grid => grid[rng.below(grid.len())].clone(),
+                Init::Random => law.sample_start(k, &mut rng),
+            };
+            problem.to_internal(&p)
+        }))
+        .collect()
+}
+
+/// The optimal mixture of one fitted target at raw `[N, D]`: a coarse lattice sweep (a few
+/// thousand points) refined by mirror descent, in f64 on the CPU.
+fn optimum(
+    law: &'static dyn Law,
+    domains: &[String],
+    params: &[f64],
+    at: [f64; 2],
+    s: &FitSettings,
+) -> Params {
+    let k = domains.len();
+    let resolution = (1..)
+        .take_while(|&r| mixture::lattice::count(k, r) <= OPTIMUM_LATTICE)
+        .last()
+        .unwrap_or(1);
+    let laws = Laws {
+        law,
+        domains: domains.to_vec(),
+        params: vec![params.to_vec()],
+        n: at[0] / s.n_unit,
+        d: at[1] / s.d_unit,
+    };
+    let objective = Objective {
+        name: String::new(),
+        weights: vec![1.0],
+    };
+    let search = Search {
+        resolution,
+        top: 3,
+        max_iter: 10_000,
+    };
+    let solution = mixture::optimize(&laws, &[objective], &Bounds::free(k), &search, &Cpu)
+        .expect("the free simplex is feasible")
+        .remove(0);
+    Params(domains.iter().cloned().zip(solution.h).collect())
+}
+
+/// Summarise a study's records at confidence `level`, with predicted losses at `at`.
+pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> Result<Summary> {
+    let law = crate::law::by_name(&header.law)
+        .ok_or_else(|| Error::usage(format!("unknown law '{}'", header.law)))?;
+    let specs = law.params(&header.domains);
+    let k = header.domains.len();
+    for a in at {
+        a.check(law, k)?;
+    }
+    let mut records = records.to_vec();
+    record::sort(header, &mut records);
+    let units = header.units;
+    let predict = |p: &Params, a: &At| {
+        let values: Vec<f64> = specs.iter().map(|s| p.get(&s.name).unwrap_or(f64::NAN)).collect();
+        law.eval(&values, &Point::new(a.n / units.n, a.d / units.d, &a.h), None)
+    };
+    let mut targets = Vec::new();
+    for full in &header.full {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.target == full.target).collect();
+        let ok: Vec<&Record> = mine.iter().copied().filter(|r| r.objective.is_some()).collect();
+        if ok.is_empty() {
+            return Err(Error::usage(format!(
+                "no replicate of target {} reached a finite objective: nothing to summarise",
+                full.target
+            )));
+        }
+        let over = |f: &dyn Fn(&Record) -> f64| ok.iter().map(|r| f(r)).collect::<Vec<f64>>();
+        let params = specs
+            .iter()
+            .map(|sp| {
+                let get = |p: &Params| p.get(&sp.name).unwrap_or(f64::NAN);
+                Interval::new(
+                    sp.name.clone(),
+                    get(&full.params),
+                    &over(&|r| get(&r.params)),
+                    level,
+                )
+            })
+            .collect();
+        let predictions = at
+            .iter()
+            .map(|a| Prediction {
+                at: a.clone(),
+                loss: Interval::new(
+                    full.target.clone(),
+                    predict(&full.params, a),
+                    &over(&|r| predict(&r.params, a)),
+                    level,
+                ),
+            })
+            .collect();
+        let optimum = match &full.optimum {
+            Some(h) => header
+                .domains
+                .iter()
+                .map(|d| {
+                    let get = |p: &Option<Params>| {
+                        p.as_ref().and_then(|p| p.get(d)).unwrap_or(f64::NAN)
+                    };
+                    Interval::new(
+                        d.clone(),
+                        h.get(d).unwrap_or(f64::NAN),
+                        &over(&|r| get(&r.optimum)),
+                        level,
+                    )
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        targets.push(TargetSummary {
+            target: full.target.clone(),
+            replicates: ok.len(),
+            failed: mine.len() - ok.len(),
+            params,
+            predictions,
+            optimum,
+        });
+    }
+    Ok(Summary {
+        law: header.law.clone(),
+        level,
+        resample: header.study.resample,
+        replicates: header.study.replicates,
+        starts: header.study.starts,
+        seed: header.study.seed,
+        optimum_at: header.study.optimum_at,
+        targets,
+    })
+}

@@ -1,0 +1,314 @@
+//! The study file: JSON Lines, one header and then one record per (replicate, target).
+//!
+//! The header says everything that decides the replicates (law, data digest, settings, the
+//! full-data fits they warm-start from); a record is the fit of one target on one replicate.
+//! Records are appended and flushed as replicates finish, so an interrupted study keeps what it
+//! finished and `--resume` continues it (a torn last line is dropped). When a
+//! study completes its file is rewritten atomically with the records sorted, so that a whole
+//! study and the `merge` of its shards are the same bytes.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::plan::Resample;
+use crate::data::Dataset;
+use crate::fit::FitSettings;
+use crate::report::{Params, Units};
+use crate::{Error, Result};
+
+pub const STUDY_VERSION: u32 = 1;
+
+/// Replicates `j` with `j mod count == index`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub fn owns(&self, j: usize) -> bool {
+        j % self.count == self.index
+    }
+
+    /// `i/n`, or `auto` for a Slurm array task (`SLURM_ARRAY_TASK_ID` of
+    /// `SLURM_ARRAY_TASK_COUNT`, with task ids counted from `SLURM_ARRAY_TASK_MIN`, 0 if unset).
+    pub fn parse(text: &str) -> Result<Shard> {
+        let (index, count) = if text == "auto" {
+            let var = |name: &str| {
+                std::env::var(name).ok().map(|v| {
+                    v.trim().parse::<usize>().map_err(|_| {
+                        Error::usage(format!("--shard auto: {name}='{v}' is not a number"))
+                    })
+                })
+            };
+            let missing = || {
+                Error::usage(
+                    "--shard auto needs SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT \
+                     (run it as a Slurm array job, or give --shard i/n)",
+                )
+            };
+            let id = var("SLURM_ARRAY_TASK_ID").ok_or_else(missing)??;
+            let count = var("SLURM_ARRAY_TASK_COUNT").ok_or_else(missing)??;
+            let min = var("SLURM_ARRAY_TASK_MIN").transpose()?.unwrap_or(0);
+            (id.checked_sub(min).ok_or_else(|| {
+                Error::usage(format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+                ))
+            })?, count)
+        } else {
+            let bad = || Error::usage(format!("--shard: '{text}' is not i/n (e.g. 0/8) or auto"));
+            let (i, n) = text.split_once('/').ok_or_else(bad)?;
+            (
+                i.trim().parse().map_err(|_| bad())?,
+                n.trim().parse().map_err(|_| bad())?,
+            )
+        };
+        if count == 0 || index >= count {
+            return Err(Error::usage(format!(
+                "--shard: shard {index} of {count} does not exist (shards are 0 to n-1)"
+            )));
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What decides a study besides the data and the law.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StudySettings {
+    pub replicates: usize,
+    /// Starts per replicate: the full-data optimum and `starts − 1` drawn as the fit draws them.
+    pub starts: usize,
+    pub seed: u64,
+    pub resample: Resample,
+    /// Raw N and D at which each replicate's optimal mixture is found (mixture laws only).
+    pub optimum_at: Option<[f64; 2]>,
+    /// How the full-data fit and every replicate's fit are made.
+    pub fit: FitSettings,
+}
+
+/// The data a study was run on: a digest of every value used, so that shards of different
+/// tables (or filters) are never merged.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DataId {
+    pub source: String,
+    pub rows: usize,
+    pub digest: String,
+}
+
+impl DataId {
+    pub fn of(ds: &Dataset) -> Self {
+        // FNV-1a over the bits of every value the fits see.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |bytes: &[u8]| {
+            for &b in bytes {
+                hash = (hash ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        for v in ds.n.iter().chain(&ds.d).chain(&ds.h) {
+            eat(&v.to_bits().to_le_bytes());
+        }
+        for t in &ds.targets {
+            eat(t.name.as_bytes());
+            for v in &t.y {
+                eat(&v.to_bits().to_le_bytes());
+            }
+        }
+        DataId {
+            source: ds.source.display().to_string(),
+            rows: ds.rows(),
+            digest: format!("{hash:016x}"),
+        }
+    }
+}
+
+/// The full-data fit of one target.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Full {
+    pub target: String,
+    pub params: Params,
+    pub objective: f64,
+    /// The optimal mixture at `optimum_at` (mixture laws only).
+    pub optimum: Option<Params>,
+}
+
+/// The first line of a study file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Header {
+    pub mixlaw_bootstrap: u32,
+    pub law: String,
+    pub formula: String,
+    pub domains: Vec<String>,
+    pub units: Units,
+    pub data: DataId,
+    pub study: StudySettings,
+    pub shard: Option<Shard>,
+    pub full: Vec<Full>,
+}
+
+impl Header {
+    /// Fields on which two headers differ, ignoring `shard` (and the data's path, which may
+    /// differ between the machines of one cluster while its digest may not).
+    pub fn differences(&self, other: &Header) -> Vec<String> {
+        let value = |h: &Header| {
+            let mut v = serde_json::to_value(h).expect("headers serialise");
+            let o = v.as_object_mut().expect("an object");
+            o.remove("shard");
+            o["data"].as_object_mut().expect("an object").remove("source");
+            v
+        };
+        let (a, b) = (value(self), value(other));
+        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
+        a.keys()
+            .filter(|k| a.get(*k) != b.get(*k))
+            .cloned()
+            .collect()
+    }
+
+    /// The index of `target` among the header's targets.
+    pub fn target_index(&self, target: &str) -> Option<usize> {
+        self.full.iter().position(|f| f.target == target)
+    }
+}
+
+/// One target's fit on one replicate.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Record {
+    pub replicate: usize,
+    pub target: String,
+    /// The objective under the replicate's weights; absent if no start reached a finite value.
+    pub objective: Option<f64>,
+    pub params: Params,
+    pub optimum: Option<Params>,
+}
+
+/// A study file read back.
+pub struct StudyFile {
+    pub header: Header,
+    pub records: Vec<Record>,
+    /// Bytes up to the end of the last complete line (a torn last line is not counted).
+    pub complete_bytes: u64,
+}
+
+impl StudyFile {
+    pub fn read(path: &Path) -> Result<StudyFile> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let bad = |line: usize, msg: String| Error::FitFile {
+            path: path.to_path_buf(),
+            msg: format!("line {line}: {msg}"),
+        };
+        // Everything after the last newline is a line whose write was interrupted.
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        let mut lines = text[..complete].lines().enumerate();
+        let header: Header = match lines.next() {
+            Some((_, l)) => serde_json::from_str(l)
+                .map_err(|e| bad(1, format!("not a mixlaw bootstrap study header: {e}")))?,
+            None => return Err(bad(1, "empty: not a mixlaw bootstrap study".into())),
+        };
+        if header.mixlaw_bootstrap != STUDY_VERSION {
+            return Err(bad(
+                1,
+                format!(
+                    "study file version {} (this mixlaw reads version {STUDY_VERSION})",
+                    header.mixlaw_bootstrap
+                ),
+            ));
+        }
+        let mut records = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, l) in lines {
+            let r: Record = serde_json::from_str(l)
+                .map_err(|e| bad(i + 1, format!("not a replicate record: {e}")))?;
+            if header.target_index(&r.target).is_none() {
+                return Err(bad(i + 1, format!("unknown target '{}'", r.target)));
+            }
+            if r.replicate >= header.study.replicates
+                || header.shard.is_some_and(|s| !s.owns(r.replicate))
+            {
+                return Err(bad(
+                    i + 1,
+                    format!("replicate {} does not belong to this study", r.replicate),
+                ));
+            }
+            if !seen.insert((r.replicate, r.target.clone())) {
+                return Err(bad(
+                    i + 1,
+                    format!("replicate {} of {} appears twice", r.replicate, r.target),
+                ));
+            }
+            records.push(r);
+        }
+        Ok(StudyFile {
+            header,
+            records,
+            complete_bytes: complete as u64,
+        })
+    }
+}
+
+/// Records in the canonical order: by target (the header's order), then replicate.
+pub fn sort(header: &Header, records: &mut [Record]) {
+    records.sort_by_key(|r| (header.target_index(&r.target), r.replicate));
+}
+
+/// The whole file: the header, then `records` in canonical order.
+pub fn render(header: &Header, records: &[Record]) -> String {
+    let mut records = records.to_vec();
+    sort(header, &mut records);
+    let mut out = line(header);
+    for r in &records {
+        out.push_str(&line(r));
+    }
+    out
+}
+
+pub fn line<T: Serialize>(value: &T) -> String {
+    let mut s = serde_json::to_string(value).expect("study lines serialise");
+    s.push('\n');
+    s
+}
+
+/// Appends records to a study file, flushed after every batch of them.
+pub struct Appender {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl Appender {
+    /// Open `path` for appending, first cutting it to `len` bytes (dropping a torn line).
+    pub fn open(path: &Path, len: u64) -> Result<Appender> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        file.set_len(len).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(io)?;
+        Ok(Appender {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn append(&mut self, records: &[Record]) -> Result<()> {
+        let text: String = records.iter().map(line).collect();
+        self.file
+            .write_all(text.as_bytes())
+            .and_then(|_| self.file.flush())
+            .map_err(|source| Error::Io {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
