@@ -35,6 +35,8 @@
 //! The bound is first-order (it ignores products of two rounding errors) and uses a generous
 //! `C`; the suite prints the largest `error / tolerance` ratio it meets, which is what to watch.
 
+mod common;
+
 use std::sync::OnceLock;
 
 use mixlaw::backend::{Backend, Cpu, Gpu};
@@ -131,8 +133,7 @@ fn tolerance(pr: &Problem, theta: &[f64], set: usize) -> (f64, f64) {
     let sum_err = (m / 64.0 + 6.0) * U;
     let (mut tf, mut tg, mut sum_h) = (0.0, 0.0, 0.0);
     let mut d = vec![0.0; dim];
-    for j in 0..pr.rows.len() {
-        let w = weights[j];
+    for (j, &w) in weights.iter().enumerate() {
         if w == 0.0 {
             continue;
         }
@@ -322,29 +323,11 @@ fn interleaved_problems_do_not_mix(backend: &dyn Backend) {
     }
 }
 
-fn require_gpu() -> bool {
-    std::env::var("MIXLAW_REQUIRE_GPU").is_ok_and(|v| v == "1")
-}
-
 /// A GPU backend, or `None` (after saying why) when there is no adapter.
-fn open_gpu(split: Option<usize>) -> Option<Gpu> {
-    match Gpu::new() {
-        Ok(g) => Some(match split {
-            Some(s) => g.with_split(s),
-            None => g,
-        }),
-        Err(e) if require_gpu() => panic!("MIXLAW_REQUIRE_GPU=1 but no GPU backend: {e}"),
-        Err(e) => {
-            eprintln!("skipping GPU test: {e}");
-            None
-        }
-    }
-}
-
 /// The GPU backend shared by the GPU tests.
 fn gpu() -> Option<&'static Gpu> {
     static GPU: OnceLock<Option<Gpu>> = OnceLock::new();
-    GPU.get_or_init(|| open_gpu(None)).as_ref()
+    GPU.get_or_init(|| common::open_gpu(None)).as_ref()
 }
 
 /// Turns each suite function into `cpu::name` and `gpu::name` tests.
@@ -389,7 +372,7 @@ fn cpu_split_batches_match_single_entries() {
 /// With at most 7 entries per dispatch, 150 entries take 22 dispatches.
 #[test]
 fn gpu_split_batches_match_single_entries() {
-    if let Some(gpu) = open_gpu(Some(7)) {
+    if let Some(gpu) = common::open_gpu(Some(7)) {
         split_batches_match_single_entries(&gpu);
     }
 }

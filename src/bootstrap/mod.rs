@@ -309,13 +309,24 @@ pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> 
     record::sort(header, &mut records);
     let units = header.units;
     let predict = |p: &Params, a: &At| {
-        let values: Vec<f64> = specs.iter().map(|s| p.get(&s.name).unwrap_or(f64::NAN)).collect();
-        law.eval(&values, &Point::new(a.n / units.n, a.d / units.d, &a.h), None)
+        let values: Vec<f64> = specs
+            .iter()
+            .map(|s| p.get(&s.name).unwrap_or(f64::NAN))
+            .collect();
+        law.eval(
+            &values,
+            &Point::new(a.n / units.n, a.d / units.d, &a.h),
+            None,
+        )
     };
     let mut targets = Vec::new();
     for full in &header.full {
         let mine: Vec<&Record> = records.iter().filter(|r| r.target == full.target).collect();
-        let ok: Vec<&Record> = mine.iter().copied().filter(|r| r.objective.is_some()).collect();
+        let ok: Vec<&Record> = mine
+            .iter()
+            .copied()
+            .filter(|r| r.objective.is_some())
+            .collect();
         if ok.is_empty() {
             return Err(Error::usage(format!(
                 "no replicate of target {} reached a finite objective: nothing to summarise",
@@ -352,9 +363,8 @@ pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> 
                 .domains
                 .iter()
                 .map(|d| {
-                    let get = |p: &Option<Params>| {
-                        p.as_ref().and_then(|p| p.get(d)).unwrap_or(f64::NAN)
-                    };
+                    let get =
+                        |p: &Option<Params>| p.as_ref().and_then(|p| p.get(d)).unwrap_or(f64::NAN);
                     Interval::new(
                         d.clone(),
                         h.get(d).unwrap_or(f64::NAN),

@@ -36,9 +36,14 @@ impl Shard {
     /// `i/n`, or `auto` for a Slurm array task (`SLURM_ARRAY_TASK_ID` of
     /// `SLURM_ARRAY_TASK_COUNT`, with task ids counted from `SLURM_ARRAY_TASK_MIN`, 0 if unset).
     pub fn parse(text: &str) -> Result<Shard> {
+        Shard::parse_with(text, |name| std::env::var(name).ok())
+    }
+
+    /// [`Shard::parse`] with the environment read through `env`.
+    pub fn parse_with(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard> {
         let (index, count) = if text == "auto" {
             let var = |name: &str| {
-                std::env::var(name).ok().map(|v| {
+                env(name).map(|v| {
                     v.trim().parse::<usize>().map_err(|_| {
                         Error::usage(format!("--shard auto: {name}='{v}' is not a number"))
                     })
@@ -53,11 +58,14 @@ impl Shard {
             let id = var("SLURM_ARRAY_TASK_ID").ok_or_else(missing)??;
             let count = var("SLURM_ARRAY_TASK_COUNT").ok_or_else(missing)??;
             let min = var("SLURM_ARRAY_TASK_MIN").transpose()?.unwrap_or(0);
-            (id.checked_sub(min).ok_or_else(|| {
-                Error::usage(format!(
+            (
+                id.checked_sub(min).ok_or_else(|| {
+                    Error::usage(format!(
                     "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
                 ))
-            })?, count)
+                })?,
+                count,
+            )
         } else {
             let bad = || Error::usage(format!("--shard: '{text}' is not i/n (e.g. 0/8) or auto"));
             let (i, n) = text.split_once('/').ok_or_else(bad)?;
@@ -156,7 +164,10 @@ impl Header {
             let mut v = serde_json::to_value(h).expect("headers serialise");
             let o = v.as_object_mut().expect("an object");
             o.remove("shard");
-            o["data"].as_object_mut().expect("an object").remove("source");
+            o["data"]
+                .as_object_mut()
+                .expect("an object")
+                .remove("source");
             v
         };
         let (a, b) = (value(self), value(other));

@@ -116,7 +116,7 @@ impl At {
             ));
         }
         let sum: f64 = self.h.iter().sum();
-        if want > 0 && (self.h.iter().any(|&v| !(v >= 0.0)) || (sum - 1.0).abs() > 1e-3) {
+        if want > 0 && (self.h.iter().any(|&v| v.is_nan() || v < 0.0) || (sum - 1.0).abs() > 1e-3) {
             return bad(format!(
                 "mixture weights must be non-negative and sum to 1 (they sum to {sum})"
             ));

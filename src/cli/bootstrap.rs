@@ -314,7 +314,11 @@ fn merge(files: &[PathBuf]) -> Result<(Header, Vec<Record>)> {
 
 /// `N,D` as two positive numbers.
 fn parse_pair(text: &str) -> Result<[f64; 2]> {
-    let bad = || Error::usage(format!("--optimum-at '{text}' is not N,D (two positive numbers)"));
+    let bad = || {
+        Error::usage(format!(
+            "--optimum-at '{text}' is not N,D (two positive numbers)"
+        ))
+    };
     let (n, d) = text.split_once(',').ok_or_else(bad)?;
     let (n, d): (f64, f64) = (
         n.trim().parse().map_err(|_| bad())?,

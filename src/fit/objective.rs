@@ -127,7 +127,7 @@ impl Problem {
     ) -> Self {
         let n = rows.len().max(1);
         assert!(
-            !weights.is_empty() && weights.len() % n == 0,
+            !weights.is_empty() && weights.len().is_multiple_of(n),
             "weights must hold whole sets of {n} rows"
         );
         let weight_sums = weights.chunks(n).map(|w| w.iter().sum()).collect();
@@ -244,8 +244,7 @@ impl Problem {
             g.fill(0.0);
         }
         let mut total = 0.0;
-        for j in 0..self.rows.len() {
-            let w = weights[j];
+        for (j, &w) in weights.iter().enumerate() {
             if w == 0.0 {
                 continue;
             }

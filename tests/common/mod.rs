@@ -53,3 +53,24 @@ pub fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// Whether CI asked for GPU tests to fail rather than skip when there is no adapter.
+pub fn require_gpu() -> bool {
+    std::env::var("MIXLAW_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+/// The GPU backend (at most `split` entries per dispatch), or `None` with a printed reason when
+/// there is no adapter; under `MIXLAW_REQUIRE_GPU=1` a missing adapter is a failure instead.
+pub fn open_gpu(split: Option<usize>) -> Option<mixlaw::backend::Gpu> {
+    match mixlaw::backend::Gpu::new() {
+        Ok(g) => Some(match split {
+            Some(s) => g.with_split(s),
+            None => g,
+        }),
+        Err(e) if require_gpu() => panic!("MIXLAW_REQUIRE_GPU=1 but no GPU backend: {e}"),
+        Err(e) => {
+            eprintln!("skipping GPU test: {e}");
+            None
+        }
+    }
+}
