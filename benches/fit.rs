@@ -16,21 +16,15 @@
 //! change of load during the run biases neither side. Machines are shared and noisy: compare
 //! only numbers from one run.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use mixlaw::backend::Cpu;
-use mixlaw::data::{load, mask, DataSpec};
 use mixlaw::fit::FitSettings;
 
-const PAPER_TRAIN: &str = "(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or (model_size==937e6 and n_tokens>=6.93e9) or (model_size==1235e6 and n_tokens>=12.87e9)";
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel)
-}
+#[path = "../tests/common/published.rs"]
+#[allow(dead_code)]
+mod published;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -59,18 +53,9 @@ fn main() {
     println!("backend: {}", mixlaw::backend::Backend::describe(&Cpu));
 
     // Chinchilla, 4,500-point grid.
-    let epoch = shared("datasets/epoch_chinchilla/svg_extracted_data.csv");
+    let epoch = published::dataset("epoch_chinchilla/svg_extracted_data.csv");
     let law = mixlaw::law::by_name("chinchilla").unwrap();
-    let spec = DataSpec {
-        n_col: Some("Model Size".into()),
-        flops_col: Some("Training FLOP".into()),
-        targets: vec!["loss".into()],
-        drop_highest: 5,
-        keep_duplicates: true,
-        needs_scale: true,
-        ..DataSpec::default()
-    };
-    let ds = load(&epoch, &spec).expect("Epoch table");
+    let ds = published::epoch();
     let settings = FitSettings::defaults_for(law);
     let mut times = Vec::new();
     let mut objective = 0.0;
@@ -89,7 +74,9 @@ fn main() {
     println!("chinchilla 4500-grid fit: median {ours_chin:.3} s of {times:.3?}, objective {objective:.16e}");
     if with_peers {
         let p = peer(&[
-            shared("peers/scipy_chinchilla.py").to_str().unwrap(),
+            published::peer_script("scipy_chinchilla.py")
+                .to_str()
+                .unwrap(),
             epoch.to_str().unwrap(),
             "--drop-highest",
             "5",
@@ -107,16 +94,9 @@ fn main() {
     }
 
     // Additive, 1,000 random starts, c4 target, paper train split.
-    let slim = shared("datasets/apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let slim = published::dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
     let law = mixlaw::law::by_name("additive").unwrap();
-    let spec = DataSpec {
-        targets: vec!["c4_loss".into()],
-        needs_scale: true,
-        needs_mixture: true,
-        ..DataSpec::default()
-    };
-    let all = load(&slim, &spec).expect("SlimPajama table");
-    let train = all.subset(&mask(&all, &slim, &[PAPER_TRAIN.to_string()]).unwrap());
+    let train = published::slimpajama_train("c4_loss");
     let mut settings = FitSettings::defaults_for(law);
     settings.starts = 1000;
     let additive = || {
@@ -133,7 +113,7 @@ fn main() {
     );
     if with_peers {
         let p = peer(&[
-            shared("peers/scipy_mixture.py").to_str().unwrap(),
+            published::peer_script("scipy_mixture.py").to_str().unwrap(),
             slim.to_str().unwrap(),
             "--law",
             "additive",

@@ -7,8 +7,9 @@
 //! CSV runs ──► data::Dataset ──► law::Law ──► fit::Problem ──► fit::batch (many starts) ──► report::FitFile
 //!              (columns,          (value +      (Huber on raw or   lock-step L-BFGS, bounds,
 //!               filters,           gradient)     log residual,     basin-hopping, f64 polish;
-//!               validation)                      row weights)      a Backend evaluates f, ∇f)
+//!               validation)                      row weight sets)  a Backend evaluates f, ∇f)
 //! FitFile ──► mixture::optimize (lattice sweep on a Backend, mirror descent in f64) ──► h*
+//! Dataset ──► bootstrap::Plan (a weight set per replicate) ──► the same fit::batch ──► intervals
 //! ```
 //!
 //! * [`data`] reads a wide CSV (one row per run checkpoint), maps columns, applies `--where`
@@ -23,6 +24,9 @@
 //!   GPU (wgpu compute shaders, f32; the best minima are always polished in f64 on the CPU).
 //! * [`engine`] is the one fitting entry point the commands share.
 //! * [`mixture`] turns fitted laws into optimal mixtures for one or many targets.
+//! * [`bootstrap`] refits on resampled tables — each replicate a weight set of one problem, all
+//!   replicates streamed through the batched optimiser — and summarises parameter, prediction
+//!   and optimal-mixture uncertainty; studies shard across a cluster and resume.
 //! * [`report`] is the fit file (JSON), the human tables and atomic output.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) is a thin layer over these modules.

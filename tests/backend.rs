@@ -429,15 +429,6 @@ fn gpu_refuses_problems_beyond_its_limits_clearly() {
     assert!(law::all().into_iter().all(Gpu::supports));
 }
 
-/// The shared datasets beside the checkout.
-fn shared(rel: &str) -> std::path::PathBuf {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets")
-        .join(rel);
-    assert!(p.exists(), "{} is missing", p.display());
-    p
-}
-
 /// Best objective of an end-to-end fit of `ds` on `backend` (the polish runs on the CPU).
 fn best_objective(
     ds: &mixlaw::data::Dataset,
@@ -461,16 +452,7 @@ fn same_after_polish(cpu: &[f64], gpu: &[f64], what: &str) {
 fn gpu_chinchilla_grid_fit_matches_cpu() {
     let Some(gpu) = gpu() else { return };
     let law = mixlaw::law::by_name("chinchilla").unwrap();
-    let spec = mixlaw::data::DataSpec {
-        n_col: Some("Model Size".into()),
-        flops_col: Some("Training FLOP".into()),
-        targets: vec!["loss".into()],
-        drop_highest: 5,
-        keep_duplicates: true,
-        needs_scale: true,
-        ..Default::default()
-    };
-    let ds = mixlaw::data::load(&shared("epoch_chinchilla/svg_extracted_data.csv"), &spec).unwrap();
+    let ds = common::epoch();
     let s = mixlaw::fit::FitSettings::defaults_for(law);
     same_after_polish(
         &best_objective(&ds, law, &s, &Cpu),
@@ -484,15 +466,7 @@ fn gpu_chinchilla_grid_fit_matches_cpu() {
 fn gpu_additive_paper_split_fit_matches_cpu() {
     let Some(gpu) = gpu() else { return };
     let law = mixlaw::law::by_name("additive").unwrap();
-    let path = shared("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
-    let spec = mixlaw::data::DataSpec {
-        targets: vec!["c4_loss".into()],
-        filters: vec!["(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or (model_size==937e6 and n_tokens>=6.93e9) or (model_size==1235e6 and n_tokens>=12.87e9)".into()],
-        needs_scale: true,
-        needs_mixture: true,
-        ..Default::default()
-    };
-    let ds = mixlaw::data::load(&path, &spec).unwrap();
+    let ds = common::slimpajama_train("c4_loss");
     let mut s = mixlaw::fit::FitSettings::defaults_for(law);
     s.starts = 20;
     same_after_polish(

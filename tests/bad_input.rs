@@ -9,10 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use common::{mixlaw, temp_dir};
+use common::{mixlaw, temp_dir, TempFile};
 
 /// Flags for a fast Chinchilla fit on a plain `model_size,n_tokens,loss` table.
 const CHINCHILLA: [&str; 6] = ["--law", "chinchilla", "--init", "random", "--starts", "2"];
@@ -24,11 +24,10 @@ const PLAIN_HEADER: &str = "model_size,n_tokens,loss";
 /// Header of the mixture tables (3 domains: the additive law then has 5 + 2 * 3 = 11 params).
 const MIX_HEADER: &str = "model_size,n_tokens,weight_web,weight_code,weight_books,target_loss";
 
-/// Write `csv` to `<temp>/<name>.csv` in a fresh directory for test `name`.
-fn table(name: &str, csv: &str) -> PathBuf {
-    let path = temp_dir(name).join(format!("{name}.csv"));
-    std::fs::write(&path, csv).unwrap();
-    path
+/// Write `csv` to `<temp>/<name>.csv` in a fresh directory for test `name` (removed when the
+/// returned file is dropped).
+fn table(name: &str, csv: &str) -> TempFile {
+    TempFile::new(name, &format!("{name}.csv"), csv.as_bytes())
 }
 
 /// A plain table of 9 distinct runs (3 sizes x 3 token counts) following a Chinchilla law, so

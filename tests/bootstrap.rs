@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::collections::HashSet;
-
 use mixlaw::backend::{Backend, Cpu};
 use mixlaw::bootstrap::{self, Header, Record, Resample, Shard, StudySettings};
 use mixlaw::data::{Dataset, Target};
@@ -81,24 +79,7 @@ fn run_on(
     s: &StudySettings,
     shard: Option<Shard>,
 ) -> (Header, Vec<Record>) {
-    let mut header = bootstrap::header(ds, law, s, shard).unwrap();
-    bootstrap::fit_full(&mut header, ds, law, backend, &mut |_, _, _| {}).unwrap();
-    let mut records = Vec::new();
-    bootstrap::replicate(
-        ds,
-        law,
-        &header,
-        backend,
-        &HashSet::new(),
-        &mut |r| {
-            records.extend(r);
-            Ok(())
-        },
-        &mut |_, _, _| {},
-    )
-    .unwrap();
-    bootstrap::record::sort(&header, &mut records);
-    (header, records)
+    bootstrap::run(ds, law, s, shard, backend).unwrap()
 }
 
 #[test]
@@ -352,7 +333,14 @@ fn cli_shards_merge_and_resume_reproduce_the_whole_study() {
     let e = merge_err(&[&p("s0.jsonl"), &p("s1.jsonl"), &p("s2.jsonl")]);
     assert!(e.contains("s1.jsonl") && e.contains("incomplete"), "{e}");
     assert!(merge_err(&[&p("s0.jsonl"), &p("whole.jsonl")]).contains("whole study"));
-    std::fs::remove_dir_all(&dir).unwrap();
+    let mut bad = String::from_utf8(read("s0.jsonl")).unwrap();
+    bad = bad.replacen("\"replicate\":0,", "\"replicate\":\"zero\",", 1);
+    std::fs::write(dir.join("bad.jsonl"), bad).unwrap();
+    let e = merge_err(&[&p("bad.jsonl")]);
+    assert!(
+        e.contains("bad.jsonl: line 2: not a replicate record"),
+        "{e}"
+    );
 }
 
 #[test]

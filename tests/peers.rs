@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-const PAPER_TRAIN: &str = "(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or (model_size==937e6 and n_tokens>=6.93e9) or (model_size==1235e6 and n_tokens>=12.87e9)";
 const PAPER_TEST: &str = "model_size==2718e6 and n_tokens>=19.8e9";
 
 fn no_worse(ours: f64, peer: f64, what: &str) {
@@ -73,7 +72,7 @@ fn paper_split(law: &str, fixture: &str, starts: &str) {
         "--law",
         law,
         "--train",
-        PAPER_TRAIN,
+        common::PAPER_TRAIN,
         "--test",
         PAPER_TEST,
         "--starts",

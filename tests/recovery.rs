@@ -12,6 +12,8 @@
 //!   shift of γ; joint/full's amplitudes against their exponents when Σh = 1), so for them only
 //!   predictions are asserted.
 
+mod common;
+
 use mixlaw::backend::Cpu;
 use mixlaw::data::{load, DataSpec};
 use mixlaw::fit::FitSettings;
@@ -53,9 +55,7 @@ fn recover(law_name: &str, params: &str, check_params: bool) {
         &design(1, vec![50e6, 100e6, 200e6, 400e6], vec![1e9, 2e9, 4e9, 8e9]),
     )
     .unwrap();
-    let dir =
-        std::env::temp_dir().join(format!("mixlaw-recovery-{}-{law_name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::temp_dir(&format!("recovery-{law_name}"));
     let path = dir.join("train.csv");
     std::fs::write(&path, train.to_csv(&doms, "target_loss")).unwrap();
     let spec = DataSpec {
@@ -95,7 +95,6 @@ fn recover(law_name: &str, params: &str, check_params: bool) {
             );
         }
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -132,7 +132,6 @@ pub fn replicate(
 ) -> Result<()> {
     let study = &header.study;
     let s = &study.fit;
-    let plan = Plan::new(ds, study.resample, study.seed);
     let specs = law.params(&ds.domains);
     let grid = match s.init {
         Init::Grid => crate::law::Chinchilla::grid(s.n_unit, s.d_unit),
@@ -145,6 +144,7 @@ pub fn replicate(
         let name = &full.target;
         let ids = target_row_ids(ds, t);
         let rows = target_rows(ds, t, s.n_unit, s.d_unit);
+        let plan = Plan::new(ds, &ids, study.resample, study.seed);
         let todo: Vec<usize> = owned
             .iter()
             .copied()
@@ -158,11 +158,7 @@ pub fn replicate(
             .map(|sp| full.params.get(&sp.name).unwrap_or(f64::NAN))
             .collect();
         for block in todo.chunks((MAX_WEIGHTS / rows.len().max(1)).max(1)) {
-            let mut weights = Vec::with_capacity(block.len() * ids.len());
-            for &j in block {
-                let w = plan.weights(j as u64);
-                weights.extend(ids.iter().map(|&r| w[r]));
-            }
+            let weights: Vec<f64> = block.iter().flat_map(|&j| plan.weights(j as u64)).collect();
             let problem = Problem::new(
                 law,
                 specs.clone(),
@@ -233,6 +229,35 @@ pub fn replicate(
         }
     }
     Ok(())
+}
+
+/// A whole study (or one shard of it) in memory, without a study file: the header with its
+/// full-data fits and every record, in canonical order. The command adds the file, resuming
+/// and the progress bar around the same three steps.
+pub fn run(
+    ds: &Dataset,
+    law: &'static dyn Law,
+    study: &StudySettings,
+    shard: Option<Shard>,
+    backend: &dyn Backend,
+) -> Result<(Header, Vec<Record>)> {
+    let mut h = header(ds, law, study, shard)?;
+    fit_full(&mut h, ds, law, backend, &mut |_, _, _| {})?;
+    let mut records = Vec::new();
+    replicate(
+        ds,
+        law,
+        &h,
+        backend,
+        &HashSet::new(),
+        &mut |r| {
+            records.extend(r);
+            Ok(())
+        },
+        &mut |_, _, _| {},
+    )?;
+    record::sort(&h, &mut records);
+    Ok((h, records))
 }
 
 /// Replicate `j`'s starts in internal coordinates: the full-data optimum `warm`, then

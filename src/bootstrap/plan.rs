@@ -28,11 +28,12 @@ pub fn rng(seed: u64, j: u64, purpose: u64) -> Rng {
     Rng::new(seed ^ SALT, 2 * j + purpose)
 }
 
-/// Runs of `ds`: for each row, the index of its (mixture, N) group, in order of first appearance.
-pub fn runs(ds: &Dataset) -> Vec<usize> {
+/// Runs among `rows` of `ds`: for each, the index of its (mixture, N) group, in order of first
+/// appearance.
+pub fn runs(ds: &Dataset, rows: &[usize]) -> Vec<usize> {
     let mut keys: Vec<Vec<u64>> = Vec::new();
-    (0..ds.rows())
-        .map(|r| {
+    rows.iter()
+        .map(|&r| {
             let key: Vec<u64> = std::iter::once(ds.n[r].to_bits())
                 .chain(ds.h_row(r).iter().map(|v| v.to_bits()))
                 .collect();
@@ -47,20 +48,21 @@ pub fn runs(ds: &Dataset) -> Vec<usize> {
         .collect()
 }
 
-/// A plan over a table: how its rows group into resampling units.
+/// A plan over some rows of a table (those a target is fitted on): how they group into
+/// resampling units. Targets fitted on the same rows get the same draws.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// The unit of each row (a run, or the row itself).
+    /// The unit of each planned row (a run, or the row itself).
     unit: Vec<usize>,
     units: usize,
     seed: u64,
 }
 
 impl Plan {
-    pub fn new(ds: &Dataset, resample: Resample, seed: u64) -> Self {
+    pub fn new(ds: &Dataset, rows: &[usize], resample: Resample, seed: u64) -> Self {
         let unit = match resample {
-            Resample::Rows => (0..ds.rows()).collect(),
-            Resample::Runs => runs(ds),
+            Resample::Rows => (0..rows.len()).collect(),
+            Resample::Runs => runs(ds, rows),
         };
         let units = unit.iter().max().map_or(0, |m| m + 1);
         Plan { unit, units, seed }
@@ -71,8 +73,8 @@ impl Plan {
         self.units
     }
 
-    /// Replicate `j`'s weight of every row: how many times its unit was drawn in `units()`
-    /// draws with replacement.
+    /// Replicate `j`'s weight of every planned row: how many times its unit was drawn in
+    /// `units()` draws with replacement.
     pub fn weights(&self, j: u64) -> Vec<f64> {
         let mut rng = rng(self.seed, j, 0);
         let mut counts = vec![0u32; self.units];
@@ -114,24 +116,40 @@ mod tests {
         ds
     }
 
+    fn all(ds: &Dataset) -> Vec<usize> {
+        (0..ds.rows()).collect()
+    }
+
+    #[test]
+    fn only_the_planned_rows_are_drawn() {
+        let ds = table();
+        let plan = Plan::new(&ds, &[1, 4, 7], Resample::Rows, 3);
+        assert_eq!(plan.units(), 3);
+        for j in 0..10 {
+            let w = plan.weights(j);
+            assert_eq!((w.len(), w.iter().sum::<f64>()), (3, 3.0));
+        }
+    }
+
     #[test]
     fn row_weights_are_multinomial_counts_reproducible_from_seed_and_replicate() {
         let ds = table();
-        let plan = Plan::new(&ds, Resample::Rows, 7);
+        let plan = Plan::new(&ds, &all(&ds), Resample::Rows, 7);
         assert_eq!(plan.units(), 12);
         let w = plan.weights(3);
         assert_eq!(w.iter().sum::<f64>(), 12.0);
         assert!(w.iter().all(|v| v.fract() == 0.0 && *v >= 0.0));
-        assert_eq!(w, Plan::new(&ds, Resample::Rows, 7).weights(3));
+        assert_eq!(w, Plan::new(&ds, &all(&ds), Resample::Rows, 7).weights(3));
         assert_ne!(w, plan.weights(4));
-        assert_ne!(w, Plan::new(&ds, Resample::Rows, 8).weights(3));
+        assert_ne!(w, Plan::new(&ds, &all(&ds), Resample::Rows, 8).weights(3));
     }
 
     #[test]
     fn run_resampling_keeps_the_checkpoints_of_a_run_together() {
         let ds = table();
-        assert_eq!(runs(&ds), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
-        let plan = Plan::new(&ds, Resample::Runs, 1);
+        assert_eq!(runs(&ds, &all(&ds)), [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
+        assert_eq!(runs(&ds, &[4, 5, 9, 0]), [0, 0, 1, 2]);
+        let plan = Plan::new(&ds, &all(&ds), Resample::Runs, 1);
         assert_eq!(plan.units(), 4);
         for j in 0..20 {
             let w = plan.weights(j);
@@ -145,7 +163,7 @@ mod tests {
     #[test]
     fn every_row_is_drawn_about_once_on_average() {
         let ds = table();
-        let plan = Plan::new(&ds, Resample::Rows, 2);
+        let plan = Plan::new(&ds, &all(&ds), Resample::Rows, 2);
         let mut mean = vec![0.0; 12];
         let b = 4000;
         for j in 0..b {

@@ -1,22 +1,14 @@
-//! Helpers shared by the integration tests: locating `../shared`, running the binary, temp dirs.
+//! Helpers shared by the integration tests: the published tables, running the binary, temp dirs,
+//! the GPU backend.
 #![allow(dead_code)]
+
+mod published;
+
+#[allow(unused_imports)]
+pub use published::*;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// `../shared/datasets/<rel>` beside the checkout. Panics with a clear message when absent:
-/// the tests that use it are the yardsticks against published data and must not silently pass.
-pub fn dataset(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets")
-        .join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: the shared datasets must sit beside the checkout",
-        p.display()
-    );
-    p
-}
 
 /// A peer's recorded output, `tests/fixtures/peers/<name>`.
 pub fn peer_fixture(name: &str) -> String {
@@ -46,12 +38,51 @@ pub fn mixlaw_ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
-/// A fresh, empty temporary directory unique to this test.
-pub fn temp_dir(name: &str) -> PathBuf {
+/// A temporary directory, removed with everything in it when dropped.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh, empty temporary directory unique to this test (and process).
+pub fn temp_dir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("mixlaw-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempDir(d)
+}
+
+/// A file in a temporary directory of its own, removed when dropped.
+pub struct TempFile {
+    path: PathBuf,
+    _dir: TempDir,
+}
+
+impl TempFile {
+    /// Write `bytes` to `<fresh temp dir for test name>/<file>`.
+    pub fn new(name: &str, file: &str, bytes: &[u8]) -> TempFile {
+        let dir = temp_dir(name);
+        let path = dir.join(file);
+        std::fs::write(&path, bytes).unwrap();
+        TempFile { path, _dir: dir }
+    }
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// Whether CI asked for GPU tests to fail rather than skip when there is no adapter.
