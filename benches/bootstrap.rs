@@ -13,7 +13,6 @@
 //! would pay). The peer runs are bracketed by CPU studies before and after, compared with their
 //! mean. Machines are shared and noisy: compare only numbers from one run.
 
-use std::process::Command;
 use std::time::Instant;
 
 use mixlaw::backend::{Backend, Cpu, Gpu};
@@ -40,7 +39,6 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
-    let epoch = published::dataset("epoch_chinchilla/svg_extracted_data.csv");
     let ds = published::epoch();
     let law = mixlaw::law::by_name("chinchilla").unwrap();
     let mut fit = FitSettings::defaults_for(law);
@@ -80,18 +78,7 @@ fn main() {
         let (mut process, mut reported) = (0.0, 0.0);
         for _ in 0..runs {
             let t = Instant::now();
-            let out = Command::new("python3")
-                .args([
-                    published::peer_script("scipy_chinchilla.py")
-                        .to_str()
-                        .unwrap(),
-                    epoch.to_str().unwrap(),
-                    "--drop-highest",
-                    "5",
-                    "--jac",
-                    "--limit",
-                    "10",
-                ])
+            let out = published::scipy_chinchilla_on_epoch(&["--jac", "--limit", "10"])
                 .output()
                 .expect("python3 runs");
             process += t.elapsed().as_secs_f64();

@@ -31,12 +31,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Run a peer script and return its JSON lines.
-fn peer(args: &[&str]) -> Vec<serde_json::Value> {
-    let out = Command::new("python3")
-        .args(args)
-        .output()
-        .expect("python3 runs");
+/// Run a peer and return its JSON lines.
+fn peer(mut command: Command) -> Vec<serde_json::Value> {
+    let out = command.output().expect("python3 runs");
     assert!(
         out.status.success(),
         "peer failed: {}",
@@ -53,7 +50,6 @@ fn main() {
     println!("backend: {}", mixlaw::backend::Backend::describe(&Cpu));
 
     // Chinchilla, 4,500-point grid.
-    let epoch = published::dataset("epoch_chinchilla/svg_extracted_data.csv");
     let law = mixlaw::law::by_name("chinchilla").unwrap();
     let ds = published::epoch();
     let settings = FitSettings::defaults_for(law);
@@ -73,15 +69,7 @@ fn main() {
     let ours_chin = median(times.clone());
     println!("chinchilla 4500-grid fit: median {ours_chin:.3} s of {times:.3?}, objective {objective:.16e}");
     if with_peers {
-        let p = peer(&[
-            published::peer_script("scipy_chinchilla.py")
-                .to_str()
-                .unwrap(),
-            epoch.to_str().unwrap(),
-            "--drop-highest",
-            "5",
-            "--jac",
-        ]);
+        let p = peer(published::scipy_chinchilla_on_epoch(&["--jac"]));
         let after = chinchilla();
         let bracket = (times[times.len() - 1] + after) / 2.0;
         let wall = p[0]["wall_s"].as_f64().unwrap();
@@ -112,18 +100,20 @@ fn main() {
         fit.targets[0].objective
     );
     if with_peers {
-        let p = peer(&[
-            published::peer_script("scipy_mixture.py").to_str().unwrap(),
-            slim.to_str().unwrap(),
-            "--law",
-            "additive",
-            "--split",
-            "paper-llm",
-            "--starts",
-            "20",
-            "--targets",
-            "c4",
-        ]);
+        let mut c = Command::new("python3");
+        c.arg(published::peer_script("scipy_mixture.py"))
+            .arg(&slim)
+            .args([
+                "--law",
+                "additive",
+                "--split",
+                "paper-llm",
+                "--starts",
+                "20",
+                "--targets",
+                "c4",
+            ]);
+        let p = peer(c);
         let (after, _) = additive();
         let per_start = p[0]["wall_s"].as_f64().unwrap() / 20.0;
         println!(

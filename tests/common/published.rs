@@ -30,6 +30,16 @@ pub fn peer_script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `python3 scipy_chinchilla.py` on Epoch's table as Epoch fits it, with `extra` flags.
+pub fn scipy_chinchilla_on_epoch(extra: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new("python3");
+    c.arg(peer_script("scipy_chinchilla.py"))
+        .arg(dataset("epoch_chinchilla/svg_extracted_data.csv"))
+        .args(["--drop-highest", "5"])
+        .args(extra);
+    c
+}
+
 /// Epoch's replication of Chinchilla as Epoch fits it: D = C/(6N), the 5 highest losses
 /// dropped, all 240 remaining points (one digitised duplicate kept).
 pub fn epoch() -> Dataset {
