@@ -14,7 +14,7 @@
 //! Huber values (~1e-5) and gradients are otherwise so small that any sensible tolerance stops
 //! L-BFGS before it has fitted anything (PAPER.md, pitfalls).
 
-use crate::law::{Law, ParamSpec, Point};
+use crate::law::{vmath, Law, ParamSpec, Point, Points};
 
 /// How a residual is formed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,6 +82,18 @@ impl Rows {
     pub fn is_empty(&self) -> bool {
         self.y.is_empty()
     }
+    /// Rows `range` as a column view for [`Law::eval_rows`].
+    pub fn points(&self, range: std::ops::Range<usize>) -> Points<'_> {
+        let k = self.k;
+        Points {
+            ln_n: &self.ln_n[range.clone()],
+            ln_d: &self.ln_d[range.clone()],
+            h: &self.h[range.start * k..range.end * k],
+            ln_h: &self.ln_h[range.start * k..range.end * k],
+            k,
+        }
+    }
+
     pub fn point(&self, j: usize) -> Point<'_> {
         let w = j * self.k..(j + 1) * self.k;
         Point::from_logs(
@@ -235,41 +247,79 @@ impl Problem {
     }
 
     /// Unscaled `H` at natural `p`; with `grad`, `∂H/∂p` (natural coordinates).
-    fn eval_natural(&self, p: &[f64], set: usize, mut grad: Option<&mut [f64]>) -> f64 {
+    ///
+    /// Rows go through the law in blocks ([`Law::eval_rows`]), then residuals, Huber values and
+    /// the gradient's row sums are taken over each block in loops that vectorise.
+    fn eval_natural(&self, p: &[f64], set: usize, grad: Option<&mut [f64]>) -> f64 {
+        let this = self;
+        vmath::wide!(Problem::eval_block_loop; this: &Problem, p: &[f64], set: usize, grad: Option<&mut [f64]> => f64)
+    }
+
+    #[inline(always)]
+    fn eval_block_loop(&self, p: &[f64], set: usize, mut grad: Option<&mut [f64]>) -> f64 {
+        // Rows per block, fewer for laws with many parameters so that the block's gradient
+        // columns (`dim × block`) fit a fixed scratch array on the stack.
+        const BLOCK: usize = 64;
+        const SCRATCH: usize = 4096;
         let weights = self.weight_set(set);
         let dim = p.len();
-        let mut dl = [0.0; 6 * crate::law::MAX_DOMAINS + 8];
-        let dl = &mut dl[..dim];
+        let block_rows = (SCRATCH / dim.max(1)).clamp(1, BLOCK);
+        let mut dl = [0.0; SCRATCH];
+        let (mut pred, mut r, mut dr) = ([0.0; BLOCK], [0.0; BLOCK], [1.0; BLOCK]);
+        let (mut hv, mut c) = ([0.0; BLOCK], [0.0; BLOCK]);
         if let Some(g) = grad.as_deref_mut() {
             g.fill(0.0);
         }
         let mut total = 0.0;
-        for (j, &w) in weights.iter().enumerate() {
-            if w == 0.0 {
-                continue;
-            }
-            let x = self.rows.point(j);
+        let rows = self.rows.len();
+        for start in (0..rows).step_by(block_rows) {
+            let n = block_rows.min(rows - start);
+            let block = start..start + n;
             let want = grad.is_some();
-            let pred = self
-                .law
-                .eval(p, &x, if want { Some(&mut *dl) } else { None });
-            let y = self.rows.y[j];
-            let (r, dr_dpred) = match self.residual {
-                Residual::Raw => (pred - y, 1.0),
-                Residual::Log => (pred.ln() - self.rows.ln_y[j], 1.0 / pred),
-            };
-            if !r.is_finite() {
+            self.law.eval_rows(
+                p,
+                &self.rows.points(block.clone()),
+                &mut pred[..n],
+                if want { Some(&mut dl[..dim * n]) } else { None },
+            );
+            match self.residual {
+                Residual::Raw => {
+                    for ((rj, pj), y) in r
+                        .iter_mut()
+                        .zip(&pred[..n])
+                        .zip(&self.rows.y[block.clone()])
+                    {
+                        *rj = pj - y;
+                    }
+                }
+                Residual::Log => {
+                    let cols = r.iter_mut().zip(dr.iter_mut()).zip(&pred[..n]);
+                    for (((rj, drj), pj), ln_y) in cols.zip(&self.rows.ln_y[block.clone()]) {
+                        *rj = vmath::ln(*pj) - ln_y;
+                        *drj = 1.0 / pj;
+                    }
+                }
+            }
+            let mut bad = false;
+            let out = hv[..n].iter_mut().zip(&mut c[..n]);
+            let rows = r[..n].iter().zip(&dr[..n]).zip(&weights[block]);
+            for ((hj, cj), ((rj, drj), &w)) in out.zip(rows) {
+                // Rows of weight 0 take no part, whatever their residual.
+                let (h, psi) = huber(*rj, self.delta);
+                bad |= w != 0.0 && !rj.is_finite();
+                *hj = if w != 0.0 { w * h } else { 0.0 };
+                *cj = if w != 0.0 { w * psi * drj } else { 0.0 };
+            }
+            total += vmath::sum(&hv[..n]);
+            if bad {
                 if let Some(g) = grad.as_deref_mut() {
                     g.fill(0.0);
                 }
                 return f64::INFINITY;
             }
-            let (hv, psi) = huber(r, self.delta);
-            total += w * hv;
             if let Some(g) = grad.as_deref_mut() {
-                let c = w * psi * dr_dpred;
-                for (gi, di) in g.iter_mut().zip(dl.iter()) {
-                    *gi += c * di;
+                for (gi, col) in g.iter_mut().zip(dl.chunks(n)) {
+                    *gi += vmath::dot(col, &c[..n]);
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! Shukor et al. 2025 (their §2), fitted per mixture or pooled, with no mixture term. Also
 //! provides Hoffmann's 4,500-point start grid, converted to fit units.
 
-use super::{Law, ParamSpec, Point};
+use super::{vmath, Law, ParamSpec, Point, Points};
 use crate::rng::Rng;
 
 pub struct Chinchilla;
@@ -11,7 +11,7 @@ pub struct Chinchilla;
 /// gradient is written into `grad[..5]`. Shared with the laws that add a mixture term to it.
 pub(crate) fn scale_eval(p: &[f64], ln_n: f64, ln_d: f64, grad: Option<&mut [f64]>) -> f64 {
     let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
-    let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
+    let (nn, dd) = (vmath::exp(-al * ln_n), vmath::exp(-be * ln_d));
     if let Some(gr) = grad {
         gr[0] = 1.0;
         gr[1] = nn;
@@ -20,6 +20,43 @@ pub(crate) fn scale_eval(p: &[f64], ln_n: f64, ln_d: f64, grad: Option<&mut [f64
         gr[4] = -b * ln_d * dd;
     }
     e + a * nn + b * dd
+}
+
+/// [`scale_eval`] at every point of `x` (see [`Law::eval_rows`] for the layout of `grad`, of
+/// which this fills the first five columns): one loop over points that vectorises.
+pub(crate) fn scale_rows(p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+    vmath::wide!(scale_rows_inline; p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]> => ())
+}
+
+#[inline(always)]
+fn scale_rows_inline(p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+    let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
+    let n = x.len();
+    let points = x.ln_n.iter().zip(x.ln_d).zip(pred.iter_mut());
+    match grad {
+        Some(g) => {
+            let (g0, g) = g.split_at_mut(n);
+            let (g1, g) = g.split_at_mut(n);
+            let (g2, g) = g.split_at_mut(n);
+            let (g3, g) = g.split_at_mut(n);
+            let g4 = &mut g[..n];
+            let cols = g0.iter_mut().zip(g1).zip(g2).zip(g3).zip(g4);
+            for (((ln_n, ln_d), pj), ((((d0, d1), d2), d3), d4)) in points.zip(cols) {
+                let (nn, dd) = (vmath::exp(-al * ln_n), vmath::exp(-be * ln_d));
+                *d0 = 1.0;
+                *d1 = nn;
+                *d2 = -a * ln_n * nn;
+                *d3 = dd;
+                *d4 = -b * ln_d * dd;
+                *pj = e + a * nn + b * dd;
+            }
+        }
+        None => {
+            for ((ln_n, ln_d), pj) in points {
+                *pj = e + a * vmath::exp(-al * ln_n) + b * vmath::exp(-be * ln_d);
+            }
+        }
+    }
 }
 
 /// The five scale parameters `E, A, alpha, B, beta` with their default bounds.
@@ -102,6 +139,9 @@ impl Law for Chinchilla {
     }
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
         scale_eval(p, x.ln_n, x.ln_d, grad)
+    }
+    fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+        scale_rows(p, x, pred, grad)
     }
     fn grad_h(&self, _p: &[f64], _x: &Point, _dh: &mut [f64]) {}
 }

@@ -18,6 +18,7 @@ mod full;
 mod joint;
 mod linear;
 mod simple;
+pub mod vmath;
 
 /// Chinchilla is public for its start grid, [`Chinchilla::grid`].
 pub use chinchilla::Chinchilla;
@@ -76,6 +77,42 @@ impl<'a> Point<'a> {
     }
 }
 
+/// Many evaluation points as columns — the rows of a fit — so that laws can evaluate them in
+/// loops that vectorise ([`Law::eval_rows`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Points<'a> {
+    /// `ln N` per point, N in fit units.
+    pub ln_n: &'a [f64],
+    /// `ln D` per point, D in fit units.
+    pub ln_d: &'a [f64],
+    /// Mixture weights, `len × k`, point-major.
+    pub h: &'a [f64],
+    /// `ln h` as [`ln_weight`] gives, `len × k`.
+    pub ln_h: &'a [f64],
+    pub k: usize,
+}
+
+impl<'a> Points<'a> {
+    pub fn len(&self) -> usize {
+        self.ln_n.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ln_n.is_empty()
+    }
+
+    /// Point `j`.
+    pub fn point(&self, j: usize) -> Point<'a> {
+        let w = j * self.k..(j + 1) * self.k;
+        Point::from_logs(
+            self.ln_n[j],
+            self.ln_d[j],
+            &self.h[w.clone()],
+            &self.ln_h[w],
+        )
+    }
+}
+
 /// Weights below this are treated as this in logarithms (a weight of exactly 0 stays 0 in
 /// `h^γ` for `γ > 0`).
 const H_MIN: f64 = 1e-12;
@@ -127,6 +164,30 @@ pub trait Law: Send + Sync {
     fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64>;
     /// The predicted loss at `x`; when `grad` is given, also `∂L/∂p` written into it.
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64;
+    /// The predicted loss at every point of `x` into `pred` and, when `grad` is given, the
+    /// gradients parameter-major: `grad[i·n + j] = ∂L_j/∂p_i` for the `n` points. The default
+    /// evaluates point by point with [`Law::eval`]; a law whose rows vectorise overrides it with
+    /// the same arithmetic in a loop over points (the fitting hot path).
+    fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+        let n = x.len();
+        match grad {
+            Some(g) => {
+                let mut d = [0.0; 6 * MAX_DOMAINS + 8];
+                let d = &mut d[..p.len()];
+                for (j, pj) in pred.iter_mut().enumerate() {
+                    *pj = self.eval(p, &x.point(j), Some(d));
+                    for (i, di) in d.iter().enumerate() {
+                        g[i * n + j] = *di;
+                    }
+                }
+            }
+            None => {
+                for (j, pj) in pred.iter_mut().enumerate() {
+                    *pj = self.eval(p, &x.point(j), None);
+                }
+            }
+        }
+    }
     /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
     /// Used by mixture optimisation.
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
