@@ -403,6 +403,49 @@ fn gpu_batch_beyond_the_workgroup_limit() {
     }
 }
 
+/// Kernel time from timestamp queries: where the adapter has them, a batch (4 dispatches) takes
+/// a positive device time no longer than the wall time of the call, and `reset_kernel_time`
+/// starts the total over; where it lacks them, `kernel_time` is `None` and evaluation works.
+/// Opens its own device, so that other tests' evaluations do not add to the total.
+#[test]
+fn gpu_kernel_time_from_timestamp_queries() {
+    let Some(gpu) = common::open_gpu(Some(500)) else {
+        return;
+    };
+    let pr = problem(
+        law::by_name("additive").unwrap(),
+        Residual::Raw,
+        Reduce::Mean,
+        5,
+    );
+    let (dim, n) = (pr.dim(), 2_000);
+    let th = thetas(&pr, n, 5);
+    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
+    // The first evaluation uploads the rows; time the second.
+    gpu.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
+    gpu.reset_kernel_time();
+    let start = std::time::Instant::now();
+    gpu.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
+    let wall = start.elapsed();
+    assert!(f.iter().any(|v| v.is_finite()));
+    match gpu.kernel_time() {
+        Some(kernel) => {
+            eprintln!(
+                "{}: timestamp queries: kernel {kernel:?} of {wall:?} wall",
+                gpu.describe()
+            );
+            assert!(kernel > std::time::Duration::ZERO, "kernel time {kernel:?}");
+            assert!(kernel <= wall, "kernel {kernel:?} > wall {wall:?}");
+            gpu.reset_kernel_time();
+            assert_eq!(gpu.kernel_time(), Some(std::time::Duration::ZERO));
+        }
+        None => eprintln!(
+            "{}: no timestamp queries on this adapter: kernel_time is None",
+            gpu.describe()
+        ),
+    }
+}
+
 #[test]
 fn gpu_refuses_problems_beyond_its_limits_clearly() {
     let Some(gpu) = gpu() else { return };

@@ -4,8 +4,14 @@
 //! train split), simulated by `mixlaw::simulate` so the command needs no data files) is evaluated
 //! at batches of random parameter vectors. Throughput is (batch entries × rows) per second —
 //! restart × row pairs — after one warm-up evaluation (which uploads the rows to a GPU).
+//!
+//! The wall clock around a GPU evaluation includes the host's share (coordinates, the upload of
+//! θ, submit, wait, read-back), so GPU rows also give the kernel's own device time, from the
+//! adapter's timestamp queries ([`Gpu::kernel_time`]), and the throughput that time implies:
+//! `kernel_seconds` and `kernel_pairs_per_second` in `--json`. They are absent on CPU rows and
+//! on adapters without timestamp queries (the table says which).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Args;
 
@@ -42,6 +48,21 @@ struct Measurement {
     rows: usize,
     seconds: f64,
     pairs_per_second: f64,
+    /// Median device time of the kernels of one evaluation (GPU with timestamp queries only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernel_seconds: Option<f64>,
+    /// Pairs per second of kernel time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kernel_pairs_per_second: Option<f64>,
+    /// Measured on the GPU (whose kernel columns say "n/a" rather than "-" when untimed).
+    #[serde(skip)]
+    gpu: bool,
+}
+
+/// The median of `v` (not empty).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn problem(law: &'static dyn mixlaw::law::Law) -> Result<Problem> {
@@ -83,12 +104,17 @@ pub fn run(c: BenchCmd) -> Result<()> {
     let law = mixlaw::law::by_name(&c.law)
         .ok_or_else(|| Error::usage(format!("unknown law '{}'", c.law)))?;
     let pr = problem(law)?;
-    let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Cpu)];
-    if !c.cpu_only {
-        match Gpu::new() {
-            Ok(g) => backends.push(Box::new(g)),
-            Err(e) => eprintln!("note: no GPU measured: {e}"),
-        }
+    let gpu = if c.cpu_only {
+        None
+    } else {
+        Gpu::new()
+            .inspect_err(|e| eprintln!("note: no GPU measured: {e}"))
+            .ok()
+    };
+    // Each backend, and for the GPU the handle that reads its kernel time.
+    let mut backends: Vec<(&dyn Backend, Option<&Gpu>)> = vec![(&Cpu, None)];
+    if let Some(g) = &gpu {
+        backends.push((g, Some(g)));
     }
     let dim = pr.dim();
     let mut rng = Rng::new(11, 0);
@@ -100,24 +126,36 @@ pub fn run(c: BenchCmd) -> Result<()> {
             .collect();
         let (mut f, mut g) = (vec![0.0; batch], vec![0.0; batch * dim]);
         let sets = vec![0; batch];
-        for b in &backends {
+        let pairs = (batch * pr.rows.len()) as f64;
+        for &(b, timer) in &backends {
             b.check(&pr)?;
             b.evaluate(&pr, &thetas, &sets, &mut f, &mut g);
-            let mut times: Vec<f64> = (0..c.reps.max(1))
+            let (times, kernel): (Vec<f64>, Vec<Option<Duration>>) = (0..c.reps.max(1))
                 .map(|_| {
+                    if let Some(t) = timer {
+                        t.reset_kernel_time();
+                    }
                     let t = Instant::now();
                     b.evaluate(&pr, &thetas, &sets, &mut f, &mut g);
-                    t.elapsed().as_secs_f64()
+                    let wall = t.elapsed().as_secs_f64();
+                    (wall, timer.and_then(Gpu::kernel_time))
                 })
-                .collect();
-            times.sort_by(f64::total_cmp);
-            let seconds = times[times.len() / 2];
+                .unzip();
+            let seconds = median(times);
+            let kernel_seconds = kernel
+                .into_iter()
+                .map(|k| k.map(|d| d.as_secs_f64()))
+                .collect::<Option<Vec<f64>>>()
+                .map(median);
             out.push(Measurement {
                 backend: b.describe(),
                 batch,
                 rows: pr.rows.len(),
                 seconds,
-                pairs_per_second: (batch * pr.rows.len()) as f64 / seconds,
+                pairs_per_second: pairs / seconds,
+                kernel_seconds,
+                kernel_pairs_per_second: kernel_seconds.map(|k| pairs / k),
+                gpu: timer.is_some(),
             });
         }
     }
@@ -134,7 +172,21 @@ pub fn run(c: BenchCmd) -> Result<()> {
         pr.rows.len(),
         c.reps.max(1)
     );
-    let mut t = Table::new(["backend", "batch", "seconds", "pairs/s", "vs cpu"]);
+    let mut t = Table::new([
+        "backend",
+        "batch",
+        "seconds",
+        "pairs/s",
+        "vs cpu",
+        "kernel seconds",
+        "kernel pairs/s",
+    ]);
+    // Kernel columns: "-" on the CPU, "n/a" on a GPU without timestamp queries.
+    let kernel_cell = |m: &Measurement, v: Option<f64>, fmt: fn(f64) -> String| match v {
+        Some(v) => fmt(v),
+        None if m.gpu => "n/a".to_string(),
+        None => "-".to_string(),
+    };
     for m in &out {
         let cpu = out
             .iter()
@@ -146,8 +198,20 @@ pub fn run(c: BenchCmd) -> Result<()> {
             format!("{:.4}", m.seconds),
             format!("{:.3e}", m.pairs_per_second),
             format!("{:.2}", m.pairs_per_second / cpu),
+            kernel_cell(m, m.kernel_seconds, |v| format!("{v:.4}")),
+            kernel_cell(m, m.kernel_pairs_per_second, |v| format!("{v:.3e}")),
         ]);
     }
     print!("{}", t.render());
+    if let Some(g) = &gpu {
+        if g.kernel_time().is_some() {
+            println!(
+                "\nkernel: device time of the objective kernel per evaluation, from the \
+                 adapter's timestamp queries"
+            );
+        } else {
+            println!("\nkernel: n/a, no timestamp queries on this adapter");
+        }
+    }
     Ok(())
 }

@@ -27,12 +27,23 @@
 //!   f32 is evaluated on the CPU path instead, so the backend never answers worse than `+∞`.
 //! * **Batches larger than one dispatch** (65,535 workgroups per dimension, the storage-binding
 //!   size) are split transparently into several dispatches.
+//! * **Kernel time from timestamp queries, at no extra round trip.** Wall-clock time around
+//!   [`Backend::evaluate`] includes the host work, the upload of θ, the submit and the wait, so
+//!   on its own it cannot say how fast the shader is. Where the adapter has
+//!   `TIMESTAMP_QUERY` (optional in WebGPU: not every adapter has it, and the device is opened
+//!   with it only where it exists), each objective dispatch's compute pass writes a timestamp
+//!   at its beginning and end; the same submit resolves them and copies them into the
+//!   read-back buffer behind the output records, so they come back with the one mapping the
+//!   results need. [`Gpu::kernel_time`] sums them (`None` without the feature);
+//!   `mixlaw bench` reports them beside the wall clock.
 //!
 //! The parity suite in `tests/backend.rs` holds the shader to [`Problem::eval`], with a tolerance
 //! derived from f32 rounding.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -93,8 +104,28 @@ struct Io {
     capacity: usize,
     theta: wgpu::Buffer,
     out: wgpu::Buffer,
+    /// The output records, then (with `timer`) the pass's two timestamps at
+    /// [`stamps_at`]`(records' bytes)`.
     readback: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
+    /// `None` where the device has no timestamp queries.
+    timer: Option<Timer>,
+}
+
+/// Where a dispatch's compute pass writes its beginning and end timestamps, and the buffer
+/// they are resolved into (and copied on from, into the read-back buffer).
+struct Timer {
+    queries: wgpu::QuerySet,
+    resolved: wgpu::Buffer,
+}
+
+/// Bytes of a pass's two resolved timestamps (`u64` ticks each).
+const STAMP_BYTES: u64 = 2 * wgpu::QUERY_SIZE as u64;
+
+/// Offset of the timestamps in a read-back buffer whose records take `bytes`: the next multiple
+/// of 8, so that they are whole `u64`s.
+fn stamps_at(bytes: u64) -> u64 {
+    bytes.next_multiple_of(8)
 }
 
 /// A wgpu device running `shaders/objective.wgsl`.
@@ -110,6 +141,11 @@ pub struct Gpu {
     max_binding: u64,
     /// Most recently used last.
     cache: Mutex<Vec<Resident>>,
+    /// Nanoseconds per timestamp tick; `None` where the device has no timestamp queries.
+    tick_ns: Option<f64>,
+    /// Kernel time of the objective dispatches since the device opened or
+    /// [`Gpu::reset_kernel_time`], in nanoseconds.
+    kernel_ns: AtomicU64,
 }
 
 /// What `mixlaw devices` shows of an adapter.
@@ -121,6 +157,9 @@ pub struct DeviceInfo {
     pub driver: String,
     /// Whether shaders may use f64 (`SHADER_F64`); mixlaw's kernels use f32 either way.
     pub f64: bool,
+    /// Whether the adapter has timestamp queries (`TIMESTAMP_QUERY`), which give
+    /// [`Gpu::kernel_time`] and `mixlaw bench` the device time of each kernel.
+    pub timestamps: bool,
     pub max_storage_buffer_binding_size: u64,
     pub max_buffer_size: u64,
     pub max_compute_workgroups_per_dimension: u32,
@@ -146,6 +185,7 @@ pub fn devices() -> Vec<DeviceInfo> {
                     .trim()
                     .to_string(),
                 f64: a.features().contains(wgpu::Features::SHADER_F64),
+                timestamps: a.features().contains(wgpu::Features::TIMESTAMP_QUERY),
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
                 max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
@@ -189,12 +229,18 @@ impl Gpu {
             max_buffer_size: limits.max_buffer_size,
             ..wgpu::Limits::downlevel_defaults()
         };
+        // Timestamp queries only where the adapter has them: asking for a missing feature
+        // would fail the device, and the kernels do not need them.
+        let required_features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("mixlaw"),
+            required_features,
             required_limits: required_limits.clone(),
             ..Default::default()
         }))
         .map_err(|e| Error::Gpu(format!("GPU adapter {}: no device: {e}", info.name)))?;
+        let tick_ns = Some(queue.get_timestamp_period() as f64)
+            .filter(|&p| device.features().contains(wgpu::Features::TIMESTAMP_QUERY) && p > 0.0);
         // Shader and pipeline errors are caught in a scope and returned with naga's message,
         // rather than reaching wgpu's default handler (which panics).
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -238,7 +284,25 @@ impl Gpu {
             split: required_limits.max_compute_workgroups_per_dimension as usize,
             max_binding,
             cache: Mutex::new(Vec::new()),
+            tick_ns,
+            kernel_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Device time the objective kernel took (from the beginning to the end of each dispatch's
+    /// compute pass, by timestamp queries), summed over every [`Backend::evaluate`] since the
+    /// device was opened or [`Gpu::reset_kernel_time`]; the mixture-search kernel is not
+    /// counted. `None` where the adapter has no timestamp queries.
+    ///
+    /// Evaluations running at once on the same `Gpu` all add to the one total.
+    pub fn kernel_time(&self) -> Option<Duration> {
+        self.tick_ns
+            .map(|_| Duration::from_nanos(self.kernel_ns.load(Ordering::Relaxed)))
+    }
+
+    /// Sets the total of [`Gpu::kernel_time`] back to zero.
+    pub fn reset_kernel_time(&self) {
+        self.kernel_ns.store(0, Ordering::Relaxed);
     }
 
     /// Lowers the most batch entries one dispatch takes (for tests of the splitting; the device
@@ -377,17 +441,31 @@ impl Gpu {
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         );
         let out_bytes = (capacity * (dim + 2) * 4) as u64;
-        let (out, readback) = self.output("out", out_bytes);
+        let timed = self.tick_ns.is_some();
+        let (out, readback) = self.output("out", out_bytes, timed);
         let bind_group = self.bind(
             &self.pipeline,
             &[&r.params, &r.rows, &theta, &out, &r.weights],
         );
+        let timer = timed.then(|| Timer {
+            queries: self.device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: Some("objective timestamps"),
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            }),
+            resolved: self.buffer(
+                "resolved timestamps",
+                STAMP_BYTES,
+                wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            ),
+        });
         r.io.insert(Io {
             capacity,
             theta,
             out,
             readback,
             bind_group,
+            timer,
         })
     }
 
@@ -436,7 +514,7 @@ impl Gpu {
         let rows_buf = self.upload_storage("candidates", &rows);
         let theta_buf = self.upload_storage("target params", &theta);
         let bytes = (n * targets * 4) as u64;
-        let (out_buf, readback) = self.output("predictions", bytes);
+        let (out_buf, readback) = self.output("predictions", bytes, false);
         let bind_group = self.bind(
             &self.mixtures,
             &[&params_buf, &rows_buf, &theta_buf, &out_buf],
@@ -450,6 +528,7 @@ impl Gpu {
             &out_buf,
             &readback,
             bytes,
+            None,
         );
         for (o, v) in out.iter_mut().zip(raw) {
             *o = v as f64;
@@ -475,7 +554,10 @@ impl Gpu {
     }
 
     /// One submit: dispatch `groups` workgroups of `pipeline`, copy the first `bytes` of `out`
-    /// to `readback`, wait, and return them.
+    /// to `readback`, wait, and return them. With a `timer`, the pass also writes its beginning
+    /// and end timestamps, which come back in the same read-back (at [`stamps_at`]`(bytes)`) and
+    /// are added to [`Gpu::kernel_time`].
+    #[allow(clippy::too_many_arguments)]
     fn run(
         &self,
         pipeline: &wgpu::ComputePipeline,
@@ -484,6 +566,7 @@ impl Gpu {
         out: &wgpu::Buffer,
         readback: &wgpu::Buffer,
         bytes: u64,
+        timer: Option<&Timer>,
     ) -> Vec<f32> {
         let mut encoder = self
             .device
@@ -491,16 +574,26 @@ impl Gpu {
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,
-                timestamp_writes: None,
+                timestamp_writes: timer.map(|t| wgpu::ComputePassTimestampWrites {
+                    query_set: &t.queries,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
             });
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(groups.0 as u32, groups.1 as u32, 1);
         }
         encoder.copy_buffer_to_buffer(out, 0, readback, 0, bytes);
+        let mut mapped = bytes;
+        if let Some(t) = timer {
+            encoder.resolve_query_set(&t.queries, 0..2, &t.resolved, 0);
+            encoder.copy_buffer_to_buffer(&t.resolved, 0, readback, stamps_at(bytes), STAMP_BYTES);
+            mapped = stamps_at(bytes) + STAMP_BYTES;
+        }
         self.queue.submit([encoder.finish()]);
         let (tx, rx) = mpsc::channel();
-        readback.map_async(wgpu::MapMode::Read, 0..bytes, move |res| {
+        readback.map_async(wgpu::MapMode::Read, 0..mapped, move |res| {
             let _ = tx.send(res);
         });
         self.device
@@ -511,16 +604,26 @@ impl Gpu {
             .expect("GPU read-back failed");
         let data = {
             let view = readback
-                .get_mapped_range(0..bytes)
+                .get_mapped_range(0..mapped)
                 .expect("GPU read-back mapping");
-            bytemuck::cast_slice::<u8, f32>(&view).to_vec()
+            if let (Some(_), Some(tick_ns)) = (timer, self.tick_ns) {
+                let at = stamps_at(bytes) as usize;
+                let stamps: [u64; 2] = bytemuck::pod_read_unaligned(&view[at..mapped as usize]);
+                // A clock that went backwards (some drivers' across a power-state change)
+                // counts as zero rather than as a huge unsigned difference.
+                let ticks = stamps[1].saturating_sub(stamps[0]);
+                self.kernel_ns
+                    .fetch_add((ticks as f64 * tick_ns).round() as u64, Ordering::Relaxed);
+            }
+            bytemuck::cast_slice::<u8, f32>(&view[..bytes as usize]).to_vec()
         };
         readback.unmap();
         data
     }
 
-    /// A storage buffer the shader writes and the mappable buffer it is copied to.
-    fn output(&self, label: &str, bytes: u64) -> (wgpu::Buffer, wgpu::Buffer) {
+    /// A storage buffer the shader writes and the mappable buffer it is copied to (with room
+    /// behind the records for a pass's timestamps if `timed`).
+    fn output(&self, label: &str, bytes: u64, timed: bool) -> (wgpu::Buffer, wgpu::Buffer) {
         let out = self.buffer(
             label,
             bytes,
@@ -528,7 +631,11 @@ impl Gpu {
         );
         let readback = self.buffer(
             "readback",
-            bytes,
+            if timed {
+                stamps_at(bytes) + STAMP_BYTES
+            } else {
+                bytes
+            },
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
         (out, readback)
@@ -570,6 +677,7 @@ impl Gpu {
             &r.out,
             &r.readback,
             bytes,
+            r.timer.as_ref(),
         )
     }
 }
