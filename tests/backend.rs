@@ -323,8 +323,8 @@ fn interleaved_problems_do_not_mix(backend: &dyn Backend) {
     }
 }
 
-/// A GPU backend, or `None` (after saying why) when there is no adapter.
-/// The GPU backend shared by the GPU tests.
+/// The GPU backend shared by the GPU tests, or `None` (after saying why) when there is no
+/// adapter.
 fn gpu() -> Option<&'static Gpu> {
     static GPU: OnceLock<Option<Gpu>> = OnceLock::new();
     GPU.get_or_init(|| common::open_gpu(None)).as_ref()

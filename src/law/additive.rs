@@ -1,8 +1,8 @@
 //! The additive law of Shukor et al. 2025 (eq. 2.4): the mixture term and the scale terms add,
 //! so the optimal mixture does not depend on N or D.
 
-use super::chinchilla::{scale_eval, scale_params, scale_start};
-use super::{per_domain, Law, ParamSpec, Point};
+use super::chinchilla::{scale_eval, scale_params, scale_rows_inline, scale_start};
+use super::{guarded_exp, per_domain, vmath, Law, ParamSpec, Point, Points};
 use crate::rng::Rng;
 
 pub struct Additive;
@@ -43,6 +43,61 @@ pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], x: &Point, dh: &mut [f64]) {
     for i in 0..k {
         let hi = h[i].max(1e-12);
         dh[i] = -c[i] * g[i] * hg[i] / hi / (s * s);
+    }
+}
+
+/// [`Additive`]'s value at every point of `x`, with the arithmetic of [`Law::eval`] in loops over
+/// points: the scale part, then one pass per domain accumulating `S` (and `h_i^γ_i` into the
+/// gradient columns), then `1/S` and the chain rule.
+#[inline(always)]
+fn additive_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut [f64]>) {
+    const BLOCK: usize = 64;
+    let (n, k) = (x.len(), x.k);
+    scale_rows_inline(p, x, pred, grad.as_deref_mut());
+    for start in (0..n).step_by(BLOCK) {
+        let m = BLOCK.min(n - start);
+        let rows = start..start + m;
+        let mut s = [0.0; BLOCK];
+        let s = &mut s[..m];
+        for i in 0..k {
+            let (c, g) = (p[5 + i], p[5 + k + i]);
+            let (h, ln_h) = x.h_col(i);
+            let (h, ln_h) = (&h[rows.clone()], &ln_h[rows.clone()]);
+            match grad.as_deref_mut() {
+                Some(gr) => {
+                    let (dc, dg) = gr[(5 + i) * n..].split_at_mut(k * n);
+                    let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
+                    let cols = dc.iter_mut().zip(dg.iter_mut());
+                    for ((sj, (hj, lj)), (dcj, dgj)) in
+                        s.iter_mut().zip(h.iter().zip(ln_h)).zip(cols)
+                    {
+                        let v = guarded_exp(*hj, *lj, g);
+                        *sj += c * v;
+                        *dcj = v;
+                        *dgj = -c * v * lj;
+                    }
+                }
+                None => {
+                    for (sj, (hj, lj)) in s.iter_mut().zip(h.iter().zip(ln_h)) {
+                        *sj += c * guarded_exp(*hj, *lj, g);
+                    }
+                }
+            }
+        }
+        for (pj, sj) in pred[rows.clone()].iter_mut().zip(s.iter()) {
+            *pj += 1.0 / sj;
+        }
+        if let Some(gr) = grad.as_deref_mut() {
+            for i in 0..k {
+                let (dc, dg) = gr[(5 + i) * n..].split_at_mut(k * n);
+                let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
+                for ((dcj, dgj), sj) in dc.iter_mut().zip(dg.iter_mut()).zip(s.iter()) {
+                    let inv_s2 = 1.0 / (sj * sj);
+                    *dcj = -*dcj * inv_s2;
+                    *dgj *= inv_s2;
+                }
+            }
+        }
     }
 }
 
@@ -89,6 +144,9 @@ impl Law for Additive {
             }
             None => scale_eval(p, x.ln_n, x.ln_d, None) + 1.0 / s,
         }
+    }
+    fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+        vmath::wide!(additive_rows; p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]> => ())
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();

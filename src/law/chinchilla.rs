@@ -29,7 +29,7 @@ pub(crate) fn scale_rows(p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&
 }
 
 #[inline(always)]
-fn scale_rows_inline(p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+pub(crate) fn scale_rows_inline(p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
     let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
     let n = x.len();
     let points = x.ln_n.iter().zip(x.ln_d).zip(pred.iter_mut());

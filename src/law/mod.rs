@@ -90,6 +90,12 @@ pub struct Points<'a> {
     /// `ln h` as [`ln_weight`] gives, `len × k`.
     pub ln_h: &'a [f64],
     pub k: usize,
+    /// The same weights domain-major, so that one domain's weights over the points are
+    /// contiguous (what a loop over points vectorises on): weight `i` of point `j` is
+    /// `h_cols[i·stride + j]`, and `ln h` likewise in `ln_h_cols`.
+    pub h_cols: &'a [f64],
+    pub ln_h_cols: &'a [f64],
+    pub stride: usize,
 }
 
 impl<'a> Points<'a> {
@@ -99,6 +105,12 @@ impl<'a> Points<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.ln_n.is_empty()
+    }
+
+    /// Domain `i`'s weights over the points, and their logarithms.
+    pub fn h_col(&self, i: usize) -> (&'a [f64], &'a [f64]) {
+        let w = i * self.stride..i * self.stride + self.len();
+        (&self.h_cols[w.clone()], &self.ln_h_cols[w])
     }
 
     /// Point `j`.
@@ -249,10 +261,17 @@ pub(crate) fn guarded_pow(h: f64, g: f64) -> (f64, f64) {
 /// [`guarded_pow`] with `ln h` already known.
 #[inline]
 fn guarded_pow_ln(h: f64, ln_h: f64, g: f64) -> (f64, f64) {
+    (guarded_exp(h, ln_h, g), ln_h)
+}
+
+/// `h^g` from `ln h` (the value of [`guarded_pow`]), branch-free for loops over points.
+#[inline(always)]
+pub(crate) fn guarded_exp(h: f64, ln_h: f64, g: f64) -> f64 {
+    let v = vmath::exp(g * ln_h);
     if h <= 0.0 && g > 0.0 {
-        (0.0, ln_h)
+        0.0
     } else {
-        ((g * ln_h).exp(), ln_h)
+        v
     }
 }
 
