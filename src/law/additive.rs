@@ -46,9 +46,61 @@ pub(crate) fn mixture_grad_h(c: &[f64], g: &[f64], x: &Point, dh: &mut [f64]) {
     }
 }
 
+/// The mixture term over points `rows` of `x` (`n` points in all): `S = Σ_i C_i h_i^γ_i` into
+/// `s` (which starts at 0), and with `grad` the columns of `C` (at `c0`) and `γ` (at `g0`)
+/// filled with `∂(1/S)/∂C_i`, `∂(1/S)/∂γ_i` — the arithmetic of [`mixture_sum`] and
+/// [`mixture_grad`], one domain at a time over contiguous columns.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn mixture_columns(
+    p: &[f64],
+    c0: usize,
+    g0: usize,
+    x: &Points,
+    n: usize,
+    rows: std::ops::Range<usize>,
+    s: &mut [f64],
+    mut grad: Option<&mut [f64]>,
+) {
+    let k = x.k;
+    for i in 0..k {
+        let (c, g) = (p[c0 + i], p[g0 + i]);
+        let (h, ln_h) = x.h_col(i);
+        let (h, ln_h) = (&h[rows.clone()], &ln_h[rows.clone()]);
+        match grad.as_deref_mut() {
+            Some(gr) => {
+                let (dc, dg) = gr[(c0 + i) * n..].split_at_mut((g0 - c0) * n);
+                let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
+                let cols = dc.iter_mut().zip(dg.iter_mut());
+                for ((sj, (hj, lj)), (dcj, dgj)) in s.iter_mut().zip(h.iter().zip(ln_h)).zip(cols) {
+                    let v = guarded_exp(*hj, *lj, g);
+                    *sj += c * v;
+                    *dcj = v;
+                    *dgj = -c * v * lj;
+                }
+            }
+            None => {
+                for (sj, (hj, lj)) in s.iter_mut().zip(h.iter().zip(ln_h)) {
+                    *sj += c * guarded_exp(*hj, *lj, g);
+                }
+            }
+        }
+    }
+    if let Some(gr) = grad {
+        for i in 0..k {
+            let (dc, dg) = gr[(c0 + i) * n..].split_at_mut((g0 - c0) * n);
+            let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
+            for ((dcj, dgj), sj) in dc.iter_mut().zip(dg.iter_mut()).zip(s.iter()) {
+                let inv_s2 = 1.0 / (sj * sj);
+                *dcj = -*dcj * inv_s2;
+                *dgj *= inv_s2;
+            }
+        }
+    }
+}
+
 /// [`Additive`]'s value at every point of `x`, with the arithmetic of [`Law::eval`] in loops over
-/// points: the scale part, then one pass per domain accumulating `S` (and `h_i^γ_i` into the
-/// gradient columns), then `1/S` and the chain rule.
+/// points: the scale part, the mixture term ([`mixture_columns`]), then `1/S`.
 #[inline(always)]
 fn additive_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut [f64]>) {
     const BLOCK: usize = 64;
@@ -59,44 +111,9 @@ fn additive_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut 
         let rows = start..start + m;
         let mut s = [0.0; BLOCK];
         let s = &mut s[..m];
-        for i in 0..k {
-            let (c, g) = (p[5 + i], p[5 + k + i]);
-            let (h, ln_h) = x.h_col(i);
-            let (h, ln_h) = (&h[rows.clone()], &ln_h[rows.clone()]);
-            match grad.as_deref_mut() {
-                Some(gr) => {
-                    let (dc, dg) = gr[(5 + i) * n..].split_at_mut(k * n);
-                    let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
-                    let cols = dc.iter_mut().zip(dg.iter_mut());
-                    for ((sj, (hj, lj)), (dcj, dgj)) in
-                        s.iter_mut().zip(h.iter().zip(ln_h)).zip(cols)
-                    {
-                        let v = guarded_exp(*hj, *lj, g);
-                        *sj += c * v;
-                        *dcj = v;
-                        *dgj = -c * v * lj;
-                    }
-                }
-                None => {
-                    for (sj, (hj, lj)) in s.iter_mut().zip(h.iter().zip(ln_h)) {
-                        *sj += c * guarded_exp(*hj, *lj, g);
-                    }
-                }
-            }
-        }
-        for (pj, sj) in pred[rows.clone()].iter_mut().zip(s.iter()) {
+        mixture_columns(p, 5, 5 + k, x, n, rows.clone(), s, grad.as_deref_mut());
+        for (pj, sj) in pred[rows].iter_mut().zip(s.iter()) {
             *pj += 1.0 / sj;
-        }
-        if let Some(gr) = grad.as_deref_mut() {
-            for i in 0..k {
-                let (dc, dg) = gr[(5 + i) * n..].split_at_mut(k * n);
-                let (dc, dg) = (&mut dc[rows.clone()], &mut dg[rows.clone()]);
-                for ((dcj, dgj), sj) in dc.iter_mut().zip(dg.iter_mut()).zip(s.iter()) {
-                    let inv_s2 = 1.0 / (sj * sj);
-                    *dcj = -*dcj * inv_s2;
-                    *dgj *= inv_s2;
-                }
-            }
         }
     }
 }

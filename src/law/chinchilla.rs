@@ -11,7 +11,7 @@ pub struct Chinchilla;
 /// gradient is written into `grad[..5]`. Shared with the laws that add a mixture term to it.
 pub(crate) fn scale_eval(p: &[f64], ln_n: f64, ln_d: f64, grad: Option<&mut [f64]>) -> f64 {
     let (e, a, al, b, be) = (p[0], p[1], p[2], p[3], p[4]);
-    let (nn, dd) = (vmath::exp(-al * ln_n), vmath::exp(-be * ln_d));
+    let (nn, dd) = ((-al * ln_n).exp(), (-be * ln_d).exp());
     if let Some(gr) = grad {
         gr[0] = 1.0;
         gr[1] = nn;

@@ -3,8 +3,9 @@
 //! `B_h = (Σ CB_i h_i)^γB`, so the optimal mixture changes with N and D. With γA = γB = 1,
 //! CA_i = A and CB_i = B it is the additive law on the simplex.
 
-use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
-use super::{guarded_pow, per_domain, Law, Nested, ParamSpec, Point, MAX_DOMAINS};
+use super::additive::{mixture_columns, mixture_grad, mixture_grad_h, mixture_sum};
+use super::MAX_DOMAINS;
+use super::{guarded_exp, guarded_pow, per_domain, vmath, Law, Nested, ParamSpec, Point, Points};
 use crate::rng::Rng;
 
 pub struct Joint;
@@ -67,6 +68,52 @@ fn from_additive(p: &[f64], k: usize) -> Vec<f64> {
     x.extend(std::iter::repeat_n(b, k));
     x.push(1.0);
     x
+}
+
+/// [`Joint`]'s value at every point of `x` with the arithmetic of its [`Law::eval`], in loops over
+/// points (domain-major mixture columns; see [`mixture_columns`]).
+#[inline(always)]
+fn joint_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut [f64]>) {
+    const BLOCK: usize = 64;
+    let (n, k) = (x.len(), x.k);
+    let l = layout(k);
+    let (e, al, be, ga, gb) = (p[0], p[1], p[2], p[l.ga], p[l.gb]);
+    for start in (0..n).step_by(BLOCK) {
+        let m = BLOCK.min(n - start);
+        let rows = start..start + m;
+        let (mut s, mut ua, mut ub) = ([0.0; BLOCK], [0.0; BLOCK], [0.0; BLOCK]);
+        let (s, ua, ub) = (&mut s[..m], &mut ua[..m], &mut ub[..m]);
+        mixture_columns(p, l.c, l.g, x, n, rows.clone(), s, grad.as_deref_mut());
+        for i in 0..k {
+            let (ca, cb) = (p[l.ca + i], p[l.cb + i]);
+            let h = &x.h_col(i).0[rows.clone()];
+            for ((a, b), hj) in ua.iter_mut().zip(ub.iter_mut()).zip(h) {
+                *a += ca * hj;
+                *b += cb * hj;
+            }
+        }
+        let (ln_n, ln_d) = (&x.ln_n[rows.clone()], &x.ln_d[rows.clone()]);
+        for j in 0..m {
+            let (nn, dd) = (vmath::exp(-al * ln_n[j]), vmath::exp(-be * ln_d[j]));
+            let (lua, lub) = (vmath::ln(ua[j].max(1e-12)), vmath::ln(ub[j].max(1e-12)));
+            let (wa, wb) = (guarded_exp(ua[j], lua, ga), guarded_exp(ub[j], lub, gb));
+            pred[start + j] = e + 1.0 / s[j] + wa * nn + wb * dd;
+            if let Some(gr) = grad.as_deref_mut() {
+                let (da, db) = (ga * wa / ua[j].max(1e-12), gb * wb / ub[j].max(1e-12));
+                let at = |col: usize| col * n + start + j;
+                gr[at(0)] = 1.0;
+                gr[at(1)] = -wa * ln_n[j] * nn;
+                gr[at(2)] = -wb * ln_d[j] * dd;
+                for i in 0..k {
+                    let hij = x.h_col(i).0[start + j];
+                    gr[at(l.ca + i)] = da * hij * nn;
+                    gr[at(l.cb + i)] = db * hij * dd;
+                }
+                gr[at(l.ga)] = wa * lua * nn;
+                gr[at(l.gb)] = wb * lub * dd;
+            }
+        }
+    }
 }
 
 impl Law for Joint {
@@ -141,6 +188,9 @@ impl Law for Joint {
             gr[l.gb] = b_h.w * b_h.ln_u * dd;
         }
         value
+    }
+    fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+        vmath::wide!(joint_rows; p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]> => ())
     }
     fn nested(&self) -> Option<Nested> {
         Some(Nested {

@@ -10,6 +10,13 @@
 //! optimiser in other coordinates (log of the positive amplitudes, see [`ParamSpec::amplitude`]);
 //! laws never need to know. Every gradient is checked against central finite differences in the
 //! tests at the bottom of this file.
+//!
+//! Fitting evaluates a law at the same rows thousands of times, so a law may also evaluate a
+//! block of rows at once ([`Law::eval_rows`], rows as columns in [`Points`]) with loops that
+//! vectorise ([`vmath`]); chinchilla, additive and joint do. The block path computes the same
+//! formulas with `vmath`'s exp and ln (within 1 ulp of the platform's, which `eval` uses: in
+//! scalar code the platform's table-driven versions are faster), and a test holds the two within
+//! 1e-13 relative of each other for every law.
 
 mod additive;
 mod chinchilla;
@@ -184,10 +191,9 @@ pub trait Law: Send + Sync {
         let n = x.len();
         match grad {
             Some(g) => {
-                let mut d = [0.0; 6 * MAX_DOMAINS + 8];
-                let d = &mut d[..p.len()];
+                let mut d = vec![0.0; p.len()];
                 for (j, pj) in pred.iter_mut().enumerate() {
-                    *pj = self.eval(p, &x.point(j), Some(d));
+                    *pj = self.eval(p, &x.point(j), Some(&mut d));
                     for (i, di) in d.iter().enumerate() {
                         g[i * n + j] = *di;
                     }
@@ -261,10 +267,15 @@ pub(crate) fn guarded_pow(h: f64, g: f64) -> (f64, f64) {
 /// [`guarded_pow`] with `ln h` already known.
 #[inline]
 fn guarded_pow_ln(h: f64, ln_h: f64, g: f64) -> (f64, f64) {
-    (guarded_exp(h, ln_h, g), ln_h)
+    if h <= 0.0 && g > 0.0 {
+        (0.0, ln_h)
+    } else {
+        ((g * ln_h).exp(), ln_h)
+    }
 }
 
-/// `h^g` from `ln h` (the value of [`guarded_pow`]), branch-free for loops over points.
+/// `h^g` from `ln h` as [`guarded_pow`] gives it, branch-free with [`vmath::exp`] for loops over
+/// points.
 #[inline(always)]
 pub(crate) fn guarded_exp(h: f64, ln_h: f64, g: f64) -> f64 {
     let v = vmath::exp(g * ln_h);
