@@ -46,7 +46,8 @@ impl SummaryArgs {
 /// Refit a law on resampled tables: parameter, prediction and optimal-mixture intervals.
 ///
 /// `--starts` counts the starts of each replicate (default 10: the full-data optimum and 9
-/// drawn as a fit draws them); the full-data fit uses the law's usual starts.
+/// drawn as a fit draws them); the full-data fit uses the law's usual starts, and `--hops`
+/// basin-hops that fit only.
 #[derive(Args)]
 pub struct BootstrapCmd {
     #[command(flatten)]
