@@ -295,7 +295,6 @@ impl Problem {
     ) -> f64 {
         let weights = self.weight_set(set);
         let dim = p.len();
-        let block_rows = BLOCK;
         let (mut pred, mut r, mut dr) = ([0.0; BLOCK], [0.0; BLOCK], [1.0; BLOCK]);
         let (mut hv, mut c) = ([0.0; BLOCK], [0.0; BLOCK]);
         if let Some(g) = grad.as_deref_mut() {
@@ -303,8 +302,8 @@ impl Problem {
         }
         let mut total = 0.0;
         let rows = self.rows.len();
-        for start in (0..rows).step_by(block_rows) {
-            let n = block_rows.min(rows - start);
+        for start in (0..rows).step_by(BLOCK) {
+            let n = BLOCK.min(rows - start);
             let block = start..start + n;
             let want = grad.is_some();
             self.law.eval_rows(
@@ -333,8 +332,8 @@ impl Problem {
             }
             let mut bad = false;
             let out = hv[..n].iter_mut().zip(&mut c[..n]);
-            let rows = r[..n].iter().zip(&dr[..n]).zip(&weights[block]);
-            for ((hj, cj), ((rj, drj), &w)) in out.zip(rows) {
+            let residuals = r[..n].iter().zip(&dr[..n]).zip(&weights[block]);
+            for ((hj, cj), ((rj, drj), &w)) in out.zip(residuals) {
                 // Rows of weight 0 take no part, whatever their residual.
                 let (h, psi) = huber(*rj, self.delta);
                 bad |= w != 0.0 && !rj.is_finite();
