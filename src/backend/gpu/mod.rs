@@ -409,13 +409,7 @@ impl Gpu {
             targets: 0,
             pad: [0; 3],
         };
-        let params_buf = self.buffer(
-            "params",
-            std::mem::size_of::<Params>() as u64,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        );
-        self.queue
-            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&params));
+        let params_buf = self.upload_uniform("params", &params);
         let weights: Vec<f32> = problem.weights.iter().map(|&w| w as f32).collect();
         Resident {
             id: problem.id,
@@ -504,13 +498,7 @@ impl Gpu {
             targets: targets as u32,
             pad: [0; 3],
         };
-        let params_buf = self.buffer(
-            "mixture params",
-            std::mem::size_of::<Params>() as u64,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        );
-        self.queue
-            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&uniform));
+        let params_buf = self.upload_uniform("mixture params", &uniform);
         let rows_buf = self.upload_storage("candidates", &rows);
         let theta_buf = self.upload_storage("target params", &theta);
         let bytes = (n * targets * 4) as u64;
@@ -639,6 +627,17 @@ impl Gpu {
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
         (out, readback)
+    }
+
+    /// A uniform buffer holding `params`.
+    fn upload_uniform(&self, label: &str, params: &Params) -> wgpu::Buffer {
+        let buf = self.buffer(
+            label,
+            std::mem::size_of::<Params>() as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue.write_buffer(&buf, 0, bytemuck::bytes_of(params));
+        buf
     }
 
     /// A storage buffer holding `data` (one float if `data` is empty: a binding may not be).
