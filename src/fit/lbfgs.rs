@@ -19,8 +19,6 @@
 //! its ftol absolute for small objectives — with the paper's mean Huber (~1e-5) that stops long
 //! before the fit is done — so the decrease here is purely relative.
 
-use std::collections::VecDeque;
-
 /// Solver settings shared by every start.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
@@ -117,19 +115,95 @@ enum Phase {
     Search,
 }
 
+/// The L-BFGS memory: the last curvature pairs `(s, y)` and their `1/sᵀy`, in flat ring
+/// buffers. A round of a few thousand starts stores a pair and runs the two-loop recursion for
+/// each of them, so neither may allocate: the buffers are sized once, at the first pair.
+#[derive(Clone, Debug, Default)]
+struct Pairs {
+    /// Dimension.
+    n: usize,
+    /// Pairs kept at most.
+    cap: usize,
+    /// Slot of the oldest pair.
+    head: usize,
+    len: usize,
+    s: Vec<f64>,
+    y: Vec<f64>,
+    rho: Vec<f64>,
+}
+
+impl Pairs {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        (self.head, self.len) = (0, 0);
+    }
+
+    /// Slot of the `j`-th oldest pair.
+    fn slot(&self, j: usize) -> usize {
+        // `(head + j) mod cap` without a division: both terms are below `cap`.
+        let i = self.head + j;
+        if i >= self.cap {
+            i - self.cap
+        } else {
+            i
+        }
+    }
+
+    /// The `j`-th oldest pair and its `ρ = 1/sᵀy`.
+    fn get(&self, j: usize) -> (&[f64], &[f64], f64) {
+        let (i, n) = (self.slot(j), self.n);
+        (&self.s[i * n..][..n], &self.y[i * n..][..n], self.rho[i])
+    }
+
+    /// Room for a new pair (the oldest is dropped when `cap` are kept): its `s` and `y` to fill,
+    /// and its `ρ`.
+    fn push(&mut self, n: usize, cap: usize) -> (&mut [f64], &mut [f64], &mut f64) {
+        if self.cap != cap || self.n != n {
+            *self = Pairs {
+                n,
+                cap,
+                s: vec![0.0; cap * n],
+                y: vec![0.0; cap * n],
+                rho: vec![0.0; cap],
+                ..Pairs::default()
+            };
+        }
+        let i = if self.len < cap {
+            self.len += 1;
+            self.slot(self.len - 1)
+        } else {
+            let i = self.head;
+            self.head = self.slot(1);
+            i
+        };
+        (
+            &mut self.s[i * n..][..n],
+            &mut self.y[i * n..][..n],
+            &mut self.rho[i],
+        )
+    }
+}
+
 /// One start's solver state.
 #[derive(Clone, Debug)]
 pub struct Lbfgs {
     x: Vec<f64>,
     f: f64,
     g: Vec<f64>,
-    s: VecDeque<Vec<f64>>,
-    y: VecDeque<Vec<f64>>,
-    rho: VecDeque<f64>,
+    pairs: Pairs,
     dir: Vec<f64>,
     free: Vec<bool>,
     t: f64,
     trial: Vec<f64>,
+    /// Scratch of the two-loop recursion: its `α` per pair.
+    alpha: Vec<f64>,
     phase: Phase,
     search: Search,
     pub iterations: usize,
@@ -167,13 +241,12 @@ impl Lbfgs {
             x: x0.clone(),
             f: f64::INFINITY,
             g: vec![0.0; n],
-            s: VecDeque::new(),
-            y: VecDeque::new(),
-            rho: VecDeque::new(),
+            pairs: Pairs::default(),
             dir: vec![0.0; n],
             free: vec![true; n],
             t: 1.0,
             trial: x0,
+            alpha: Vec::new(),
             phase: Phase::Start,
             search: Search::default(),
             iterations: 0,
@@ -283,9 +356,14 @@ impl Lbfgs {
             }
         };
         self.t = next;
-        let before = self.trial.clone();
-        project_into(&self.x, self.t, &self.dir, lo, hi, &mut self.trial);
-        if self.trial == before || self.trial == self.x {
+        // The new trial point, and whether the projection left it where it was.
+        let mut same = true;
+        for i in 0..n {
+            let v = (self.x[i] + next * self.dir[i]).clamp(lo[i], hi[i]);
+            same &= v == self.trial[i];
+            self.trial[i] = v;
+        }
+        if same || self.trial == self.x {
             self.settle(lo, hi, st);
         }
     }
@@ -299,12 +377,10 @@ impl Lbfgs {
             if self.running() {
                 self.next_direction(lo, hi, st);
             }
-        } else if !self.s.is_empty() {
+        } else if !self.pairs.is_empty() {
             // The quasi-Newton direction failed along the projected path (typically at a bound):
             // forget the curvature pairs and retry from the projected steepest descent.
-            self.s.clear();
-            self.y.clear();
-            self.rho.clear();
+            self.pairs.clear();
             self.next_direction(lo, hi, st);
         } else {
             self.status = Status::Stalled;
@@ -313,20 +389,17 @@ impl Lbfgs {
 
     fn accept(&mut self, f: f64, g: &[f64], st: &Settings) {
         let n = self.x.len();
-        let s: Vec<f64> = (0..n).map(|i| self.trial[i] - self.x[i]).collect();
-        let y: Vec<f64> = (0..n).map(|i| g[i] - self.g[i]).collect();
-        let sy: f64 = s.iter().zip(&y).map(|(a, b)| a * b).sum();
-        let yy: f64 = y.iter().map(|v| v * v).sum();
+        let step = |i: usize| (self.trial[i] - self.x[i], g[i] - self.g[i]);
+        let sy: f64 = (0..n).map(step).map(|(s, y)| s * y).sum();
+        let yy: f64 = (0..n).map(step).map(|(_, y)| y * y).sum();
         if sy > 1e-12 * yy.max(f64::MIN_POSITIVE) && sy > 0.0 {
             // More pairs than twice the dimension add cost, not information.
-            if self.s.len() >= st.memory.min((2 * n).max(10)) {
-                self.s.pop_front();
-                self.y.pop_front();
-                self.rho.pop_front();
+            let cap = st.memory.min((2 * n).max(10));
+            let (s, y, rho) = self.pairs.push(n, cap);
+            for i in 0..n {
+                (s[i], y[i]) = (self.trial[i] - self.x[i], g[i] - self.g[i]);
             }
-            self.s.push_back(s);
-            self.y.push_back(y);
-            self.rho.push_back(1.0 / sy);
+            *rho = 1.0 / sy;
         }
         let f_old = self.f;
         self.x.copy_from_slice(&self.trial);
@@ -364,12 +437,10 @@ impl Lbfgs {
         self.two_loop();
         let descends = dot_masked(&self.g, &self.dir, &self.free) < 0.0;
         if !descends {
-            self.s.clear();
-            self.y.clear();
-            self.rho.clear();
+            self.pairs.clear();
             self.two_loop();
         }
-        self.t = if self.s.is_empty() {
+        self.t = if self.pairs.is_empty() {
             let norm = dot_masked(&self.dir, &self.dir, &self.free).sqrt();
             (1.0 / norm).min(1.0)
         } else {
@@ -387,26 +458,28 @@ impl Lbfgs {
     }
 
     /// `dir = −H·g` on the free variables (zero elsewhere), H the L-BFGS inverse Hessian.
+    ///
+    /// `q` lives in `dir` (negated at the end) and the `α`s in `alpha`: nothing is allocated.
     fn two_loop(&mut self) {
-        let m = self.s.len();
+        let m = self.pairs.len();
         // 1.0 on free variables, 0.0 on held ones: q stays zero off the free set, so every dot
         // product with q is already restricted to it and needs no mask.
-        let mask: Vec<f64> = self
-            .free
-            .iter()
-            .map(|&f| if f { 1.0 } else { 0.0 })
-            .collect();
-        let mut q: Vec<f64> = self.g.iter().zip(&mask).map(|(v, w)| v * w).collect();
-        let mut alpha = vec![0.0; m];
+        let mask = |i: usize| if self.free[i] { 1.0 } else { 0.0 };
+        let q = &mut self.dir;
+        for (i, qi) in q.iter_mut().enumerate() {
+            *qi = self.g[i] * mask(i);
+        }
+        self.alpha.resize(m, 0.0);
         for j in (0..m).rev() {
-            let a = self.rho[j] * dot(&self.s[j], &q);
-            alpha[j] = a;
-            for ((qi, yi), w) in q.iter_mut().zip(&self.y[j]).zip(&mask) {
-                *qi -= a * yi * w;
+            let (s, y, rho) = self.pairs.get(j);
+            let a = rho * dot(s, q);
+            self.alpha[j] = a;
+            for (i, (qi, yi)) in q.iter_mut().zip(y).enumerate() {
+                *qi -= a * yi * mask(i);
             }
         }
         if m > 0 {
-            let (s, y) = (&self.s[m - 1], &self.y[m - 1]);
+            let (s, y, _) = self.pairs.get(m - 1);
             let sy = dot_masked(s, y, &self.free);
             let yy = dot_masked(y, y, &self.free);
             if sy > 0.0 && yy > 0.0 {
@@ -414,15 +487,14 @@ impl Lbfgs {
                 q.iter_mut().for_each(|v| *v *= gamma);
             }
         }
-        for (j, a) in alpha.iter().enumerate() {
-            let b = self.rho[j] * dot(&self.y[j], &q);
-            for ((qi, si), w) in q.iter_mut().zip(&self.s[j]).zip(&mask) {
-                *qi += (a - b) * si * w;
+        for (j, a) in self.alpha.iter().enumerate() {
+            let (s, y, rho) = self.pairs.get(j);
+            let b = rho * dot(y, q);
+            for (i, (qi, si)) in q.iter_mut().zip(s).enumerate() {
+                *qi += (a - b) * si * mask(i);
             }
         }
-        for (d, qi) in self.dir.iter_mut().zip(&q) {
-            *d = -qi;
-        }
+        q.iter_mut().for_each(|v| *v = -*v);
     }
 }
 
@@ -487,6 +559,26 @@ mod tests {
         for (i, xi) in s.best().0.iter().enumerate() {
             assert!((xi - i as f64).abs() < 1e-4, "x{i} = {xi}");
         }
+    }
+
+    #[test]
+    fn the_memory_keeps_the_newest_pairs_oldest_first() {
+        let mut pairs = Pairs::default();
+        for v in 0..13 {
+            let (s, y, rho) = pairs.push(2, 10);
+            s.copy_from_slice(&[v as f64, -v as f64]);
+            y.fill(2.0 * v as f64);
+            *rho = v as f64;
+        }
+        assert_eq!(pairs.len(), 10);
+        for j in 0..10 {
+            let v = (j + 3) as f64;
+            assert_eq!(pairs.get(j), (&[v, -v][..], &[2.0 * v, 2.0 * v][..], v));
+        }
+        pairs.clear();
+        assert!(pairs.is_empty());
+        *pairs.push(2, 10).2 = 7.0;
+        assert_eq!((pairs.len(), pairs.get(0).2), (1, 7.0));
     }
 
     #[test]
