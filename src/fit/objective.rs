@@ -222,11 +222,20 @@ impl Problem {
 
     /// Natural parameters from internal coordinates.
     pub fn to_natural(&self, theta: &[f64]) -> Vec<f64> {
-        theta
-            .iter()
-            .zip(&self.log_coord)
-            .map(|(&t, &l)| if l { t.exp() } else { t })
-            .collect()
+        let mut p = Vec::with_capacity(theta.len());
+        self.natural_into(theta, &mut p);
+        p
+    }
+
+    /// [`Problem::to_natural`] into `p` (cleared first).
+    fn natural_into(&self, theta: &[f64], p: &mut Vec<f64>) {
+        p.clear();
+        p.extend(
+            theta
+                .iter()
+                .zip(&self.log_coord)
+                .map(|(&t, &l)| if l { t.exp() } else { t }),
+        );
     }
 
     /// Internal coordinates from natural parameters (amplitudes of 0 become very negative logs).
@@ -252,16 +261,22 @@ impl Problem {
     /// The scaled objective seen by the optimiser at internal θ under weight set `set`, and its
     /// gradient in `grad`. Non-finite predictions give `+∞` (the line search backs off).
     pub fn eval(&self, theta: &[f64], set: usize, grad: &mut [f64]) -> f64 {
-        let p = self.to_natural(theta);
-        let scale = 1.0 / self.delta;
-        let f = self.eval_natural(&p, set, Some(grad));
-        for (j, g) in grad.iter_mut().enumerate() {
-            *g *= scale;
-            if self.log_coord[j] {
-                *g *= p[j];
-            }
+        // Natural parameters in per-thread scratch: this runs once per start and round.
+        thread_local! {
+            static NATURAL: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        f * scale
+        NATURAL.with_borrow_mut(|p| {
+            self.natural_into(theta, p);
+            let scale = 1.0 / self.delta;
+            let f = self.eval_natural(p, set, Some(grad));
+            for (j, g) in grad.iter_mut().enumerate() {
+                *g *= scale;
+                if self.log_coord[j] {
+                    *g *= p[j];
+                }
+            }
+            f * scale
+        })
     }
 
     /// Unscaled `H` at natural `p`; with `grad`, `∂H/∂p` (natural coordinates).
