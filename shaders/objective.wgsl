@@ -18,7 +18,12 @@
 // index of the set it is scored under.
 
 const WG: u32 = 64u;
-// The most parameters (and domains) the kernel handles; the host refuses larger problems.
+// Lengths of the per-thread private arrays (parameters, gradients: MAXP; per-domain terms:
+// MAXK). WGSL needs them at compile time, and larger ones cost registers (or spill to slower
+// memory) for every problem, so the host compiles this source once per *size class*: these two
+// lines, exactly as written (the host checks each occurs once), are replaced by the smallest
+// MAXP = 72·2^a, MAXK = 16·2^b that hold the problem. Small problems keep this default class
+// (src/backend/gpu/mod.rs, `Class`).
 const MAXP: u32 = 72u;
 const MAXK: u32 = 16u;
 

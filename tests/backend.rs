@@ -55,24 +55,36 @@ const ROWS: usize = 200;
 /// a random truth with noise of about δ, and two weight sets: random weights (a few exactly 0)
 /// and bootstrap-like counts (0 to 3).
 fn problem(law: &'static dyn Law, residual: Residual, reduce: Reduce, seed: u64) -> Problem {
+    problem_k(law, K, residual, reduce, seed)
+}
+
+/// [`problem`] over `k` domains.
+fn problem_k(
+    law: &'static dyn Law,
+    k: usize,
+    residual: Residual,
+    reduce: Reduce,
+    seed: u64,
+) -> Problem {
     let mut rng = Rng::new(seed, 7);
-    let truth = law.sample_start(K, &mut rng);
-    problem_at(law, &truth, residual, reduce, &mut rng)
+    let truth = law.sample_start(k, &mut rng);
+    problem_at(law, &truth, k, residual, reduce, &mut rng)
 }
 
 fn problem_at(
     law: &'static dyn Law,
     truth: &[f64],
+    k: usize,
     residual: Residual,
     reduce: Reduce,
     rng: &mut Rng,
 ) -> Problem {
-    let domains: Vec<String> = (0..K).map(|i| format!("d{i}")).collect();
+    let domains: Vec<String> = (0..k).map(|i| format!("d{i}")).collect();
     let (mut ln_n, mut ln_d, mut h, mut y, mut w) = (vec![], vec![], vec![], vec![], vec![]);
     for j in 0..ROWS {
-        let mut hh: Vec<f64> = (0..K).map(|_| rng.range(0.05, 1.0)).collect();
+        let mut hh: Vec<f64> = (0..k).map(|_| rng.range(0.05, 1.0)).collect();
         if j % 25 == 0 {
-            hh[j / 25 % K] = 0.0;
+            hh[j / 25 % k] = 0.0;
         }
         let s: f64 = hh.iter().sum();
         hh.iter_mut().for_each(|v| *v /= s);
@@ -93,7 +105,7 @@ fn problem_at(
     Problem::new(
         law,
         law.params(&domains),
-        Rows::new(ln_n, ln_d, h, y, K),
+        Rows::new(ln_n, ln_d, h, y, k),
         w,
         residual,
         reduce,
@@ -104,8 +116,9 @@ fn problem_at(
 /// Random starts, in internal coordinates (mostly far from the fit: most residuals exceed δ).
 fn thetas(problem: &Problem, n: usize, seed: u64) -> Vec<f64> {
     let mut rng = Rng::new(seed, 11);
+    let k = problem.rows.k;
     (0..n)
-        .flat_map(|_| problem.to_internal(&problem.law.sample_start(K, &mut rng)))
+        .flat_map(|_| problem.to_internal(&problem.law.sample_start(k, &mut rng)))
         .collect()
 }
 
@@ -209,69 +222,97 @@ fn agrees_with_the_f64_reference(backend: &dyn Backend, supports: fn(&dyn Law) -
             for reduce in [Reduce::Mean, Reduce::Sum] {
                 for _ in 0..2 {
                     seed += 1;
-                    let mut rng = Rng::new(seed, 7);
-                    let truth = law.sample_start(K, &mut rng);
-                    let pr = problem_at(law, &truth, residual, reduce, &mut rng);
-                    let dim = pr.dim();
-                    let n = 32;
-                    let mut th = thetas(&pr, n / 2, seed);
-                    th.extend(near(&pr, &truth, n / 2, seed));
-                    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
-                    backend.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
-                    for b in 0..n {
-                        let theta = &th[b * dim..(b + 1) * dim];
-                        let set = set_of(b) as usize;
-                        let mut g_ref = vec![0.0; dim];
-                        let f_ref = pr.eval(theta, set, &mut g_ref);
-                        let gb = &g[b * dim..(b + 1) * dim];
-                        let what = format!(
-                            "{} {residual:?}/{reduce:?} entry {b} (weight set {set})",
-                            law.name()
-                        );
-                        if !f_ref.is_finite() {
-                            assert_eq!(f[b], f_ref, "{what}");
-                            assert!(gb.iter().all(|&v| v == 0.0), "{what}");
-                            continue;
-                        }
-                        let (tf, tg) = tolerance(&pr, theta, set);
-                        let ef = (f[b] - f_ref).abs();
-                        let eg = gb
-                            .iter()
-                            .zip(&g_ref)
-                            .map(|(a, b)| (a - b) * (a - b))
-                            .sum::<f64>()
-                            .sqrt();
-                        assert!(
-                            ef <= tf,
-                            "{what}: f {} vs {f_ref} (error {ef:e} > tolerance {tf:e})",
-                            f[b]
-                        );
-                        assert!(
-                            eg <= tg,
-                            "{what}: |Δg| {eg:e} > tolerance {tg:e}\n  got {gb:?}\n want {g_ref:?}"
-                        );
-                        worst.f = worst.f.max(ef / tf);
-                        worst.g = worst.g.max(eg / tg);
-                        worst.f_rel = worst.f_rel.max(ef / f_ref.abs());
-                        let gn = g_ref.iter().map(|v| v * v).sum::<f64>().sqrt();
-                        worst.g_rel = worst.g_rel.max(eg / gn);
-                    }
+                    agrees_on_one_problem(backend, law, K, residual, reduce, seed, &mut worst);
                 }
             }
         }
         tested += 1;
-        eprintln!(
-            "{}: {:<10} largest error/tolerance: f {:.2e}, g {:.2e}; \
-             largest relative error: f {:.1e}, ‖g‖ {:.1e}",
-            backend.describe(),
-            law.name(),
-            worst.f,
-            worst.g,
-            worst.f_rel,
-            worst.g_rel
-        );
+        report_worst(backend, law, K, &worst);
     }
     assert!(tested >= 3, "fewer than three laws tested");
+}
+
+/// One random problem of `law` over `k` domains (seed `seed`): 32 entries, half random starts
+/// and half near the truth, each within the derived tolerance of `Problem::eval`; the largest
+/// ratios go into `worst`.
+fn agrees_on_one_problem(
+    backend: &dyn Backend,
+    law: &'static dyn Law,
+    k: usize,
+    residual: Residual,
+    reduce: Reduce,
+    seed: u64,
+    worst: &mut Worst,
+) -> usize {
+    let mut rng = Rng::new(seed, 7);
+    let truth = law.sample_start(k, &mut rng);
+    let pr = problem_at(law, &truth, k, residual, reduce, &mut rng);
+    let dim = pr.dim();
+    let n = 32;
+    let mut th = thetas(&pr, n / 2, seed);
+    th.extend(near(&pr, &truth, n / 2, seed));
+    let (mut f, mut g) = (vec![0.0; n], vec![0.0; n * dim]);
+    backend.evaluate(&pr, &th, &sets(n), &mut f, &mut g);
+    let mut finite = 0;
+    for b in 0..n {
+        let theta = &th[b * dim..(b + 1) * dim];
+        let set = set_of(b) as usize;
+        let mut g_ref = vec![0.0; dim];
+        let f_ref = pr.eval(theta, set, &mut g_ref);
+        let gb = &g[b * dim..(b + 1) * dim];
+        let what = format!(
+            "{} k={k} {residual:?}/{reduce:?} entry {b} (weight set {set})",
+            law.name()
+        );
+        if !f_ref.is_finite() {
+            assert_eq!(f[b], f_ref, "{what}");
+            assert!(gb.iter().all(|&v| v == 0.0), "{what}");
+            continue;
+        }
+        finite += 1;
+        let (tf, tg) = tolerance(&pr, theta, set);
+        let ef = (f[b] - f_ref).abs();
+        let eg = gb
+            .iter()
+            .zip(&g_ref)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f64>()
+            .sqrt();
+        assert!(
+            ef <= tf,
+            "{what}: f {} vs {f_ref} (error {ef:e} > tolerance {tf:e})",
+            f[b]
+        );
+        assert!(
+            eg <= tg,
+            "{what}: |Δg| {eg:e} > tolerance {tg:e}\n  got {gb:?}\n want {g_ref:?}"
+        );
+        worst.f = worst.f.max(ef / tf);
+        worst.g = worst.g.max(eg / tg);
+        worst.f_rel = worst.f_rel.max(ef / f_ref.abs());
+        let gn = g_ref.iter().map(|v| v * v).sum::<f64>().sqrt();
+        worst.g_rel = worst.g_rel.max(eg / gn);
+    }
+    // The entries near the truth have finite objectives: the comparison is never vacuous.
+    assert!(
+        finite >= n / 2,
+        "{} k={k}: {finite} finite entries",
+        law.name()
+    );
+    dim
+}
+
+fn report_worst(backend: &dyn Backend, law: &dyn Law, k: usize, worst: &Worst) {
+    eprintln!(
+        "{}: {:<10} k={k:<2} largest error/tolerance: f {:.2e}, g {:.2e}; \
+         largest relative error: f {:.1e}, ‖g‖ {:.1e}",
+        backend.describe(),
+        law.name(),
+        worst.f,
+        worst.g,
+        worst.f_rel,
+        worst.g_rel
+    );
 }
 
 /// One call with a batch that spans several dispatches gives, entry for entry, exactly what
@@ -364,6 +405,61 @@ fn gpu_agrees_with_the_f64_reference() {
     }
 }
 
+/// Past the default size class (72 parameters, 16 domains): every law at k = 20 and at the
+/// crate's limit of 64 domains (the full law's 389 parameters) agrees with the f64 reference
+/// within the same derived tolerance, each evaluated in the size class made for it.
+#[test]
+fn gpu_agrees_with_the_f64_reference_beyond_16_domains() {
+    let Some(gpu) = gpu() else { return };
+    let cases = [(Residual::Raw, Reduce::Mean), (Residual::Log, Reduce::Sum)];
+    for k in [20, law::MAX_DOMAINS] {
+        for law in law::all() {
+            let mut worst = Worst::default();
+            let mut dim = 0;
+            for (seed, (residual, reduce)) in (100..).zip(cases) {
+                dim = agrees_on_one_problem(gpu, law, k, residual, reduce, seed, &mut worst);
+            }
+            report_worst(gpu, law, k, &worst);
+            let class = Gpu::size_class(dim, k);
+            assert!(class.0 >= dim && class.1 >= k && class.1 > 16, "{class:?}");
+            assert!(gpu.size_classes().contains(&class), "{class:?} not built");
+        }
+    }
+    // The laws with more than 72 parameters at k = 20 (joint 85, full 125) ran in a larger
+    // class than the default.
+    assert!(gpu.size_classes().contains(&(144, 32)));
+    assert!(gpu.size_classes().contains(&(576, 64)));
+}
+
+/// Problems of different size classes through the one problem cache: each keeps its own
+/// class's pipeline and bind group, so interleaving them changes no answer.
+#[test]
+fn gpu_problems_of_different_size_classes_interleave() {
+    let Some(gpu) = gpu() else { return };
+    let law = law::by_name("full").unwrap();
+    let problems: Vec<Problem> = [3, 20, 11, 40]
+        .into_iter()
+        .map(|k| problem_k(law, k, Residual::Raw, Reduce::Mean, 300 + k as u64))
+        .collect();
+    let eval = |pr: &Problem| {
+        let th = thetas(pr, 4, 2);
+        let (mut f, mut g) = (vec![0.0; 4], vec![0.0; 4 * pr.dim()]);
+        gpu.evaluate(pr, &th, &sets(4), &mut f, &mut g);
+        (f, g)
+    };
+    let first: Vec<_> = problems.iter().map(eval).collect();
+    let classes: Vec<_> = problems
+        .iter()
+        .map(|pr| Gpu::size_class(pr.dim(), pr.rows.k))
+        .collect();
+    assert_eq!(classes, [(72, 16), (144, 32), (72, 16), (288, 64)]);
+    for round in 0..2 {
+        for (i, pr) in problems.iter().enumerate().rev() {
+            assert_eq!(eval(pr), first[i], "problem {i}, round {round}");
+        }
+    }
+}
+
 #[test]
 fn cpu_split_batches_match_single_entries() {
     split_batches_match_single_entries(&Cpu);
@@ -446,30 +542,55 @@ fn gpu_kernel_time_from_timestamp_queries() {
     }
 }
 
-#[test]
-fn gpu_refuses_problems_beyond_its_limits_clearly() {
-    let Some(gpu) = gpu() else { return };
-    let law = law::by_name("additive").unwrap();
-    let domains: Vec<String> = (0..17).map(|i| format!("d{i}")).collect();
-    let h = vec![1.0 / 17.0; 17];
-    let pr = Problem::new(
+/// A problem over `k` domains with one row, straight from `Problem::new`.
+fn one_row_problem(law: &'static dyn Law, k: usize) -> Problem {
+    let domains: Vec<String> = (0..k).map(|i| format!("d{i}")).collect();
+    Problem::new(
         law,
         law.params(&domains),
-        Rows::new(vec![5.0], vec![2.0], h, vec![3.0], 17),
+        Rows::new(vec![5.0], vec![2.0], vec![1.0 / k as f64; k], vec![3.0], k),
         vec![1.0],
         Residual::Raw,
         Reduce::Mean,
         1e-3,
-    );
-    let msg = gpu.check(&pr).unwrap_err().to_string();
+    )
+}
+
+/// `check` takes every law up to the crate's 64 domains (building the size class it needs, on
+/// a device of its own so that the classes built are this test's), and refuses more, clearly.
+#[test]
+fn gpu_checks_problems_up_to_the_crate_limit_and_refuses_beyond() {
+    let Some(gpu) = common::open_gpu(None) else {
+        return;
+    };
+    assert_eq!(gpu.size_classes(), [(72, 16)]);
+    assert!(law::all().into_iter().all(Gpu::supports));
+    let additive = law::by_name("additive").unwrap();
+    assert!(gpu
+        .check(&problem(additive, Residual::Raw, Reduce::Sum, 1))
+        .is_ok());
+    assert_eq!(gpu.size_classes(), [(72, 16)]);
+    // additive at 17 domains: 39 parameters, the first class past 16 domains.
+    gpu.check(&one_row_problem(additive, 17)).unwrap();
+    assert_eq!(gpu.size_classes(), [(72, 16), (72, 32)]);
+    // full at 64 domains: 389 parameters.
+    let full = law::by_name("full").unwrap();
+    let pr = one_row_problem(full, law::MAX_DOMAINS);
+    assert_eq!(pr.dim(), 389);
+    gpu.check(&pr).unwrap();
+    assert_eq!(gpu.size_classes(), [(72, 16), (72, 32), (576, 64)]);
+    // Checking again builds nothing.
+    gpu.check(&pr).unwrap();
+    assert_eq!(gpu.size_classes().len(), 3);
+    let msg = gpu
+        .check(&one_row_problem(additive, law::MAX_DOMAINS + 1))
+        .unwrap_err()
+        .to_string();
     assert!(
-        msg.contains("at most 16 domains") || msg.contains("16 domains"),
+        msg.contains("65 domains") && msg.contains("at most 64"),
         "{msg}"
     );
-    assert!(gpu
-        .check(&problem(law, Residual::Raw, Reduce::Sum, 1))
-        .is_ok());
-    assert!(law::all().into_iter().all(Gpu::supports));
+    assert_eq!(gpu.size_classes().len(), 3);
 }
 
 /// Best objective of an end-to-end fit of `ds` on `backend` (the polish runs on the CPU).
@@ -525,9 +646,35 @@ fn gpu_additive_paper_split_fit_matches_cpu() {
 #[test]
 fn gpu_mixture_predictions_match_cpu() {
     let Some(gpu) = gpu() else { return };
+    mixture_predictions_match_cpu(gpu, 3);
+}
+
+/// The mixture search's predictions past the default size class, at k = 20 and 64 domains, on a
+/// device of its own: each law's class is built for it (the search ran on the device, not on
+/// the CPU fallback) and the predictions are within the same bound.
+#[test]
+fn gpu_mixture_predictions_beyond_16_domains_match_cpu() {
+    let Some(gpu) = common::open_gpu(None) else {
+        return;
+    };
+    let mut want = vec![(72, 16)];
+    for k in [20, law::MAX_DOMAINS] {
+        let classes = mixture_predictions_match_cpu(&gpu, k);
+        for c in classes {
+            if !want.contains(&c) {
+                want.push(c);
+            }
+        }
+    }
+    assert!(want.contains(&(576, 64)), "{want:?}");
+    assert_eq!(gpu.size_classes(), want);
+}
+
+/// [`gpu_mixture_predictions_match_cpu`] over `k` domains; returns each law's size class.
+fn mixture_predictions_match_cpu(gpu: &Gpu, k: usize) -> Vec<(usize, usize)> {
     let (u, c) = (2f64.powi(-24), 32.0);
-    let k = 3;
     let mut rng = mixlaw::rng::Rng::new(21, 0);
+    let mut classes = vec![];
     for law in mixlaw::law::all().into_iter().filter(|l| l.uses_mixture()) {
         let params: Vec<Vec<f64>> = (0..3).map(|_| law.sample_start(k, &mut rng)).collect();
         let hs: Vec<f64> = (0..500)
@@ -542,6 +689,7 @@ fn gpu_mixture_predictions_match_cpu() {
         let mut got = vec![0.0; 500 * 3];
         Cpu.predict_mixtures(law, &params, ln_n, ln_d, &hs, k, &mut want);
         gpu.predict_mixtures(law, &params, ln_n, ln_d, &hs, k, &mut got);
+        classes.push(Gpu::size_class(params[0].len(), k));
         let mut worst = 0.0f64;
         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
             let (cand, t) = (i / 3, i % 3);
@@ -564,14 +712,32 @@ fn gpu_mixture_predictions_match_cpu() {
                 c * u * s
             );
         }
-        eprintln!("{}: worst error / tolerance {worst:.2e}", law.name());
+        eprintln!("{} k={k}: worst error / tolerance {worst:.2e}", law.name());
     }
+    classes
 }
 
 /// The same optimal mixture whichever backend sweeps the lattice (the refinement is f64).
 #[test]
 fn gpu_optimize_matches_cpu() {
     let Some(gpu) = gpu() else { return };
+    optimize_matches_cpu(gpu, 4, 20);
+}
+
+/// The same at 20 domains (45 parameters) on a lattice of resolution 3, on a device of its own:
+/// the sweep built and ran size class (72, 32) rather than falling back to the CPU.
+#[test]
+fn gpu_optimize_beyond_16_domains_matches_cpu() {
+    let Some(gpu) = common::open_gpu(None) else {
+        return;
+    };
+    optimize_matches_cpu(&gpu, 20, 3);
+    assert_eq!(gpu.size_classes(), [(72, 16), (72, 32)]);
+}
+
+/// `optimize` of three additive laws over `k` domains, lattice resolution `r`, on the CPU and on
+/// `gpu`: the same optima.
+fn optimize_matches_cpu(gpu: &Gpu, k: usize, r: usize) {
     use mixlaw::mixture::{optimize, Bounds, Laws, Objective, Search};
     let law = mixlaw::law::by_name("additive").unwrap();
     let mut rng = mixlaw::rng::Rng::new(5, 0);
@@ -580,14 +746,14 @@ fn gpu_optimize_matches_cpu() {
     let params = (0..3)
         .map(|_| {
             let mut p = vec![1.5, 4.0, 0.3, 1.5, 0.3];
-            p.extend((0..4).map(|_| rng.range(0.5, 2.0)));
-            p.extend((0..4).map(|_| rng.range(0.3, 0.6)));
+            p.extend((0..k).map(|_| rng.range(0.5, 2.0)));
+            p.extend((0..k).map(|_| rng.range(0.3, 0.6)));
             p
         })
         .collect();
     let laws = Laws {
         law,
-        domains: (0..4).map(|i| format!("d{i}")).collect(),
+        domains: (0..k).map(|i| format!("d{i}")).collect(),
         params,
         n: 500.0,
         d: 50.0,
@@ -603,12 +769,14 @@ fn gpu_optimize_matches_cpu() {
         })
         .collect();
     let s = Search {
-        resolution: 20,
+        resolution: r,
         top: 4,
         max_iter: 100_000,
     };
-    let cpu = optimize(&laws, &objs, &Bounds::free(4), &s, &Cpu).unwrap();
-    let gpu = optimize(&laws, &objs, &Bounds::free(4), &s, gpu).unwrap();
+    let cpu = optimize(&laws, &objs, &Bounds::free(k), &s, &Cpu).unwrap();
+    let gpu = optimize(&laws, &objs, &Bounds::free(k), &s, gpu).unwrap();
+    assert_eq!(cpu.len(), 3);
+    assert_eq!(gpu.len(), 3);
     for (a, b) in cpu.iter().zip(&gpu) {
         assert!(
             (a.loss - b.loss).abs() <= 1e-9 * a.loss.abs(),

@@ -6,9 +6,19 @@
 //! changes between rounds, so the expensive things are set up once and the per-round traffic is
 //! as small as the interface allows:
 //!
-//! * **One owner of all GPU state.** [`Gpu`] holds the device, the queue and the single compute
-//!   pipeline (`shaders/objective.wgsl`, every law behind one `switch` on a uniform law id, so the
-//!   residual, Huber and reduction code exist once). Nothing else in the crate sees wgpu.
+//! * **One owner of all GPU state.** [`Gpu`] holds the device, the queue and the compute
+//!   pipelines (`shaders/objective.wgsl`, every law behind one `switch` on a uniform law id, so
+//!   the residual, Huber and reduction code exist once). Nothing else in the crate sees wgpu.
+//! * **Size classes, compiled on demand.** Each thread keeps the parameters, the row's gradient
+//!   and the gradient sum in private arrays (and two per-domain ones), and WGSL needs their
+//!   lengths at compile time (`MAXP`, `MAXK` in the shader). Larger arrays cost registers, or
+//!   spill to slower memory, for every problem, so one size for the largest problem (389
+//!   parameters: the full law at [`crate::law::MAX_DOMAINS`] = 64 domains) would slow the small
+//!   ones down. Instead the source is compiled per *size class* `(MAXP, MAXK) = (72·2^a, 16·2^b)`,
+//!   the smallest that holds the problem ([`Gpu::size_class`]): at most four `MAXP`s and three
+//!   `MAXK`s up to 64 domains. The default class (72, 16) is built when the device opens (so a
+//!   shader that does not compile fails there, with naga's message); the others the first time
+//!   a problem needs them ([`Gpu::check`]), and all are kept.
 //! * **Data uploaded once per problem.** The rows (ln N, ln D, target, h, ln h) and the row
 //!   weights (every weight set: one per bootstrap replicate) go to storage buffers the first time
 //!   a [`Problem`] is evaluated, and stay cached under [`Problem::id`] with the uniform, the θ,
@@ -42,7 +52,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
@@ -52,10 +62,10 @@ use crate::fit::{Problem, Residual};
 use crate::law::Law;
 use crate::Error;
 
-/// The most parameters the kernel handles (its private gradient arrays; `MAXP` in the shader).
-pub const MAX_PARAMS: usize = 72;
-/// The most domains the kernel handles (`MAXK` in the shader).
-pub const MAX_DOMAINS: usize = 16;
+/// The kernel's source, compiled once per size class with `MAXP` and `MAXK` substituted.
+const SHADER: &str = include_str!("../../../shaders/objective.wgsl");
+/// The default (and smallest) size class: what the shader's source declares.
+const BASE_CLASS: Class = Class { maxp: 72, maxk: 16 };
 /// Problems whose buffers are kept on the device.
 const CACHED_PROBLEMS: usize = 4;
 
@@ -87,11 +97,138 @@ struct Params {
     pad: [u32; 3],
 }
 
+/// A size class of the kernel: the lengths of its private arrays, `MAXP` (parameters) and
+/// `MAXK` (domains).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Class {
+    maxp: usize,
+    maxk: usize,
+}
+
+impl Class {
+    /// The smallest class `(72·2^a, 16·2^b)` that holds `dim` parameters over `k` domains.
+    fn of(dim: usize, k: usize) -> Class {
+        let mut class = BASE_CLASS;
+        while class.maxp < dim {
+            class.maxp *= 2;
+        }
+        while class.maxk < k {
+            class.maxk *= 2;
+        }
+        class
+    }
+
+    /// The shader's line declaring `MAXP`, for `maxp`.
+    fn maxp_line(maxp: usize) -> String {
+        format!("const MAXP: u32 = {maxp}u;")
+    }
+
+    /// The shader's line declaring `MAXK`, for `maxk`.
+    fn maxk_line(maxk: usize) -> String {
+        format!("const MAXK: u32 = {maxk}u;")
+    }
+
+    /// The shader's source for this class.
+    fn source(self) -> Result<String, Error> {
+        self.substitute(SHADER)
+    }
+
+    /// `shader` with the default class's `MAXP` and `MAXK` lines (whole lines, trailing
+    /// whitespace aside), which must each occur exactly once, replaced by this class's.
+    fn substitute(self, shader: &str) -> Result<String, Error> {
+        let lines = [
+            (
+                Class::maxp_line(BASE_CLASS.maxp),
+                Class::maxp_line(self.maxp),
+            ),
+            (
+                Class::maxk_line(BASE_CLASS.maxk),
+                Class::maxk_line(self.maxk),
+            ),
+        ];
+        let mut found = [0; 2];
+        let mut src = String::with_capacity(shader.len() + 8);
+        for line in shader.split_inclusive('\n') {
+            let body = line.trim_end();
+            match lines.iter().position(|(from, _)| body == from) {
+                Some(i) => {
+                    found[i] += 1;
+                    src.push_str(&lines[i].1);
+                    src.push_str(&line[body.len()..]);
+                }
+                None => src.push_str(line),
+            }
+        }
+        for ((from, _), n) in lines.iter().zip(found) {
+            if n != 1 {
+                return Err(Error::Gpu(format!(
+                    "shaders/objective.wgsl must have the line '{from}' exactly once, not {n} \
+                     times (the size classes substitute that line)"
+                )));
+            }
+        }
+        Ok(src)
+    }
+}
+
+/// The compiled kernel of one size class: both entry points. A bind group for one must be made
+/// from that same pipeline's layout (automatic layouts differ between pipelines).
+struct Pipelines {
+    /// `main`: the objective and its gradient.
+    objective: wgpu::ComputePipeline,
+    /// `predict_mixtures`: every target's prediction at every candidate mixture.
+    mixtures: wgpu::ComputePipeline,
+}
+
+/// Compiles `class`'s pipelines, catching shader and pipeline errors in an error scope (rather
+/// than reaching wgpu's default handler, which panics) and returning them with naga's message.
+fn build(
+    device: &wgpu::Device,
+    info: &wgpu::AdapterInfo,
+    class: Class,
+) -> Result<Pipelines, Error> {
+    let source = class.source()?;
+    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("objective.wgsl"),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = |label: &str, entry: &str| {
+        device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        })
+    };
+    let objective = pipeline("objective", "main");
+    let mixtures = pipeline("predict_mixtures", "predict_mixtures");
+    if let Some(e) = pollster::block_on(scope.pop()) {
+        let class = if class == BASE_CLASS {
+            String::new()
+        } else {
+            format!(" (size class MAXP = {}, MAXK = {})", class.maxp, class.maxk)
+        };
+        return Err(Error::Gpu(format!(
+            "shaders/objective.wgsl{class} does not compile on {}: {e}",
+            info.name
+        )));
+    }
+    Ok(Pipelines {
+        objective,
+        mixtures,
+    })
+}
+
 /// Device buffers for one problem: its uniform and rows, uploaded once, and the per-batch
 /// buffers, sized for the largest batch seen so far (one dispatch at most).
 struct Resident {
     id: u64,
     dim: usize,
+    /// The problem's size class's pipelines (its bind group is made from their layout).
+    pipelines: Arc<Pipelines>,
     params: wgpu::Buffer,
     rows: wgpu::Buffer,
     weights: wgpu::Buffer,
@@ -132,9 +269,8 @@ fn stamps_at(bytes: u64) -> u64 {
 pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    pipeline: wgpu::ComputePipeline,
-    /// `predict_mixtures`: every target's prediction at every candidate mixture.
-    mixtures: wgpu::ComputePipeline,
+    /// The size classes built so far (the default one from the start), in build order.
+    pipelines: Mutex<Vec<(Class, Arc<Pipelines>)>>,
     info: wgpu::AdapterInfo,
     /// Entries per dispatch at most (device limits, or lower for tests).
     split: usize,
@@ -241,45 +377,16 @@ impl Gpu {
         .map_err(|e| Error::Gpu(format!("GPU adapter {}: no device: {e}", info.name)))?;
         let tick_ns = Some(queue.get_timestamp_period() as f64)
             .filter(|&p| device.features().contains(wgpu::Features::TIMESTAMP_QUERY) && p > 0.0);
-        // Shader and pipeline errors are caught in a scope and returned with naga's message,
-        // rather than reaching wgpu's default handler (which panics).
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("objective.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(
-                include_str!("../../../shaders/objective.wgsl").into(),
-            ),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("objective"),
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let mixtures = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("predict_mixtures"),
-            layout: None,
-            module: &module,
-            entry_point: Some("predict_mixtures"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
-                "shaders/objective.wgsl does not compile on {}: {e}",
-                info.name
-            )));
-        }
+        // The default size class now: a shader that does not compile fails here, with naga's
+        // message.
+        let base = Arc::new(build(&device, &info, BASE_CLASS)?);
         let max_binding = required_limits
             .max_storage_buffer_binding_size
             .min(required_limits.max_buffer_size);
         Ok(Gpu {
             device,
             queue,
-            pipeline,
-            mixtures,
+            pipelines: Mutex::new(vec![(BASE_CLASS, base)]),
             info,
             split: required_limits.max_compute_workgroups_per_dimension as usize,
             max_binding,
@@ -313,15 +420,49 @@ impl Gpu {
         self
     }
 
-    /// Whether the shader implements `law` (for some `k`: the size limits are [`Gpu::check`]'s).
+    /// Whether the shader implements `law` (for any number of domains up to
+    /// [`crate::law::MAX_DOMAINS`]; the device limits are [`Gpu::check`]'s).
     pub fn supports(law: &dyn Law) -> bool {
         law_id(law).is_some()
     }
 
-    /// Whether this device can evaluate `problem`: a supported law, at most [`MAX_PARAMS`]
-    /// parameters and [`MAX_DOMAINS`] domains, rows and weight sets that each fit one storage
-    /// binding, and weight-set indices that an f32 holds exactly.
+    /// The size class `(MAXP, MAXK)` of the kernel that evaluates `dim` parameters over `k`
+    /// domains: the smallest `(72·2^a, 16·2^b)` with `MAXP ≥ dim` and `MAXK ≥ k`.
+    pub fn size_class(dim: usize, k: usize) -> (usize, usize) {
+        let class = Class::of(dim, k);
+        (class.maxp, class.maxk)
+    }
+
+    /// The size classes `(MAXP, MAXK)` whose pipelines this device has built, in the order they
+    /// were built: the default (72, 16) first, then each the first time a problem needed it.
+    pub fn size_classes(&self) -> Vec<(usize, usize)> {
+        let built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        built.iter().map(|(c, _)| (c.maxp, c.maxk)).collect()
+    }
+
+    /// The pipelines of `class`, built (and kept) if this is the first time it is needed.
+    fn pipelines(&self, class: Class) -> Result<Arc<Pipelines>, Error> {
+        // Built under the lock: two threads needing a new class compile it once.
+        let mut built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, p)) = built.iter().find(|(c, _)| *c == class) {
+            return Ok(Arc::clone(p));
+        }
+        let p = Arc::new(build(&self.device, &self.info, class)?);
+        built.push((class, Arc::clone(&p)));
+        Ok(p)
+    }
+
+    /// Whether this device can evaluate `problem`: a supported law, at most
+    /// [`crate::law::MAX_DOMAINS`] domains, a size class whose pipelines compile (built here if
+    /// this is the first problem of its class, so that a compile failure is a clear error
+    /// before a fit starts), rows and weight sets that each fit one storage binding, and
+    /// weight-set indices that an f32 holds exactly.
     pub fn check(&self, problem: &Problem) -> Result<(), Error> {
+        self.prepare(problem).map(|_| ())
+    }
+
+    /// [`Gpu::check`], returning the problem's size class's pipelines.
+    fn prepare(&self, problem: &Problem) -> Result<Arc<Pipelines>, Error> {
         let law = problem.law.name();
         if law_id(problem.law).is_none() {
             return Err(Error::Gpu(format!(
@@ -330,10 +471,10 @@ impl Gpu {
             )));
         }
         let (dim, k) = (problem.dim(), problem.rows.k);
-        if dim > MAX_PARAMS || k > MAX_DOMAINS {
+        let most = crate::law::MAX_DOMAINS;
+        if k > most {
             return Err(Error::Gpu(format!(
-                "the GPU backend handles at most {MAX_PARAMS} parameters and {MAX_DOMAINS} \
-                 domains; law '{law}' with {k} domains has {dim} parameters"
+                "law '{law}' has {k} domains; mixlaw handles at most {most}"
             )));
         }
         let rows = (problem.rows.len() * stride(k) * 4) as u64;
@@ -354,7 +495,7 @@ impl Gpu {
                 problem.sets()
             )));
         }
-        Ok(())
+        self.pipelines(Class::of(dim, k))
     }
 
     /// Entries one dispatch takes for a problem of `dim` parameters.
@@ -366,7 +507,12 @@ impl Gpu {
     }
 
     /// The problem's buffers, uploaded if absent, as the last (most recent) cache entry.
-    fn resident<'c>(&self, cache: &'c mut Vec<Resident>, problem: &Problem) -> &'c mut Resident {
+    fn resident<'c>(
+        &self,
+        cache: &'c mut Vec<Resident>,
+        problem: &Problem,
+        pipelines: &Arc<Pipelines>,
+    ) -> &'c mut Resident {
         if let Some(i) = cache.iter().position(|r| r.id == problem.id) {
             let r = cache.remove(i);
             cache.push(r);
@@ -374,12 +520,12 @@ impl Gpu {
             if cache.len() >= CACHED_PROBLEMS {
                 cache.remove(0);
             }
-            cache.push(self.upload(problem));
+            cache.push(self.upload(problem, Arc::clone(pipelines)));
         }
         cache.last_mut().unwrap()
     }
 
-    fn upload(&self, problem: &Problem) -> Resident {
+    fn upload(&self, problem: &Problem, pipelines: Arc<Pipelines>) -> Resident {
         let rows = &problem.rows;
         let (k, dim) = (rows.k, problem.dim());
         let stride = stride(k);
@@ -414,6 +560,7 @@ impl Gpu {
         Resident {
             id: problem.id,
             dim,
+            pipelines,
             params: params_buf,
             rows: self.upload_storage("rows", &data),
             weights: self.upload_storage("weights", &weights),
@@ -438,7 +585,7 @@ impl Gpu {
         let timed = self.tick_ns.is_some();
         let (out, readback) = self.output("out", out_bytes, timed);
         let bind_group = self.bind(
-            &self.pipeline,
+            &r.pipelines.objective,
             &[&r.params, &r.rows, &theta, &out, &r.weights],
         );
         let timer = timed.then(|| Timer {
@@ -469,6 +616,7 @@ impl Gpu {
     #[allow(clippy::too_many_arguments)]
     fn mixtures_dispatch(
         &self,
+        pipeline: &wgpu::ComputePipeline,
         law: &dyn Law,
         params: &[Vec<f64>],
         ln_n: f64,
@@ -503,14 +651,11 @@ impl Gpu {
         let theta_buf = self.upload_storage("target params", &theta);
         let bytes = (n * targets * 4) as u64;
         let (out_buf, readback) = self.output("predictions", bytes, false);
-        let bind_group = self.bind(
-            &self.mixtures,
-            &[&params_buf, &rows_buf, &theta_buf, &out_buf],
-        );
+        let bind_group = self.bind(pipeline, &[&params_buf, &rows_buf, &theta_buf, &out_buf]);
         let groups = (n * targets).div_ceil(64);
         let x = groups.min(self.split.max(1));
         let raw = self.run(
-            &self.mixtures,
+            pipeline,
             &bind_group,
             (x, groups.div_ceil(x)),
             &out_buf,
@@ -665,18 +810,19 @@ impl Gpu {
     /// followed by its weight set's index (f32); returns the raw `n × (dim + 2)` output records.
     fn dispatch(&self, r: &mut Resident, p: &[f32], n: usize) -> Vec<f32> {
         let width = r.dim + 2;
-        let r = self.io(r, n);
+        let pipelines = Arc::clone(&r.pipelines);
+        let io = self.io(r, n);
         self.queue
-            .write_buffer(&r.theta, 0, bytemuck::cast_slice(p));
+            .write_buffer(&io.theta, 0, bytemuck::cast_slice(p));
         let bytes = (n * width * 4) as u64;
         self.run(
-            &self.pipeline,
-            &r.bind_group,
+            &pipelines.objective,
+            &io.bind_group,
             (n, 1),
-            &r.out,
-            &r.readback,
+            &io.out,
+            &io.readback,
             bytes,
-            r.timer.as_ref(),
+            io.timer.as_ref(),
         )
     }
 }
@@ -693,8 +839,10 @@ impl Backend for Gpu {
         Gpu::check(self, problem)
     }
 
-    /// Supported laws within the kernel's limits run on the device, in f32 (the mixture search
-    /// refines its best candidates in f64 on the CPU); anything else runs on the CPU.
+    /// Supported laws run on the device, in f32, in the size class of `params`' dimension and
+    /// `k` (the mixture search refines its best candidates in f64 on the CPU); anything else
+    /// (an unsupported law, no domains or more than [`crate::law::MAX_DOMAINS`], or a size
+    /// class that does not compile on this device) runs on the CPU.
     fn predict_mixtures(
         &self,
         law: &dyn Law,
@@ -706,10 +854,15 @@ impl Backend for Gpu {
         out: &mut [f64],
     ) {
         let dim = params.first().map_or(0, Vec::len);
-        if law_id(law).is_none() || dim > MAX_PARAMS || k > MAX_DOMAINS || k == 0 {
+        let sized = k > 0 && k <= crate::law::MAX_DOMAINS;
+        let pipelines = law_id(law)
+            .filter(|_| sized)
+            .and_then(|_| self.pipelines(Class::of(dim, k)).ok());
+        let Some(pipelines) = pipelines else {
             return super::Cpu.predict_mixtures(law, params, ln_n, ln_d, hs, k, out);
-        }
-        self.mixtures_dispatch(law, params, ln_n, ln_d, hs, k, out);
+        };
+        let pipeline = &pipelines.mixtures;
+        self.mixtures_dispatch(pipeline, law, params, ln_n, ln_d, hs, k, out);
     }
 
     /// # Panics
@@ -722,9 +875,10 @@ impl Backend for Gpu {
         f: &mut [f64],
         g: &mut [f64],
     ) {
-        if let Err(e) = self.check(problem) {
-            panic!("{e}");
-        }
+        let pipelines = match self.prepare(problem) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
         let dim = problem.dim();
         let batch = f.len();
         assert_eq!(thetas.len(), batch * dim, "thetas is not batch × dim");
@@ -751,7 +905,7 @@ impl Backend for Gpu {
         };
 
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let r = self.resident(&mut cache, problem);
+        let r = self.resident(&mut cache, problem, &pipelines);
         let width = dim + 2;
         let chunk = self.chunk(dim);
         let mut start = 0;
@@ -793,4 +947,79 @@ fn law_id(law: &dyn Law) -> Option<usize> {
 /// Floats per row in the shader's row layout: ln N, ln D, target, h (k), ln h (k).
 fn stride(k: usize) -> usize {
     3 + 2 * k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The substitution relies on the shader declaring the default class's sizes on exactly
+    /// these lines: an edit of the shader that breaks them must fail here, not silently compile
+    /// every class at the default size.
+    #[test]
+    fn the_shader_declares_the_default_class_on_the_substituted_lines() {
+        for line in ["const MAXP: u32 = 72u;", "const MAXK: u32 = 16u;"] {
+            assert_eq!(
+                SHADER.lines().filter(|l| l.trim_end() == line).count(),
+                1,
+                "{line}"
+            );
+        }
+        assert_eq!(Class::maxp_line(BASE_CLASS.maxp), "const MAXP: u32 = 72u;");
+        assert_eq!(Class::maxk_line(BASE_CLASS.maxk), "const MAXK: u32 = 16u;");
+        assert_eq!(BASE_CLASS.source().unwrap(), SHADER);
+        let src = Class::of(389, 64).source().unwrap();
+        assert!(src.contains("const MAXP: u32 = 576u;"));
+        assert!(src.contains("const MAXK: u32 = 64u;"));
+        assert!(!src.contains("72u;") && !src.contains("16u;"));
+        // Nothing but those two lines changes.
+        let changed = src.lines().zip(SHADER.lines()).filter(|(a, b)| a != b);
+        assert_eq!(changed.count(), 2);
+        assert_eq!(src.lines().count(), SHADER.lines().count());
+    }
+
+    /// The smallest class `(72·2^a, 16·2^b)` that holds the problem, and few classes in all up
+    /// to the crate's limit of 64 domains.
+    #[test]
+    fn size_classes_are_the_smallest_that_hold_the_problem() {
+        assert_eq!(Gpu::size_class(0, 0), (72, 16));
+        assert_eq!(Gpu::size_class(72, 16), (72, 16));
+        assert_eq!(Gpu::size_class(73, 16), (144, 16));
+        assert_eq!(Gpu::size_class(72, 17), (72, 32));
+        // additive (5 + 2k), joint (5 + 4k) and full (5 + 6k) at k = 20 and 64.
+        assert_eq!(Gpu::size_class(45, 20), (72, 32));
+        assert_eq!(Gpu::size_class(85, 20), (144, 32));
+        assert_eq!(Gpu::size_class(125, 20), (144, 32));
+        assert_eq!(Gpu::size_class(133, 64), (144, 64));
+        assert_eq!(Gpu::size_class(261, 64), (288, 64));
+        assert_eq!(Gpu::size_class(389, 64), (576, 64));
+        let mut classes: Vec<(usize, usize)> = (0..=crate::law::MAX_DOMAINS)
+            .flat_map(|k| [1 + k, 2 + k, 5 + 2 * k, 5 + 4 * k, 5 + 6 * k].map(|d| (d, k)))
+            .map(|(d, k)| Gpu::size_class(d, k))
+            .collect();
+        classes.sort();
+        classes.dedup();
+        assert!(classes.len() <= 12, "{classes:?}");
+    }
+
+    /// A source without the default class's lines (or with one twice) is an error, not a
+    /// silent default-size build.
+    #[test]
+    fn a_missing_or_repeated_marker_is_an_error() {
+        let class = Class::of(100, 20);
+        assert!(class.substitute(SHADER).is_ok());
+        let edited = [
+            SHADER.replace("const MAXK: u32 = 16u;", "const MAXK: u32 = 32u;"),
+            SHADER.replace(
+                "const MAXP: u32 = 72u;",
+                "const MAXP: u32 = 72u; // the most",
+            ),
+            SHADER.replace("const MAXP: u32 = 72u;", "const MAXP: u32 = 80u;"),
+            format!("{SHADER}\nconst MAXK: u32 = 16u;\n"),
+        ];
+        for src in edited {
+            let e = class.substitute(&src).unwrap_err().to_string();
+            assert!(e.contains("exactly once"), "{e}");
+        }
+    }
 }
