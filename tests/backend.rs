@@ -625,19 +625,60 @@ fn gpu_chinchilla_grid_fit_matches_cpu() {
     );
 }
 
-/// The additive law on the paper's train split (c4 target, 20 starts) on both backends.
+/// The additive law on the paper's train split, 20 starts, on both backends: the same best
+/// objective after polish (1e-6 relative) wherever that optimum belongs to the problem rather
+/// than to the starts drawn.
+///
+/// f32 and f64 trajectories part ways in this law's long, flat valleys, so the two backends
+/// reach the same basins only in distribution, and where the deepest basin is rare, whether 20
+/// starts find it is a coin flip on either backend: on c4 the CPU reaches 8.3682e-6 under seed 0
+/// but 8.3728e-6 under seeds 1 to 7. So the test takes the targets in table order, fits each on
+/// the CPU under seeds 0 to 3, and keeps those whose best objective is the same under all four
+/// (five of the eight when this was written), until it has two; the GPU, under seed 0, must
+/// reach that objective on both.
 #[test]
 fn gpu_additive_paper_split_fit_matches_cpu() {
     let Some(gpu) = gpu() else { return };
     let law = mixlaw::law::by_name("additive").unwrap();
-    let ds = common::slimpajama_train("c4_loss");
     let mut s = mixlaw::fit::FitSettings::defaults_for(law);
     s.starts = 20;
-    same_after_polish(
-        &best_objective(&ds, law, &s, &Cpu),
-        &best_objective(&ds, law, &s, gpu),
-        "additive c4",
+    let targets = [
+        "arxiv_loss",
+        "book_loss",
+        "c4_loss",
+        "github_loss",
+        "commoncrawl_loss",
+        "stackexchange_loss",
+        "wikipedia_loss",
+        "openhermes_loss",
+    ];
+    let mut settled = Vec::new();
+    for target in targets {
+        if settled.len() == 2 {
+            break;
+        }
+        let ds = common::slimpajama_train(target);
+        let bests: Vec<f64> = (0..4)
+            .map(|seed| {
+                s.seed = seed;
+                best_objective(&ds, law, &s, &Cpu)[0]
+            })
+            .collect();
+        let lo = bests.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = bests.iter().copied().fold(0.0, f64::max);
+        if hi - lo <= 1e-6 * lo {
+            settled.push((target, ds, bests[0]));
+        }
+    }
+    assert_eq!(
+        settled.len(),
+        2,
+        "fewer than two targets have one 20-start optimum under seeds 0-3"
     );
+    s.seed = 0;
+    for (target, ds, cpu) in &settled {
+        same_after_polish(&[*cpu], &best_objective(ds, law, &s, gpu), target);
+    }
 }
 
 /// The mixture search's predictions on the GPU agree with the f64 laws within the prediction

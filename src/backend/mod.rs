@@ -30,6 +30,14 @@ pub trait Backend: Sync {
         f: &mut [f64],
         g: &mut [f64],
     );
+    /// The relative precision of the objective values this backend returns: value differences
+    /// below `noise · |f|` may be rounding. 0 (the default) for exact f64 arithmetic, whose
+    /// rounding lies far below every tolerance; the optimiser then compares values as they
+    /// are. A backend in lower precision says so, and the optimiser judges progress below
+    /// that level by the gradients instead ([`crate::fit::lbfgs::Settings::noise`]).
+    fn noise(&self) -> f64 {
+        0.0
+    }
     /// Whether this backend can evaluate `problem` (law, size, device limits), with a clear
     /// error if not. Called before a fit starts.
     fn check(&self, _problem: &Problem) -> crate::Result<()> {

@@ -80,6 +80,10 @@ pub fn run(
         set: u32,
         state: Lbfgs,
     }
+    let settings = &Settings {
+        noise: backend.noise(),
+        ..*settings
+    };
     let dim = problem.dim();
     let mut slots: Vec<Slot> = Vec::new();
     // Per admitted job: its outcomes so far (by start index) and how many are still running.
