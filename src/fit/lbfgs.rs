@@ -161,6 +161,7 @@ impl Pairs {
     }
 
     /// Slot of the `j`-th oldest pair.
+    #[inline]
     fn slot(&self, j: usize) -> usize {
         // `(head + j) mod cap` without a division: both terms are below `cap`.
         let i = self.head + j;
@@ -172,6 +173,7 @@ impl Pairs {
     }
 
     /// The `j`-th oldest pair and its `ρ = 1/sᵀy`.
+    #[inline]
     fn get(&self, j: usize) -> (&[f64], &[f64], f64) {
         let (i, n) = (self.slot(j), self.n);
         (&self.s[i * n..][..n], &self.y[i * n..][..n], self.rho[i])
@@ -215,6 +217,8 @@ pub struct Lbfgs {
     pairs: Pairs,
     dir: Vec<f64>,
     free: Vec<bool>,
+    /// `free` as 1.0 and 0.0, for the two-loop recursion's branch-free products.
+    mask: Vec<f64>,
     t: f64,
     trial: Vec<f64>,
     /// Scratch of the two-loop recursion: its `α` per pair.
@@ -259,6 +263,7 @@ impl Lbfgs {
             pairs: Pairs::default(),
             dir: vec![0.0; n],
             free: vec![true; n],
+            mask: vec![1.0; n],
             t: 1.0,
             trial: x0,
             alpha: Vec::new(),
@@ -462,6 +467,7 @@ impl Lbfgs {
             };
             self.free[i] = !((self.x[i] <= lo[i] + eps && self.g[i] > 0.0)
                 || (self.x[i] >= hi[i] - eps && self.g[i] < 0.0));
+            self.mask[i] = if self.free[i] { 1.0 } else { 0.0 };
         }
         if pg <= st.gtol {
             self.status = Status::Converged;
@@ -499,20 +505,20 @@ impl Lbfgs {
     /// `q` lives in `dir` (negated at the end) and the `α`s in `alpha`: nothing is allocated.
     fn two_loop(&mut self) {
         let m = self.pairs.len();
-        // 1.0 on free variables, 0.0 on held ones: q stays zero off the free set, so every dot
-        // product with q is already restricted to it and needs no mask.
-        let mask = |i: usize| if self.free[i] { 1.0 } else { 0.0 };
+        // `mask` is 1.0 on free variables, 0.0 on held ones: q stays zero off the free set, so
+        // every dot product with q is already restricted to it and needs no mask.
+        let mask = &self.mask;
         let q = &mut self.dir;
-        for (i, qi) in q.iter_mut().enumerate() {
-            *qi = self.g[i] * mask(i);
+        for ((qi, gi), w) in q.iter_mut().zip(&self.g).zip(mask) {
+            *qi = gi * w;
         }
         self.alpha.resize(m, 0.0);
         for j in (0..m).rev() {
             let (s, y, rho) = self.pairs.get(j);
             let a = rho * dot(s, q);
             self.alpha[j] = a;
-            for (i, (qi, yi)) in q.iter_mut().zip(y).enumerate() {
-                *qi -= a * yi * mask(i);
+            for ((qi, yi), w) in q.iter_mut().zip(y).zip(mask) {
+                *qi -= a * yi * w;
             }
         }
         if m > 0 {
@@ -527,8 +533,8 @@ impl Lbfgs {
         for (j, a) in self.alpha.iter().enumerate() {
             let (s, y, rho) = self.pairs.get(j);
             let b = rho * dot(y, q);
-            for (i, (qi, si)) in q.iter_mut().zip(s).enumerate() {
-                *qi += (a - b) * si * mask(i);
+            for ((qi, si), w) in q.iter_mut().zip(s).zip(mask) {
+                *qi += (a - b) * si * w;
             }
         }
         q.iter_mut().for_each(|v| *v = -*v);
