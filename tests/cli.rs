@@ -215,6 +215,47 @@ fn bench_measures_each_backend_per_batch_size() {
         .all(|x| x["pairs_per_second"].as_f64().unwrap() > 0.0));
 }
 
+/// `--bandwidth` states the memory-bandwidth bound (bandwidth over the bytes one pair reads: 17
+/// floats of a k = 7 row and its weight, 72 bytes) and each GPU row's throughput as a fraction
+/// of it; CPU rows have none.
+#[test]
+fn bench_puts_gpu_throughput_against_the_bandwidth_bound() {
+    let Some(_gpu) = open_gpu(None) else { return };
+    let out = mixlaw_ok(&[
+        "bench",
+        "--batches",
+        "8",
+        "--reps",
+        "1",
+        "--bandwidth",
+        "100",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let m = v.as_array().unwrap();
+    assert_eq!(m.len(), 2, "a CPU and a GPU row: {out}");
+    assert!(m[0]["of_bound"].is_null(), "{out}");
+    let gpu = &m[1];
+    let achieved = gpu["kernel_pairs_per_second"]
+        .as_f64()
+        .or(gpu["pairs_per_second"].as_f64())
+        .unwrap();
+    let of_bound = gpu["of_bound"].as_f64().unwrap();
+    let want = achieved / (100e9 / 72.0);
+    assert!(
+        (of_bound / want - 1.0).abs() < 1e-12,
+        "{of_bound} vs {want}"
+    );
+
+    let bad = mixlaw(&["bench", "--cpu-only", "--bandwidth=0"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("--bandwidth must be a positive number of GB/s"),
+        "{err}"
+    );
+}
+
 #[test]
 fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
     let dir = temp_dir("optimize");

@@ -10,12 +10,18 @@
 //! adapter's timestamp queries ([`Gpu::kernel_time`]), and the throughput that time implies:
 //! `kernel_seconds` and `kernel_pairs_per_second` in `--json`. They are absent on CPU rows and
 //! on adapters without timestamp queries (the table says which).
+//!
+//! With `--bandwidth GB/s` (the card's memory bandwidth, e.g. 3350 for an H100 SXM) it also
+//! states the memory-bandwidth bound: each (entry, row) pair reads the row and its weight,
+//! [`gpu::bytes_per_pair`] bytes, so the kernel cannot beat `bandwidth / bytes_per_pair` pairs
+//! per second unless the rows stay in cache; GPU rows give their kernel throughput (or, without
+//! timestamps, their wall-clock throughput) as a fraction of it (`of_bound` in `--json`).
 
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use mixlaw::backend::{Backend, Cpu, Gpu};
+use mixlaw::backend::{gpu, Backend, Cpu, Gpu};
 use mixlaw::fit::{Problem, Reduce, Residual, Rows};
 use mixlaw::report::Table;
 use mixlaw::rng::Rng;
@@ -36,6 +42,10 @@ pub struct BenchCmd {
     /// Skip the GPU even if an adapter exists.
     #[arg(long)]
     cpu_only: bool,
+    /// The GPU's memory bandwidth in GB/s: states the bandwidth bound on kernel throughput and
+    /// each GPU measurement's fraction of it.
+    #[arg(long, value_name = "GB/S")]
+    bandwidth: Option<f64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -54,6 +64,10 @@ struct Measurement {
     /// Pairs per second of kernel time.
     #[serde(skip_serializing_if = "Option::is_none")]
     kernel_pairs_per_second: Option<f64>,
+    /// With `--bandwidth`, GPU rows: kernel pairs/s (wall-clock pairs/s without timestamps)
+    /// over the bandwidth bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    of_bound: Option<f64>,
     /// Measured on the GPU (whose kernel columns say "n/a" rather than "-" when untimed).
     #[serde(skip)]
     gpu: bool,
@@ -103,7 +117,16 @@ fn problem(law: &'static dyn mixlaw::law::Law) -> Result<Problem> {
 pub fn run(c: BenchCmd) -> Result<()> {
     let law = mixlaw::law::by_name(&c.law)
         .ok_or_else(|| Error::usage(format!("unknown law '{}'", c.law)))?;
+    if let Some(b) = c.bandwidth.filter(|b| !(b.is_finite() && *b > 0.0)) {
+        return Err(Error::usage(format!(
+            "--bandwidth must be a positive number of GB/s, not {b}"
+        )));
+    }
     let pr = problem(law)?;
+    // Pairs per second the memory bandwidth allows, if every row were read from memory.
+    let bound = c
+        .bandwidth
+        .map(|gbs| gbs * 1e9 / gpu::bytes_per_pair(pr.rows.k) as f64);
     let gpu = if c.cpu_only {
         None
     } else {
@@ -147,6 +170,8 @@ pub fn run(c: BenchCmd) -> Result<()> {
                 .map(|k| k.map(|d| d.as_secs_f64()))
                 .collect::<Option<Vec<f64>>>()
                 .map(median);
+            let kernel_pairs_per_second = kernel_seconds.map(|k| pairs / k);
+            let achieved = kernel_pairs_per_second.unwrap_or(pairs / seconds);
             out.push(Measurement {
                 backend: b.describe(),
                 batch,
@@ -154,7 +179,8 @@ pub fn run(c: BenchCmd) -> Result<()> {
                 seconds,
                 pairs_per_second: pairs / seconds,
                 kernel_seconds,
-                kernel_pairs_per_second: kernel_seconds.map(|k| pairs / k),
+                kernel_pairs_per_second,
+                of_bound: bound.filter(|_| timer.is_some()).map(|b| achieved / b),
                 gpu: timer.is_some(),
             });
         }
@@ -172,6 +198,14 @@ pub fn run(c: BenchCmd) -> Result<()> {
         pr.rows.len(),
         c.reps.max(1)
     );
+    if let (Some(gbs), Some(b)) = (c.bandwidth, bound) {
+        println!(
+            "memory-bandwidth bound: {gbs} GB/s / {} bytes per pair (a row of {} floats and its \
+             weight) = {b:.3e} pairs/s\n",
+            gpu::bytes_per_pair(k),
+            gpu::bytes_per_pair(k) / 4 - 1
+        );
+    }
     let mut t = Table::new([
         "backend",
         "batch",
@@ -180,6 +214,7 @@ pub fn run(c: BenchCmd) -> Result<()> {
         "vs cpu",
         "kernel seconds",
         "kernel pairs/s",
+        "of bound",
     ]);
     // Kernel columns: "-" on the CPU, "n/a" on a GPU without timestamp queries.
     let kernel_cell = |m: &Measurement, v: Option<f64>, fmt: fn(f64) -> String| match v {
@@ -200,6 +235,8 @@ pub fn run(c: BenchCmd) -> Result<()> {
             format!("{:.2}", m.pairs_per_second / cpu),
             kernel_cell(m, m.kernel_seconds, |v| format!("{v:.4}")),
             kernel_cell(m, m.kernel_pairs_per_second, |v| format!("{v:.3e}")),
+            m.of_bound
+                .map_or("-".to_string(), |v| format!("{:.1} %", 100.0 * v)),
         ]);
     }
     print!("{}", t.render());

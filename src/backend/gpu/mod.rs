@@ -956,6 +956,17 @@ fn stride(k: usize) -> usize {
     3 + 2 * k
 }
 
+/// Bytes of device memory the objective kernel reads per (batch entry, row) pair over `k`
+/// domains: the row's `3 + 2k` floats and its weight. Every workgroup reads every row once per
+/// evaluation, so at a memory bandwidth of `B` bytes/s the kernel evaluates at most
+/// `B / bytes_per_pair(k)` pairs per second if each read went to memory: the bound `mixlaw bench
+/// --bandwidth` compares kernel throughput with. (A problem's rows, a few hundred kB, mostly stay
+/// in the device's cache, so a kernel can beat it; θ in and results out add `(2·dim + 3)·4`
+/// bytes per entry, nothing beside the rows.)
+pub fn bytes_per_pair(k: usize) -> usize {
+    (stride(k) + 1) * 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
