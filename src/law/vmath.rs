@@ -31,19 +31,21 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
-/// `2^k` for an integer-valued `kf` with `k + 1023` in `[1, 2046]`, from its exponent bits.
+/// `2^j` for `j + 1023` in `[1, 2046]`, from any integer whose low 11 bits are those of `j`
+/// (in two's complement): shifting `j + 1023` into the exponent field drops the bits above.
 #[inline(always)]
-fn pow2(kf: f64) -> f64 {
-    let k = (kf + SHIFT).to_bits(); // low bits: k in two's complement
-    f64::from_bits(k.wrapping_add(1023) << 52)
+fn pow2_bits(j: u64) -> f64 {
+    f64::from_bits(j.wrapping_add(1023) << 52)
 }
 
 /// `e^x` (within 1 ulp; `NaN` for `NaN`, 0 below −745.2, `+∞` above 709.8).
 #[inline(always)]
 pub fn exp(x: f64) -> f64 {
     let x = x.clamp(-746.0, 710.0); // keeps NaN
-    let kf = (x * std::f64::consts::LOG2_E + SHIFT) - SHIFT;
-    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+                                    // `t`'s significand holds `2^51 + k`, `k = round(x/ln 2)` (the bits above it shift out later).
+    let t = x.mul_add(std::f64::consts::LOG2_E, SHIFT);
+    let kf = t - SHIFT;
+    let r = (-kf).mul_add(LN2_LO, (-kf).mul_add(LN2_HI, x));
     // Taylor coefficients 1/n!, n = 0..13. The terms from r⁴ on are summed by Estrin's scheme
     // (pairs, then pairs of pairs) and the first four by Horner's rule: the chain of dependent
     // operations is 14 long rather than Horner's 26 — it matters wherever an exp is not one of
@@ -72,9 +74,10 @@ pub fn exp(x: f64) -> f64 {
         r.mul_add(r.mul_add(r.mul_add(tail, C[3]), C[2]), C[1]),
         C[0],
     );
-    // 2^k as 2^⌊k/2⌋ · 2^(k − ⌊k/2⌋): each half stays a normal number for k ∈ [−1077, 1025].
-    let k1 = ((kf * 0.5 - 0.25) + SHIFT) - SHIFT;
-    p * pow2(k1) * pow2(kf - k1)
+    // 2^k as 2^⌊k/2⌋ · 2^⌈k/2⌉: each half stays a normal number for k ∈ [−1077, 1025]. Halving
+    // `2^51 + k` gives `2^50 + ⌊k/2⌋`, and what is left of it `2^50 + ⌈k/2⌉`: the same low bits.
+    let (u, half) = (t.to_bits(), t.to_bits() >> 1);
+    p * pow2_bits(half) * pow2_bits(u.wrapping_sub(half))
 }
 
 /// `ln x` (within 1 ulp; `−∞` at 0, `NaN` below 0 or for `NaN`, `+∞` at `+∞`).
