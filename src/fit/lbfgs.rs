@@ -120,7 +120,7 @@ struct Search {
     x_lo: Vec<f64>,
     g_lo: Vec<f64>,
     /// A step known to be too long, and its value (once bracketed).
-    hi: Option<(f64, f64)>,
+    hi: Option<(f64, f64, f64)>,
     evals: usize,
 }
 
@@ -333,7 +333,11 @@ impl Lbfgs {
             && dphi <= (2.0 * WOLFE_C1 - 1.0) * self.search.dphi0;
         let sufficient = finite && (armijo || approximate);
         if !sufficient || (self.search.t_lo > 0.0 && f >= self.search.f_lo) {
-            self.search.hi = Some((t, if finite { f } else { f64::INFINITY }));
+            self.search.hi = Some(if finite {
+                (t, f, dphi)
+            } else {
+                (t, f64::INFINITY, f64::NAN)
+            });
         } else {
             // Curvature: the slope has flattened enough (and not turned steeply upward).
             if dphi >= WOLFE_C2 * self.search.dphi0 && dphi <= -10.0 * WOLFE_C2 * self.search.dphi0
@@ -345,7 +349,8 @@ impl Lbfgs {
                 return;
             }
             if dphi >= 0.0 {
-                self.search.hi = Some((self.search.t_lo, self.search.f_lo));
+                let s = &self.search;
+                self.search.hi = Some((s.t_lo, s.f_lo, s.dphi_lo));
             }
             let s = &mut self.search;
             s.t_lo = t;
@@ -364,15 +369,23 @@ impl Lbfgs {
         let next = match s.hi {
             // Still descending and nothing too long yet: extrapolate.
             None => 4.0 * t,
-            Some((t_hi, f_hi)) => {
+            Some((t_hi, f_hi, d_hi)) => {
                 let (a, fa, da) = if s.t_lo > 0.0 {
                     (s.t_lo, s.f_lo, s.dphi_lo)
                 } else {
                     (0.0, self.f, s.dphi0)
                 };
                 let width = t_hi - a;
+                // The minimiser of the cubic through both ends' values and slopes (N&W eq. 3.59);
+                // without a finite one, of the quadratic through the values and the slope at
+                // `a`; without that, the midpoint.
+                let d1 = da + d_hi - 3.0 * (fa - f_hi) / (a - t_hi);
+                let d2 = width.signum() * (d1 * d1 - da * d_hi).sqrt();
+                let cubic = t_hi - width * (d_hi + d2 - d1) / (d_hi - da + 2.0 * d2);
                 let curv = f_hi - fa - da * width;
-                let quad = if f_hi.is_finite() && curv > 0.0 {
+                let quad = if cubic.is_finite() {
+                    cubic
+                } else if f_hi.is_finite() && curv > 0.0 {
                     a - da * width * width / (2.0 * curv)
                 } else {
                     a + 0.5 * width
