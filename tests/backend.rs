@@ -605,6 +605,7 @@ fn best_objective(
 }
 
 fn same_after_polish(cpu: &[f64], gpu: &[f64], what: &str) {
+    assert_eq!(cpu.len(), gpu.len(), "{what}: targets fitted");
     for (c, g) in cpu.iter().zip(gpu) {
         assert!((c - g).abs() <= 1e-6 * c, "{what}: cpu {c:e} vs gpu {g:e}");
     }

@@ -29,7 +29,8 @@
 /// Solver settings shared by every start.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
-    /// Curvature pairs kept (L-BFGS memory), at most twice the dimension (and at least 10).
+    /// Curvature pairs kept (L-BFGS memory), at most twice the dimension (and at least 10; 0 is
+    /// taken as 1).
     pub memory: usize,
     /// Iterations (accepted steps) per start.
     pub max_iter: usize,
@@ -326,11 +327,14 @@ impl Lbfgs {
         // `noise`, by the slopes: Hager & Zhang's approximate Wolfe condition
         // (SIAM J. Optim. 16, 2005, §4), `φ'(t) ≤ (2c₁ − 1)·φ'(0)` with `φ(t)` no more than the
         // rounding above `φ(0)`. That is the Armijo condition of the quadratic through the
-        // two slopes, which the gradients resolve long after the values stop.
+        // two slopes, which the gradients resolve long after the values stop. `φ'(0)` is taken
+        // along the step actually made (`disp / t`), which a bound may have shortened. Such a
+        // step may raise the objective by up to `noise` relative; the f64 re-score and polish
+        // of the best minima absorb that.
         let armijo = f <= self.f + WOLFE_C1 * disp;
         let approximate = st.noise > 0.0
             && f <= self.f + st.noise * self.f.abs()
-            && dphi <= (2.0 * WOLFE_C1 - 1.0) * self.search.dphi0;
+            && dphi <= (2.0 * WOLFE_C1 - 1.0) * (disp / t);
         let sufficient = finite && (armijo || approximate);
         if !sufficient || (self.search.t_lo > 0.0 && f >= self.search.f_lo) {
             self.search.hi = Some(if finite {
@@ -417,6 +421,7 @@ impl Lbfgs {
             let (f, g) = (self.search.f_lo, std::mem::take(&mut self.search.g_lo));
             self.trial.copy_from_slice(&self.search.x_lo);
             self.accept(f, &g, st);
+            self.search.g_lo = g; // keeps its capacity for the next search
             if self.running() {
                 self.next_direction(lo, hi, st);
             }
@@ -437,7 +442,7 @@ impl Lbfgs {
         let yy: f64 = (0..n).map(step).map(|(_, y)| y * y).sum();
         if sy > 1e-12 * yy.max(f64::MIN_POSITIVE) && sy > 0.0 {
             // More pairs than twice the dimension add cost, not information.
-            let cap = st.memory.min((2 * n).max(10));
+            let cap = st.memory.clamp(1, (2 * n).max(10));
             let (s, y, rho) = self.pairs.push(n, cap);
             for i in 0..n {
                 (s[i], y[i]) = (self.trial[i] - self.x[i], g[i] - self.g[i]);
@@ -678,6 +683,21 @@ mod tests {
         assert!(
             aware < 1e-6,
             "values known to be rounded: {aware:e} from the minimum"
+        );
+    }
+
+    #[test]
+    fn a_memory_of_zero_keeps_one_pair() {
+        let st = Settings {
+            memory: 0,
+            ..Settings::polish()
+        };
+        let inf = f64::INFINITY;
+        let s = run_with(&st, rosenbrock, vec![-1.2, 1.0], &[-inf; 2], &[inf; 2]);
+        let x = s.best().0;
+        assert!(
+            (x[0] - 1.0).abs() < 1e-6 && (x[1] - 1.0).abs() < 1e-6,
+            "{x:?}"
         );
     }
 

@@ -277,7 +277,7 @@ pub(crate) fn polish_groups(
     solver: &lbfgs::Settings,
 ) {
     // Re-score every minimum in f64 first: an f32 exploration's objectives are only good to
-    // ~1e-4 relative, too coarse to rank minima that close.
+    // ~1e-6 relative (`Backend::noise` allows 1e-5), too coarse to rank minima that close.
     let dim = problem.dim();
     let mut thetas = Vec::new();
     let mut sets = Vec::new();

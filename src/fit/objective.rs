@@ -156,6 +156,7 @@ impl Problem {
         delta: f64,
     ) -> Self {
         let n = rows.len().max(1);
+        assert!(delta > 0.0, "the Huber δ must be positive, not {delta}");
         assert!(
             !weights.is_empty() && weights.len().is_multiple_of(n),
             "weights must hold whole sets of {n} rows"

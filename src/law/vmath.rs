@@ -3,8 +3,8 @@
 //! The fitting hot loop spends most of its time in `N^−α = e^(−α ln N)`, `D^−β` and, for the log
 //! residual, `ln L̂`. The platform's libm is accurate but opaque: a call per row stops the
 //! compiler from vectorising the row loop. These versions are branch-free (special cases are
-//! selects), use only arithmetic and bit operations every SIMD level has, and are inlined, so a
-//! loop over rows compiles to vector code. Accuracy is that of a good libm: within 1 ulp of the
+//! selects), use only arithmetic, fused multiply-adds and bit operations, and are inlined, so a
+//! loop over rows compiles to vector code (where the CPU has FMA: see `wide!` below). Accuracy is that of a good libm: within 1 ulp of the
 //! correctly rounded result over the whole range (the tests check it against `std` on random
 //! and special inputs), so objectives agree with a libm evaluation to ~1e-16 relative.
 //!
@@ -19,8 +19,10 @@
 //!   separate products and sums, one rounding instead of two.
 //! * `wide!` calls a function through a copy compiled for AVX2 and FMA when the CPU has them
 //!   (4 f64 lanes instead of SSE2's 2, and `mul_add` as one instruction). Elsewhere `mul_add` is
-//!   libm's `fma`, slower but exactly rounded too, and every lane does the same operations, so
-//!   results are bit for bit the same on either path.
+//!   a call to libm's `fma`: exactly rounded too, so with a correctly rounded `fma` (glibc's,
+//!   musl's, Apple's) results are bit for bit the same on either path, but the row loops no
+//!   longer vectorise, and on a CPU without FMA (x86-64 before 2013, or a VM hiding AVX)
+//!   `exp` and `ln` cost several times as much. On aarch64 `mul_add` is one instruction.
 
 /// `1.5·2^52`: adding it rounds an `f64` below `2^51` in magnitude to an integer, which then sits
 /// in the low bits of the sum (the classic round-to-nearest without an instruction for it).
@@ -31,7 +33,7 @@ const SHIFT: f64 = 6_755_399_441_055_744.0;
 const LN2_HI: f64 = 6.931_471_803_691_238e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 
-/// `2^j` for `j + 1023` in `[1, 2046]`, from any integer whose low 11 bits are those of `j`
+/// `2^j` for `j + 1023` in `[1, 2046]`, from any integer whose low 12 bits are those of `j`
 /// (in two's complement): shifting `j + 1023` into the exponent field drops the bits above.
 #[inline(always)]
 fn pow2_bits(j: u64) -> f64 {
@@ -141,7 +143,7 @@ macro_rules! wide {
                 $f($($a),*)
             }
             if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                // SAFETY: the CPU was just checked to support AVX2.
+                // SAFETY: the CPU was just checked to support AVX2 and FMA.
                 return unsafe { avx2($($a),*) };
             }
         }

@@ -180,6 +180,9 @@ struct Pipelines {
     mixtures: wgpu::ComputePipeline,
 }
 
+/// A size class's pipelines, or why they did not compile.
+type Built = Result<Arc<Pipelines>, String>;
+
 /// Compiles `class`'s pipelines, catching shader and pipeline errors in an error scope (rather
 /// than reaching wgpu's default handler, which panics) and returning them with naga's message.
 fn build(
@@ -188,7 +191,14 @@ fn build(
     class: Class,
 ) -> Result<Pipelines, Error> {
     let source = class.source()?;
-    let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    // Every kind of error is caught: naga's validation errors, and a driver's failure to
+    // compile the pipeline (internal) or to find memory for it.
+    let scopes = [
+        wgpu::ErrorFilter::Validation,
+        wgpu::ErrorFilter::Internal,
+        wgpu::ErrorFilter::OutOfMemory,
+    ]
+    .map(|filter| device.push_error_scope(filter));
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some("objective.wgsl"),
         source: wgpu::ShaderSource::Wgsl(source.into()),
@@ -205,7 +215,12 @@ fn build(
     };
     let objective = pipeline("objective", "main");
     let mixtures = pipeline("predict_mixtures", "predict_mixtures");
-    if let Some(e) = pollster::block_on(scope.pop()) {
+    // Popped innermost first, as scopes nest.
+    let mut errors = Vec::new();
+    for scope in scopes.into_iter().rev() {
+        errors.extend(pollster::block_on(scope.pop()));
+    }
+    if let Some(e) = errors.pop() {
         let class = if class == BASE_CLASS {
             String::new()
         } else {
@@ -270,7 +285,9 @@ pub struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
     /// The size classes built so far (the default one from the start), in build order.
-    pipelines: Mutex<Vec<(Class, Arc<Pipelines>)>>,
+    /// Failed builds are kept too (with their error), so that a class that does not compile is
+    /// not compiled again on every call that needs it.
+    pipelines: Mutex<Vec<(Class, Built)>>,
     info: wgpu::AdapterInfo,
     /// Entries per dispatch at most (device limits, or lower for tests).
     split: usize,
@@ -386,7 +403,7 @@ impl Gpu {
         Ok(Gpu {
             device,
             queue,
-            pipelines: Mutex::new(vec![(BASE_CLASS, base)]),
+            pipelines: Mutex::new(vec![(BASE_CLASS, Ok(base))]),
             info,
             split: required_limits.max_compute_workgroups_per_dimension as usize,
             max_binding,
@@ -437,7 +454,11 @@ impl Gpu {
     /// were built: the default (72, 16) first, then each the first time a problem needed it.
     pub fn size_classes(&self) -> Vec<(usize, usize)> {
         let built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        built.iter().map(|(c, _)| (c.maxp, c.maxk)).collect()
+        built
+            .iter()
+            .filter(|(_, p)| p.is_ok())
+            .map(|(c, _)| (c.maxp, c.maxk))
+            .collect()
     }
 
     /// The pipelines of `class`, built (and kept) if this is the first time it is needed.
@@ -445,11 +466,15 @@ impl Gpu {
         // Built under the lock: two threads needing a new class compile it once.
         let mut built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((_, p)) = built.iter().find(|(c, _)| *c == class) {
-            return Ok(Arc::clone(p));
+            return p.clone().map_err(Error::Gpu);
         }
-        let p = Arc::new(build(&self.device, &self.info, class)?);
-        built.push((class, Arc::clone(&p)));
-        Ok(p)
+        let p = build(&self.device, &self.info, class).map(Arc::new);
+        let kept = p.as_ref().map(Arc::clone).map_err(|e| match e {
+            Error::Gpu(msg) => msg.clone(),
+            other => other.to_string(),
+        });
+        built.push((class, kept));
+        p
     }
 
     /// Whether this device can evaluate `problem`: a supported law, at most
