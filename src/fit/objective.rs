@@ -109,14 +109,9 @@ impl Rows {
         }
     }
 
+    /// Row `j` as a point (through the one-row view, which owns the slicing).
     pub fn point(&self, j: usize) -> Point<'_> {
-        let w = j * self.k..(j + 1) * self.k;
-        Point::from_logs(
-            self.ln_n[j],
-            self.ln_d[j],
-            &self.h[w.clone()],
-            &self.ln_h[w],
-        )
+        self.points(j..j + 1).point(0)
     }
 }
 
