@@ -36,11 +36,16 @@ pub enum Reduce {
 ///
 /// Written without a branch so that the objective's row loops vectorise: with `c = min(|r|, δ)`,
 /// `c·(|r| − c/2)` is `r²/2` inside (bit for bit: halving is exact) and `δ·(|r| − δ/2)` outside.
+/// The minimum and the clamp are comparisons rather than `f64::min` and `clamp`, which must
+/// also pick the number out of a NaN pair and cost a vector loop three instructions each; a
+/// NaN residual still gives NaN for both.
 #[inline]
 pub fn huber(r: f64, delta: f64) -> (f64, f64) {
     let a = r.abs();
-    let c = a.min(delta);
-    (c * (a - 0.5 * c), r.clamp(-delta, delta))
+    let c = if a < delta { a } else { delta };
+    let psi = if r > delta { delta } else { r };
+    let psi = if psi < -delta { -delta } else { psi };
+    (c * (a - 0.5 * c), psi)
 }
 
 /// One target's rows in fit units, ready to evaluate.

@@ -119,14 +119,21 @@ pub fn ln(x: f64) -> f64 {
     let r = z * poly;
     let hfsq = 0.5 * f * f;
     let y = kf.mul_add(LN2_HI, f - (hfsq - s.mul_add(hfsq + r, kf * LN2_LO)));
-    if x > 0.0 && x < f64::INFINITY {
-        y
-    } else if x == 0.0 {
+    // `y` is right for positive finite `x`, whose bits read as an integer lie in
+    // `[1, +∞'s bits)`: two integer comparisons (written as float comparisons, the compiler
+    // turns them into a longer class test).
+    let bits = x.to_bits() as i64;
+    let special = if x == 0.0 {
         f64::NEG_INFINITY
     } else if x == f64::INFINITY {
         x
     } else {
         f64::NAN
+    };
+    if bits > 0 && bits < f64::INFINITY.to_bits() as i64 {
+        y
+    } else {
+        special
     }
 }
 
