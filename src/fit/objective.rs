@@ -10,11 +10,19 @@
 //! the log residual every positive amplitude (E, A, B, C_i, ...) is optimised as `ln p` — the LSE
 //! form of Hoffmann et al., unbounded as Epoch runs it — while exponents stay natural and bounded.
 //! With the raw residual every parameter is natural and boxed by the law's default bounds, as in
-//! the paper's code base. The optimiser also sees the objective divided by δ: with δ = 1e-3 the
+//! the paper's code base. With the log residual, an amplitude that multiplies a power of the
+//! scale (`A` in `A/N^α`, [`ParamSpec::power`]) is moreover measured at the rows' typical scale:
+//! the optimiser sees `ln A − α·m`, `m` the mean of `ln N` over the rows, which is the log of the
+//! term at the rows' geometric-mean N. In fit units `ln A` and `α` are strongly coupled (a change
+//! of α moves the term at every row, pivoting about N = 1, far from the data), and L-BFGS zigzags
+//! along the valley that coupling makes; centred, the two are nearly independent. On eleven
+//! published and simulated Chinchilla tables this took 6–30 % fewer evaluations from Hoffmann's
+//! grid to the same minima. Only unbounded log coordinates are centred: a box on `A` would not
+//! stay a box. The optimiser also sees the objective divided by δ: with δ = 1e-3 the
 //! Huber values (~1e-5) and gradients are otherwise so small that any sensible tolerance stops
 //! L-BFGS before it has fitted anything (PAPER.md, pitfalls).
 
-use crate::law::{vmath, Law, ParamSpec, Point, Points};
+use crate::law::{vmath, Law, ParamSpec, Point, Points, Scale};
 
 /// How a residual is formed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -140,6 +148,9 @@ pub struct Problem {
     pub delta: f64,
     /// Which parameters are optimised as logarithms.
     pub log_coord: Vec<bool>,
+    /// Per parameter, for an amplitude optimised as its log centred on the rows' scale: its
+    /// exponent's index and the centre `m` (the internal coordinate is `ln A − α·m`).
+    pub centre: Vec<Option<(usize, f64)>>,
     /// Internal-coordinate box.
     pub lo: Vec<f64>,
     pub hi: Vec<f64>,
@@ -179,6 +190,20 @@ impl Problem {
                 }
             })
             .unzip();
+        let centre = specs
+            .iter()
+            .enumerate()
+            .map(|(j, s)| {
+                let power = s.power?;
+                let unbounded = log_coord[j] && residual == Residual::Log;
+                let ln_x = match power.of {
+                    Scale::N => &rows.ln_n,
+                    Scale::D => &rows.ln_d,
+                };
+                (unbounded && !log_coord[power.exponent] && !ln_x.is_empty())
+                    .then(|| (power.exponent, ln_x.iter().sum::<f64>() / ln_x.len() as f64))
+            })
+            .collect();
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Problem {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -191,6 +216,7 @@ impl Problem {
             reduce,
             delta,
             log_coord,
+            centre,
             lo,
             hi,
         }
@@ -231,20 +257,41 @@ impl Problem {
     /// [`Problem::to_natural`] into `p` (cleared first).
     fn natural_into(&self, theta: &[f64], p: &mut Vec<f64>) {
         p.clear();
-        p.extend(
-            theta
-                .iter()
-                .zip(&self.log_coord)
-                .map(|(&t, &l)| if l { t.exp() } else { t }),
-        );
+        p.extend(theta.iter().enumerate().map(|(j, &t)| {
+            match (self.log_coord[j], self.centre[j]) {
+                (true, Some((e, m))) => (t + theta[e] * m).exp(),
+                (true, None) => t.exp(),
+                (false, _) => t,
+            }
+        }));
     }
 
     /// Internal coordinates from natural parameters (amplitudes of 0 become very negative logs).
     pub fn to_internal(&self, p: &[f64]) -> Vec<f64> {
         p.iter()
-            .zip(&self.log_coord)
-            .map(|(&v, &l)| if l { v.max(1e-300).ln() } else { v })
+            .enumerate()
+            .map(|(j, &v)| match (self.log_coord[j], self.centre[j]) {
+                (true, Some((e, m))) => v.max(1e-300).ln() - p[e] * m,
+                (true, None) => v.max(1e-300).ln(),
+                (false, _) => v,
+            })
             .collect()
+    }
+
+    /// `g`, the gradient in natural coordinates at `p`, turned in place into the gradient in
+    /// internal coordinates.
+    pub fn chain_rule(&self, p: &[f64], g: &mut [f64]) {
+        for ((gj, &l), pj) in g.iter_mut().zip(&self.log_coord).zip(p) {
+            if l {
+                *gj *= pj;
+            }
+        }
+        // θ_A = ln A − α·m with α itself a coordinate: ∂/∂θ_α = ∂/∂α + m·∂/∂ln A.
+        for (j, c) in self.centre.iter().enumerate() {
+            if let Some((e, m)) = *c {
+                g[e] += m * g[j];
+            }
+        }
     }
 
     /// Clamp internal coordinates into the box.
@@ -270,12 +317,8 @@ impl Problem {
             self.natural_into(theta, p);
             let scale = 1.0 / self.delta;
             let f = self.eval_natural(p, set, Some(grad));
-            for (j, g) in grad.iter_mut().enumerate() {
-                *g *= scale;
-                if self.log_coord[j] {
-                    *g *= p[j];
-                }
-            }
+            grad.iter_mut().for_each(|g| *g *= scale);
+            self.chain_rule(p, grad);
             f * scale
         })
     }
@@ -424,6 +467,92 @@ mod tests {
             reduce,
             1e-3,
         )
+    }
+
+    /// With the log residual, `A` and `B` are optimised as the logs of their terms at the rows'
+    /// geometric-mean N and D; with the raw residual (a box on every amplitude) nothing is
+    /// centred. Both maps invert each other.
+    #[test]
+    fn log_amplitudes_are_centred_on_the_rows_scale() {
+        let raw = problem(Residual::Raw, Reduce::Mean);
+        assert!(raw.centre.iter().all(Option::is_none));
+        let pr = problem(Residual::Log, Reduce::Mean);
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let (m_n, m_d) = (mean(&pr.rows.ln_n), mean(&pr.rows.ln_d));
+        assert_eq!(pr.centre[1], Some((2, m_n)));
+        assert_eq!(pr.centre[3], Some((4, m_d)));
+        let centred = pr.centre.iter().filter(|c| c.is_some()).count();
+        assert_eq!(centred, 2, "only A and B multiply a power of the scale");
+        let p = pr.law.sample_start(3, &mut Rng::new(2, 0));
+        let theta = pr.to_internal(&p);
+        let term_at_mean = |amp: f64, exponent: f64, m: f64| (amp * (-exponent * m).exp()).ln();
+        assert!((theta[1] - term_at_mean(p[1], p[2], m_n)).abs() < 1e-12);
+        assert!((theta[3] - term_at_mean(p[3], p[4], m_d)).abs() < 1e-12);
+        for (a, b) in pr.to_natural(&theta).iter().zip(&p) {
+            assert!((a - b).abs() <= 1e-14 * b.abs(), "{a} vs {b}");
+        }
+    }
+
+    /// Centred, the optimiser's coordinates are the same in any fit units (a unit of N rescales
+    /// `A` by the same factor as the term's value at the mean scale, which is what it sees), so
+    /// Hoffmann's grid takes the same path to the same minimum whatever the units, up to
+    /// rounding. Uncentred, this fit took from 140,000 to 221,000 evaluations in these units.
+    #[test]
+    fn the_chinchilla_grid_fit_takes_the_same_path_in_any_units() {
+        let law = crate::law::by_name("chinchilla").unwrap();
+        let truth = [1.7, 4.0, 0.34, 1.1, 0.28]; // N in millions, D in billions
+        let mut rng = Rng::new(11, 0);
+        let mut raw = Vec::new();
+        for n in [2e7, 5e7, 1e8, 3e8, 1e9, 3e9] {
+            for d in [1e9, 3e9, 1e10, 3e10, 1e11] {
+                let v = law.eval(&truth, &Point::new(n / 1e6, d / 1e9, &[]), None);
+                raw.push((n, d, v * (1.0 + 0.01 * rng.normal())));
+            }
+        }
+        let fit = |n_unit: f64, d_unit: f64| {
+            let rows = Rows::new(
+                raw.iter().map(|r| (r.0 / n_unit).ln()).collect(),
+                raw.iter().map(|r| (r.1 / d_unit).ln()).collect(),
+                Vec::new(),
+                raw.iter().map(|r| r.2).collect(),
+                0,
+            );
+            let pr = Problem::new(
+                law,
+                law.params(&[]),
+                rows,
+                vec![1.0; raw.len()],
+                Residual::Log,
+                Reduce::Sum,
+                1e-3,
+            );
+            let starts = crate::law::Chinchilla::grid(n_unit, d_unit)
+                .iter()
+                .map(|p| pr.to_internal(p))
+                .collect();
+            let settings = crate::fit::lbfgs::Settings::scipy();
+            let out = crate::fit::batch::minimize(
+                &pr,
+                starts,
+                &settings,
+                &crate::backend::Cpu,
+                &mut |_, _| {},
+            );
+            let best = out.iter().map(|o| o.f).fold(f64::INFINITY, f64::min);
+            let evals: usize = out.iter().map(|o| o.evaluations).sum();
+            (best, evals as f64)
+        };
+        let runs = [fit(1e6, 1e9), fit(1.0, 1.0), fit(1e9, 1e12)];
+        let evals: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        let (lo, hi) = (
+            evals.iter().cloned().fold(f64::INFINITY, f64::min),
+            evals.iter().cloned().fold(0.0, f64::max),
+        );
+        assert!(hi / lo < 1.02, "evaluations by units: {evals:?}");
+        // The same minimum, to the precision at which scipy's tolerances stop a start.
+        for r in &runs[1..] {
+            assert!((r.0 - runs[0].0).abs() < 1e-7 * runs[0].0, "{runs:?}");
+        }
     }
 
     /// Every law's block evaluation (the fitting hot path, vectorised for some laws) gives what

@@ -151,6 +151,23 @@ pub struct ParamSpec {
     /// A positive scale (E, A, B, C_i, ...) that the log parametrisation (`--residual log`, the
     /// LSE form of Hoffmann et al.) optimises as `ln p`. Exponents are never amplitudes.
     pub amplitude: bool,
+    /// For an amplitude that multiplies a power of the scale, as `A` in `A/N^α`: the power.
+    pub power: Option<Power>,
+}
+
+/// The power of the scale that an amplitude multiplies: `x^−p[exponent]`, `x` being N or D.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Power {
+    /// Index of the exponent in the parameter vector.
+    pub exponent: usize,
+    pub of: Scale,
+}
+
+/// A scale variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scale {
+    N,
+    D,
 }
 
 impl ParamSpec {
@@ -160,6 +177,15 @@ impl ParamSpec {
             lo,
             hi,
             amplitude,
+            power: None,
+        }
+    }
+
+    /// This amplitude multiplies `of^−p[exponent]`.
+    pub fn times_power(self, exponent: usize, of: Scale) -> Self {
+        ParamSpec {
+            power: Some(Power { exponent, of }),
+            ..self
         }
     }
 }

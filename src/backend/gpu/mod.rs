@@ -959,12 +959,10 @@ impl Backend for Gpu {
                     continue;
                 }
                 f[b] = rec[0] as f64 * norm;
-                for (j, gj) in gb.iter_mut().enumerate() {
-                    *gj = rec[1 + j] as f64 * norm;
-                    if problem.log_coord[j] {
-                        *gj *= nat[b * dim + j];
-                    }
+                for (gj, r) in gb.iter_mut().zip(&rec[1..]) {
+                    *gj = *r as f64 * norm;
                 }
+                problem.chain_rule(&nat[b * dim..(b + 1) * dim], gb);
             }
             start += n;
         }
