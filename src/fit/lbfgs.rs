@@ -26,6 +26,8 @@
 //! both the line search (Hager & Zhang's approximate Wolfe condition) and the decrease test also
 //! accept progress that the gradients show, which the f32 gradients resolve much further down.
 
+use crate::law::vmath;
+
 /// Solver settings shared by every start.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Settings {
@@ -174,7 +176,7 @@ impl Pairs {
     }
 
     /// The `j`-th oldest pair and its `ρ = 1/sᵀy`.
-    #[inline]
+    #[inline(always)]
     fn get(&self, j: usize) -> (&[f64], &[f64], f64) {
         let (i, n) = (self.slot(j), self.n);
         (&self.s[i * n..][..n], &self.y[i * n..][..n], self.rho[i])
@@ -217,8 +219,8 @@ pub struct Lbfgs {
     g: Vec<f64>,
     pairs: Pairs,
     dir: Vec<f64>,
-    free: Vec<bool>,
-    /// `free` as 1.0 and 0.0, for the two-loop recursion's branch-free products.
+    /// 1.0 on the free variables, 0.0 on those held at a bound this step: the products that
+    /// restrict to the free set are branch-free.
     mask: Vec<f64>,
     t: f64,
     trial: Vec<f64>,
@@ -231,17 +233,21 @@ pub struct Lbfgs {
     pub status: Status,
 }
 
+/// `Σ a_i·b_i`. The vectors here have a few elements, where a single running sum is all
+/// latency: [`vmath::dot`]'s four partial sums halve the chain of dependent additions.
 fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    vmath::dot(a, b)
 }
 
-fn dot_masked(a: &[f64], b: &[f64], m: &[bool]) -> f64 {
-    a.iter()
-        .zip(b)
-        .zip(m)
-        .filter(|(_, &f)| f)
-        .map(|((x, y), _)| x * y)
-        .sum()
+/// `Σ a_i·b_i` over the free variables (`mask` 1.0 on them, 0.0 elsewhere).
+fn dot_masked(a: &[f64], b: &[f64], mask: &[f64]) -> f64 {
+    let mut acc = [0.0; 4];
+    for ((x, y), m) in a.chunks(4).zip(b.chunks(4)).zip(mask.chunks(4)) {
+        for (((s, x), y), m) in acc.iter_mut().zip(x).zip(y).zip(m) {
+            *s += x * y * m;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
 fn project_into(x: &[f64], t: f64, d: &[f64], lo: &[f64], hi: &[f64], out: &mut [f64]) {
@@ -263,7 +269,6 @@ impl Lbfgs {
             g: vec![0.0; n],
             pairs: Pairs::default(),
             dir: vec![0.0; n],
-            free: vec![true; n],
             mask: vec![1.0; n],
             t: 1.0,
             trial: x0,
@@ -483,9 +488,9 @@ impl Lbfgs {
             } else {
                 0.0
             };
-            self.free[i] = !((self.x[i] <= lo[i] + eps && self.g[i] > 0.0)
-                || (self.x[i] >= hi[i] - eps && self.g[i] < 0.0));
-            self.mask[i] = if self.free[i] { 1.0 } else { 0.0 };
+            let held = (self.x[i] <= lo[i] + eps && self.g[i] > 0.0)
+                || (self.x[i] >= hi[i] - eps && self.g[i] < 0.0);
+            self.mask[i] = if held { 0.0 } else { 1.0 };
         }
         if pg <= st.gtol {
             self.status = Status::Converged;
@@ -496,19 +501,19 @@ impl Lbfgs {
             return;
         }
         self.two_loop();
-        let descends = dot_masked(&self.g, &self.dir, &self.free) < 0.0;
+        let descends = dot_masked(&self.g, &self.dir, &self.mask) < 0.0;
         if !descends {
             self.pairs.clear();
             self.two_loop();
         }
         self.t = if self.pairs.is_empty() {
-            let norm = dot_masked(&self.dir, &self.dir, &self.free).sqrt();
+            let norm = dot_masked(&self.dir, &self.dir, &self.mask).sqrt();
             (1.0 / norm).min(1.0)
         } else {
             1.0
         };
         self.phase = Phase::Search;
-        self.search.dphi0 = dot_masked(&self.g, &self.dir, &self.free);
+        self.search.dphi0 = dot_masked(&self.g, &self.dir, &self.mask);
         self.search.t_lo = 0.0;
         self.search.hi = None;
         self.search.evals = 0;
@@ -541,8 +546,8 @@ impl Lbfgs {
         }
         if m > 0 {
             let (s, y, _) = self.pairs.get(m - 1);
-            let sy = dot_masked(s, y, &self.free);
-            let yy = dot_masked(y, y, &self.free);
+            let sy = dot_masked(s, y, &self.mask);
+            let yy = dot_masked(y, y, &self.mask);
             if sy > 0.0 && yy > 0.0 {
                 let gamma = sy / yy;
                 q.iter_mut().for_each(|v| *v *= gamma);
