@@ -18,7 +18,7 @@ pub fn fit(
     settings: &FitSettings,
     backend: &dyn Backend,
     filters: &[String],
-    progress: &mut dyn FnMut(&str, usize, usize),
+    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
 ) -> Result<FitFile> {
     let clock = Instant::now();
     let mut targets = Vec::with_capacity(ds.targets.len());

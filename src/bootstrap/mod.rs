@@ -96,7 +96,7 @@ pub fn fit_full(
     ds: &Dataset,
     law: &'static dyn Law,
     backend: &dyn Backend,
-    progress: &mut dyn FnMut(&str, usize, usize),
+    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
 ) -> Result<()> {
     let s = &header.study.fit;
     let mut full = Vec::with_capacity(ds.targets.len());
@@ -127,8 +127,8 @@ pub fn replicate(
     header: &Header,
     backend: &dyn Backend,
     skip: &HashSet<(usize, String)>,
-    sink: &mut dyn FnMut(Vec<Record>) -> Result<()>,
-    progress: &mut dyn FnMut(&str, usize, usize),
+    sink: &mut (dyn FnMut(Vec<Record>) -> Result<()> + Send),
+    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
 ) -> Result<()> {
     let study = &header.study;
     let s = &study.fit;

@@ -41,7 +41,7 @@ pub fn minimize(
     starts: Vec<Vec<f64>>,
     settings: &Settings,
     backend: &dyn Backend,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Vec<Outcome> {
     let total = starts.len();
     let mut result = Vec::new();
@@ -65,14 +65,33 @@ pub fn minimize(
 /// finished, `done` receives them as `(j, outcomes)`: the `j`-th job's outcomes in the order of
 /// its starts; it may stop the run with `ControlFlow::Break`. `progress(finished)` receives the
 /// count of finished starts after each round.
+///
+/// The rounds run on a thread of rayon's pool (the caller waits). A parallel loop started from
+/// outside the pool hands its work to the pool and puts the caller to sleep until it is done:
+/// some 40 µs a loop on the 2-core development machine, which a round pays twice (evaluate,
+/// then digest), hundreds of rounds a fit. Started from a worker, the loop runs on that worker
+/// and the others join in.
 pub fn run(
+    problem: &Problem,
+    jobs: impl Iterator<Item = Job> + Send,
+    capacity: usize,
+    settings: &Settings,
+    backend: &dyn Backend,
+    done: &mut (dyn FnMut(Vec<(usize, Vec<Outcome>)>) -> ControlFlow<()> + Send),
+    progress: &mut (dyn FnMut(usize) + Send),
+) {
+    rayon::scope(|_| rounds(problem, jobs, capacity, settings, backend, done, progress));
+}
+
+/// [`run`] on the thread it is called from.
+fn rounds(
     problem: &Problem,
     mut jobs: impl Iterator<Item = Job>,
     capacity: usize,
     settings: &Settings,
     backend: &dyn Backend,
-    done: &mut dyn FnMut(Vec<(usize, Vec<Outcome>)>) -> ControlFlow<()>,
-    progress: &mut dyn FnMut(usize),
+    done: &mut (dyn FnMut(Vec<(usize, Vec<Outcome>)>) -> ControlFlow<()> + Send),
+    progress: &mut (dyn FnMut(usize) + Send),
 ) {
     struct Slot {
         job: usize,

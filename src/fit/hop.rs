@@ -28,7 +28,7 @@ pub fn basin_hop(
     solver: &Settings,
     backend: &dyn Backend,
     rng: &mut Rng,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Vec<Outcome> {
     let mut current = chains.clone();
     let mut best = chains;

@@ -199,7 +199,7 @@ pub fn fit_target(
     law: &'static dyn Law,
     s: &FitSettings,
     backend: &dyn Backend,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<TargetFit> {
     let clock = Instant::now();
     let target = &ds.targets[t];
