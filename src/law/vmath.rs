@@ -14,7 +14,11 @@
 //! * `ln`: `x = 2^k·m` with `m ∈ [√½, √2)`, `ln m = ln(1+f)` by fdlibm's minimax polynomial in
 //!   `s = f/(2+f)` (Sun Microsystems' `e_log.c`, whose coefficients these are).
 //! * `sum`, `dot`: four interleaved partial sums, which the compiler keeps in vector registers
-//!   (a single running sum is a chain of dependent scalar additions it may not reorder).
+//!   (a single running sum is a chain of dependent scalar additions it may not reorder). They
+//!   are combined as `(s₀ + s₂) + (s₁ + s₃)`, the halves of one 4-wide register added: combined
+//!   as `(s₀ + s₁) + (s₂ + s₃)`, the compiler kept the sums in two 2-wide registers, pairing
+//!   lanes 0 and 2, and shuffled every load to match: the chinchilla objective took 87
+//!   instructions per row instead of 79.
 //! * The polynomials are evaluated with fused multiply-adds (`mul_add`): half the operations of
 //!   separate products and sums, one rounding instead of two.
 //! * `wide!` calls a function through a copy compiled for AVX2 and FMA when the CPU has them
@@ -170,7 +174,7 @@ pub fn sum(a: &[f64]) -> f64 {
             *s += v;
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + rest
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + rest
 }
 
 /// `Σ a_i·b_i` over the shorter of the two, in four interleaved partial sums.
@@ -187,11 +191,11 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
         .map(|(x, y)| x * y)
         .sum();
     for (x, y) in ca.zip(cb) {
-        for i in 0..4 {
-            acc[i] += x[i] * y[i];
+        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + rest
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + rest
 }
 
 #[cfg(test)]
