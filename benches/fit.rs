@@ -12,9 +12,10 @@
 //! With `MIXLAW_BENCH_PEERS=1` it also runs `../shared/peers/scipy_chinchilla.py --jac` on the
 //! same grid and `scipy_mixture.py` with 20 starts on the same target (its per-start time times
 //! 1,000: a full 1,000-start scipy run takes about half an hour), and prints the ratios. Each peer
-//! run is bracketed by mixlaw runs (before and after) and compared with their mean, so that a
-//! change of load during the run biases neither side. Machines are shared and noisy: compare
-//! only numbers from one run.
+//! run is bracketed by mixlaw runs (before and after) and compared with them (the chinchilla fit,
+//! a third of a second, with the median of five runs before and five after), so that a change of
+//! load during the run biases neither side. Machines are shared and noisy: compare only numbers
+//! from one run.
 
 use std::process::Command;
 use std::time::Instant;
@@ -53,31 +54,27 @@ fn main() {
     let law = mixlaw::law::by_name("chinchilla").unwrap();
     let ds = published::epoch();
     let settings = FitSettings::defaults_for(law);
-    let mut times = Vec::new();
-    let mut objective = 0.0;
-    for _ in 0..3 {
-        let t = Instant::now();
-        let fit = mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
-        times.push(t.elapsed().as_secs_f64());
-        objective = fit.targets[0].objective;
-    }
     let chinchilla = || {
         let t = Instant::now();
-        mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
-        t.elapsed().as_secs_f64()
+        let fit = mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+        (t.elapsed().as_secs_f64(), fit.targets[0].objective)
     };
-    let ours_chin = median(times.clone());
-    println!("chinchilla 4500-grid fit: median {ours_chin:.3} s of {times:.3?}, objective {objective:.16e}");
+    let runs = |n: usize| -> Vec<f64> { (0..n).map(|_| chinchilla().0).collect() };
+    let objective = chinchilla().1;
+    let before = runs(5);
+    println!(
+        "chinchilla 4500-grid fit: median {:.3} s of {before:.3?}, objective {objective:.16e}",
+        median(before.clone())
+    );
     if with_peers {
         let p = peer(published::scipy_chinchilla_on_epoch(&["--jac"]));
-        let after = chinchilla();
-        let bracket = (times[times.len() - 1] + after) / 2.0;
+        let after = runs(5);
+        let ours = median([before.clone(), after.clone()].concat());
         let wall = p[0]["wall_s"].as_f64().unwrap();
         println!(
-            "  scipy_chinchilla.py --jac: {wall:.2} s, objective {:.16e}; mixlaw before/after {:.3}/{after:.3} s: {:.1}x faster",
+            "  scipy_chinchilla.py --jac: {wall:.2} s, objective {:.16e}; mixlaw median {ours:.3} s of 5 runs before and 5 after ({after:.3?} after): {:.1}x faster",
             p[0]["objective"].as_f64().unwrap(),
-            times[times.len() - 1],
-            wall / bracket
+            wall / ours
         );
     }
 
