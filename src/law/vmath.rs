@@ -14,11 +14,12 @@
 //! * `ln`: `x = 2^k·m` with `m ∈ [√½, √2)`, `ln m = ln(1+f)` by fdlibm's minimax polynomial in
 //!   `s = f/(2+f)` (Sun Microsystems' `e_log.c`, whose coefficients these are).
 //! * `sum`, `dot`: four interleaved partial sums, which the compiler keeps in vector registers
-//!   (a single running sum is a chain of dependent scalar additions it may not reorder). They
-//!   are combined as `(s₀ + s₂) + (s₁ + s₃)`, the halves of one 4-wide register added: combined
-//!   as `(s₀ + s₁) + (s₂ + s₃)`, the compiler kept the sums in two 2-wide registers, pairing
-//!   lanes 0 and 2, and shuffled every load to match: the chinchilla objective took 87
-//!   instructions per row instead of 79.
+//!   (a single running sum is a chain of dependent scalar additions it may not reorder). The
+//!   four sums pass through `black_box` before they are combined: the compiler otherwise
+//!   matches the combining additions to a pattern of 2-wide registers and keeps the sums in
+//!   two of them, with shuffles on every load when the pattern pairs lanes 0 and 2. The
+//!   chinchilla objective took 87 instructions per row with the shuffles, 79 with two 2-wide
+//!   registers and 74 with one 4-wide register.
 //! * The polynomials are evaluated with fused multiply-adds (`mul_add`): half the operations of
 //!   separate products and sums, one rounding instead of two.
 //! * `wide!` calls a function through a copy compiled for AVX2 and FMA when the CPU has them
@@ -174,6 +175,7 @@ pub fn sum(a: &[f64]) -> f64 {
             *s += v;
         }
     }
+    let acc = std::hint::black_box(acc);
     (acc[0] + acc[2]) + (acc[1] + acc[3]) + rest
 }
 
@@ -195,6 +197,7 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
             *s += x * y;
         }
     }
+    let acc = std::hint::black_box(acc);
     (acc[0] + acc[2]) + (acc[1] + acc[3]) + rest
 }
 
