@@ -117,10 +117,12 @@ pub fn ln(x: f64) -> f64 {
     let f = m - 1.0;
     let s = f / (2.0 + f);
     let z = s * s;
-    let mut poly = LG[6];
-    for c in LG[..6].iter().rev() {
-        poly = poly.mul_add(z, *c);
-    }
+    // The polynomial in z by Estrin's scheme (pairs, then pairs of pairs): `ln` ends a chain of
+    // dependent operations that starts at the division above, and Horner's rule would add
+    // six multiply-adds to it, Estrin's three.
+    let (z2, q) = (z * z, |i: usize| LG[i + 1].mul_add(z, LG[i]));
+    let z4 = z2 * z2;
+    let poly = q(2).mul_add(z2, q(0)) + LG[6].mul_add(z2, q(4)) * z4;
     let r = z * poly;
     let hfsq = 0.5 * f * f;
     let y = kf.mul_add(LN2_HI, f - (hfsq - s.mul_add(hfsq + r, kf * LN2_LO)));
