@@ -233,13 +233,9 @@ pub struct Lbfgs {
     pub status: Status,
 }
 
-/// `Σ a_i·b_i`. The vectors here have a few elements, where a single running sum is all
-/// latency: [`vmath::dot`]'s four partial sums halve the chain of dependent additions.
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    vmath::dot(a, b)
-}
-
-/// `Σ a_i·b_i` over the free variables (`mask` 1.0 on them, 0.0 elsewhere).
+/// `Σ a_i·b_i` over the free variables (`mask` 1.0 on them, 0.0 elsewhere), in four partial
+/// sums as [`vmath::dot`] takes them: these vectors have a few elements, where a single running
+/// sum is all latency.
 fn dot_masked(a: &[f64], b: &[f64], mask: &[f64]) -> f64 {
     let mut acc = [0.0; 4];
     for ((x, y), m) in a.chunks(4).zip(b.chunks(4)).zip(mask.chunks(4)) {
@@ -538,7 +534,7 @@ impl Lbfgs {
         self.alpha.resize(m, 0.0);
         for j in (0..m).rev() {
             let (s, y, rho) = self.pairs.get(j);
-            let a = rho * dot(s, q);
+            let a = rho * vmath::dot(s, q);
             self.alpha[j] = a;
             for ((qi, yi), w) in q.iter_mut().zip(y).zip(mask) {
                 *qi -= a * yi * w;
@@ -555,7 +551,7 @@ impl Lbfgs {
         }
         for (j, a) in self.alpha.iter().enumerate() {
             let (s, y, rho) = self.pairs.get(j);
-            let b = rho * dot(y, q);
+            let b = rho * vmath::dot(y, q);
             for ((qi, si), w) in q.iter_mut().zip(s).zip(mask) {
                 *qi += (a - b) * si * w;
             }
