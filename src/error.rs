@@ -10,8 +10,11 @@ use std::path::PathBuf;
 /// (the header is line 1, so data row `r` is on line `r + 1`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Location {
+    /// The file, or the name given to an in-memory table.
     pub file: PathBuf,
+    /// 1-based data row, when the problem is in one row.
     pub row: Option<usize>,
+    /// Column name, when the problem is in one column.
     pub column: Option<String>,
 }
 
@@ -29,17 +32,25 @@ impl std::fmt::Display for Location {
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong in mixlaw.
 pub enum Error {
     /// Bad input data: the message says what is wrong, the location says where.
     #[error("{at}: {msg}")]
-    Data { at: Location, msg: String },
+    Data {
+        /// Where the problem is.
+        at: Location,
+        /// What is wrong.
+        msg: String,
+    },
     /// A bad command-line value (filter expression, flag combination, parameter list).
     #[error("{0}")]
     Usage(String),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file being read or written.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
@@ -49,7 +60,12 @@ pub enum Error {
     Gpu(String),
     /// A fit file that cannot be used.
     #[error("{path}: {msg}")]
-    FitFile { path: PathBuf, msg: String },
+    FitFile {
+        /// The fit file (or bootstrap study file).
+        path: PathBuf,
+        /// Why it cannot be used.
+        msg: String,
+    },
 }
 
 impl Error {
@@ -61,9 +77,11 @@ impl Error {
         }
     }
 
+    /// An [`Error::Usage`] with message `msg`.
     pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())
     }
 }
 
+/// The result of everything in mixlaw that can fail.
 pub type Result<T> = std::result::Result<T, Error>;

@@ -4,43 +4,67 @@
 //! runs, score their extrapolation, and use them to choose mixtures.
 //!
 //! ```text
-//! CSV runs ──► data::Dataset ──► law::Law ──► fit::Problem ──► fit::batch (many starts) ──► report::FitFile
-//!              (columns,          (value +      (Huber on raw or   lock-step L-BFGS, bounds,
-//!               filters,           gradient)     log residual,     basin-hopping, f64 polish;
-//!               validation)                      row weight sets)  a Backend evaluates f, ∇f)
-//! FitFile ──► mixture::optimize (lattice sweep on a Backend, mirror descent in f64) ──► h*
-//! Dataset ──► bootstrap::Plan (a weight set per replicate) ──► the same fit::batch ──► intervals
+//! Table (CSV or columns) ──► data::Dataset ──► law::Law (registry entry) ──► objective::Problem
+//!        ──► fit (lock-step L-BFGS, hops, f64 polish; a Backend evaluates f, ∇f) ──► FitFile
+//! FitFile ──► mixture (lattice sweep on a Backend, mirror descent in f64) ──► h*
+//! Dataset ──► bootstrap (plan → weight sets → the same fit → study file) ──► intervals
 //! ```
 //!
-//! * [`data`] reads a wide CSV (one row per run checkpoint), maps columns, applies `--where`
-//!   filters and validates every cell, so that later stages can trust their input.
-//! * [`law`] defines each law family once: named parameters, default bounds, value and analytic
-//!   gradient (checked against finite differences).
-//! * [`fit`] turns a law and a target column into an objective (mean or summed Huber of raw or
-//!   log residuals), and minimises it from many starts at once with one batched L-BFGS whose
-//!   every start keeps its own state. The starts advance in lock step so that a backend sees one
-//!   large batch of parameter vectors per round — the shape that lets a GPU backend slot in.
-//! * [`backend`] evaluates objective and gradient for such a batch: the CPU (rayon, f64) or the
-//!   GPU (wgpu compute shaders, f32; the best minima are always polished in f64 on the CPU).
-//! * [`engine`] is the one fitting entry point the commands share.
-//! * [`mixture`] turns fitted laws into optimal mixtures for one or many targets.
-//! * [`bootstrap`] refits on resampled tables — each replicate a weight set of one problem, all
-//!   replicates streamed through the batched optimiser — and summarises parameter, prediction
-//!   and optimal-mixture uncertainty; studies shard across a cluster and resume.
-//! * [`report`] is the fit file (JSON), the human tables and atomic output.
+//! The modules, floor by floor (each imports only from the floors beneath it):
 //!
-//! The binary (`src/main.rs`, `src/cli/`) is a thin layer over these modules.
+//! * Ground: [`error`], [`rng`], [`vmath`] (exp/ln/sums that vectorise), [`loss`] (residual
+//!   kinds, reductions, Huber) and [`report`] (text tables, atomic output: it knows nothing of
+//!   fits).
+//! * [`law`] defines each law once: a registry entry (name, formula, parameter count, GPU kernel,
+//!   fitting conventions) around its mathematics (named parameters, default bounds, value and
+//!   analytic gradients, checked against finite differences). [`data`] reads and validates a
+//!   table of runs, from a CSV file or from columns in memory.
+//! * [`objective`] is the contract between the optimiser and the evaluators: a [`objective::Problem`]
+//!   (rows, weight sets, the Huber loss of raw or log residuals, the coordinate map).
+//! * [`backend`] evaluates objective and gradient for a batch of parameter vectors: the CPU
+//!   (rayon, f64) or the GPU (wgpu compute shaders, f32; the `gpu` cargo feature).
+//! * [`fit`] minimises a problem from many starts at once with one batched L-BFGS whose every
+//!   start keeps its own state, basin-hops, polishes the best minima in f64, and writes the fit
+//!   file; it also evaluates extrapolation and predicts.
+//! * [`mixture`] turns fitted laws into optimal mixtures; [`bootstrap`] refits on resampled
+//!   tables and runs studies that shard across a cluster and resume; [`simulate`] writes tables
+//!   from known laws; [`throughput`] measures the backends.
+//!
+//! Front ends (the `mixlaw` binary, a Python package) call the entry points re-exported here and
+//! compute nothing themselves: [`load`] a table, then [`fit()`], [`eval()`], [`predict()`],
+//! [`optimize()`], [`sweep()`], [`bootstrap()`] or [`merge()`]; results are plain serde structs.
+//!
+//! ```
+//! use mixlaw::{backend::Cpu, data::{DataSpec, Table}, fit::FitSettings, law::registry};
+//!
+//! let law = registry::lookup("additive")?;
+//! let table = Table::read(concat!(env!("CARGO_MANIFEST_DIR"), "/data/example.csv").as_ref())?;
+//! let ds = mixlaw::load(&table, &DataSpec::default().for_law(&law))?;
+//! let settings = FitSettings { starts: 8, ..FitSettings::defaults_for(&law) };
+//! let fit = mixlaw::fit(&ds, &law, &settings, &Cpu, &[], &mut |_, _, _| {})?;
+//! let alpha = fit.targets[0].params.get("alpha").unwrap();
+//! assert!((alpha - 0.34).abs() < 0.02, "the example was simulated with α = 0.34");
+//! # Ok::<(), mixlaw::Error>(())
+//! ```
+#![warn(missing_docs)]
 
 pub mod backend;
 pub mod bootstrap;
 pub mod data;
-pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod law;
+pub mod loss;
 pub mod mixture;
+pub mod objective;
 pub mod report;
 pub mod rng;
 pub mod simulate;
+pub mod throughput;
+pub mod vmath;
 
+pub use bootstrap::{merge, run as bootstrap};
+pub use data::load;
 pub use error::{Error, Result};
+pub use fit::{eval, fit, predict};
+pub use mixture::{optimize, sweep};

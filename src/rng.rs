@@ -5,6 +5,7 @@
 //! lives here: a few lines, fully specified.
 
 #[derive(Clone, Debug)]
+/// A xoshiro256** generator, seeded through SplitMix64 from a seed and a stream.
 pub struct Rng {
     s: [u64; 4],
 }
@@ -30,6 +31,7 @@ impl Rng {
         Rng { s }
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;

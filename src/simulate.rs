@@ -8,29 +8,40 @@ use crate::{Error, Result};
 /// What to simulate. N and D lists are raw (parameters, tokens); `params` are in fit units.
 #[derive(Clone, Debug)]
 pub struct Design {
+    /// Domain names (empty for a law without a mixture).
     pub domains: Vec<String>,
     /// Random mixtures drawn uniformly from the simplex (then floored at `min_weight`).
     pub mixtures: usize,
+    /// The least weight of every domain: draws are rescaled into the `1 − k · min_weight` left.
     pub min_weight: f64,
+    /// Model sizes N (raw parameters); ignored by laws that do not use N and D.
     pub sizes: Vec<f64>,
+    /// Token counts D (raw tokens); ignored by laws that do not use N and D.
     pub tokens: Vec<f64>,
     /// Relative Gaussian noise: `L · (1 + noise · ε)`.
     pub noise: f64,
+    /// Seed of the mixtures and the noise.
     pub seed: u64,
+    /// N is divided by this before the law sees it (1e6: N in millions).
     pub n_unit: f64,
+    /// D is divided by this before the law sees it (1e9: D in billions).
     pub d_unit: f64,
 }
 
 /// A simulated table: one row per (mixture, N, D).
 pub struct Simulated {
+    /// The mixture of each row (empty for a law without one).
     pub h: Vec<Vec<f64>>,
+    /// Raw N of each row.
     pub n: Vec<f64>,
+    /// Raw D of each row.
     pub d: Vec<f64>,
+    /// The law's loss at each row, noise included.
     pub loss: Vec<f64>,
 }
 
 /// Parse `name=value,name=value` against the law's parameter names (all required, none unknown).
-pub fn parse_params(law: &dyn Law, domains: &[String], text: &str) -> Result<Vec<f64>> {
+pub fn parse_params(law: &Law, domains: &[String], text: &str) -> Result<Vec<f64>> {
     let specs = law.params(domains);
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let mut values = vec![f64::NAN; specs.len()];
@@ -72,7 +83,7 @@ pub fn parse_params(law: &dyn Law, domains: &[String], text: &str) -> Result<Vec
 }
 
 /// Draw the design's rows and evaluate the law at each.
-pub fn simulate(law: &dyn Law, params: &[f64], design: &Design) -> Result<Simulated> {
+pub fn simulate(law: &Law, params: &[f64], design: &Design) -> Result<Simulated> {
     let k = design.domains.len();
     if law.uses_mixture() && k == 0 {
         return Err(Error::usage(format!(

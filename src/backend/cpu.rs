@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::Backend;
-use crate::fit::Problem;
+use crate::objective::Problem;
 
 /// Evaluates batch entries in parallel, each one a sequential pass over the rows in f64.
 #[derive(Clone, Copy, Debug, Default)]

@@ -12,7 +12,8 @@ pub mod gpu;
 pub use cpu::Cpu;
 pub use gpu::Gpu;
 
-use crate::fit::Problem;
+use crate::law::{ln_weight, Law, Point};
+use crate::objective::Problem;
 
 /// Evaluates `H(θ)` and `∇H(θ)` (the optimiser's scaled objective) for many θ at once.
 pub trait Backend: Sync {
@@ -34,7 +35,7 @@ pub trait Backend: Sync {
     /// below `noise · |f|` may be rounding. 0 (the default) for exact f64 arithmetic, whose
     /// rounding lies far below every tolerance; the optimiser then compares values as they
     /// are. A backend in lower precision says so, and the optimiser judges progress below
-    /// that level by the gradients instead ([`crate::fit::lbfgs::Settings::noise`]).
+    /// that level by the gradients instead (`fit::lbfgs::Settings::noise`).
     fn noise(&self) -> f64 {
         0.0
     }
@@ -49,7 +50,7 @@ pub trait Backend: Sync {
     #[allow(clippy::too_many_arguments)]
     fn predict_mixtures(
         &self,
-        law: &dyn crate::law::Law,
+        law: &Law,
         params: &[Vec<f64>],
         ln_n: f64,
         ln_d: f64,
@@ -65,9 +66,9 @@ pub trait Backend: Sync {
                 || vec![0.0; k],
                 |ln_h, (o, h)| {
                     for (l, &v) in ln_h.iter_mut().zip(h) {
-                        *l = crate::law::ln_weight(v);
+                        *l = ln_weight(v);
                     }
-                    let x = crate::law::Point::from_logs(ln_n, ln_d, h, ln_h);
+                    let x = Point::from_logs(ln_n, ln_d, h, ln_h);
                     for (ot, p) in o.iter_mut().zip(params) {
                         *ot = law.eval(p, &x, None);
                     }
@@ -79,22 +80,38 @@ pub trait Backend: Sync {
 /// Which backend a command asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Choice {
-    /// A real (non-CPU) GPU adapter if one exists, else the CPU.
+    /// A real (non-CPU) GPU adapter if one exists and implements the law, else the CPU.
     Auto,
+    /// The CPU.
     Cpu,
+    /// Any GPU adapter (a software one such as lavapipe too); an error if there is none.
     Gpu,
 }
 
-/// Open the backend `choice` asks for. `Auto` falls back to the CPU when there is no adapter
-/// or only a CPU rasteriser (lavapipe); `Gpu` takes any adapter, lavapipe included, and fails
-/// clearly when there is none.
-pub fn open(choice: Choice) -> crate::Result<Box<dyn Backend>> {
+/// Open the backend `choice` asks for, to evaluate `law` (`None`: any law). `Auto` falls back
+/// to the CPU when there is no adapter or only a CPU rasteriser (lavapipe), and when the law
+/// has no GPU kernel, which the returned notice then says; `Gpu` takes any adapter, lavapipe
+/// included, and fails clearly when there is none (and, through [`Backend::check`], for a law
+/// without a kernel).
+pub fn open(
+    choice: Choice,
+    law: Option<&Law>,
+) -> crate::Result<(Box<dyn Backend>, Option<String>)> {
     match choice {
-        Choice::Cpu => Ok(Box::new(Cpu)),
-        Choice::Gpu => Ok(Box::new(Gpu::new()?)),
+        Choice::Cpu => Ok((Box::new(Cpu), None)),
+        Choice::Gpu => Ok((Box::new(Gpu::new()?), None)),
         Choice::Auto => match Gpu::new() {
-            Ok(gpu) if gpu.is_real_gpu() => Ok(Box::new(gpu)),
-            _ => Ok(Box::new(Cpu)),
+            Ok(gpu) if gpu.is_real_gpu() => match law.filter(|l| l.kernel().is_none()) {
+                Some(l) => Ok((
+                    Box::new(Cpu),
+                    Some(format!(
+                        "law '{}' has no GPU kernel: evaluating on the CPU",
+                        l.name()
+                    )),
+                )),
+                None => Ok((Box::new(gpu), None)),
+            },
+            _ => Ok((Box::new(Cpu), None)),
         },
     }
 }

@@ -16,12 +16,16 @@
 //!   replicates `j ≡ i (mod n)` and the merge of the shards is the whole study, byte for byte.
 //! * **Written as they finish.** Records go to the study file ([`record`]) as replicates
 //!   complete; an interrupted study resumes from what it wrote.
+//! * **A study's lifecycle is the library's** ([`study`]): start (claiming the study file
+//!   before the full-data fit), resume with its checks, shard, and merge, so that every front end
+//!   gets the same guarantees.
 //! * **Summaries are derived.** Intervals, predictions at given points and the distribution of
 //!   the optimal mixture are computed from the records ([`summary`]), so `merge` and a whole run
 //!   summarise identically.
 
 pub mod plan;
 pub mod record;
+mod study;
 pub mod summary;
 
 use std::collections::HashSet;
@@ -30,16 +34,17 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 
 pub use plan::{Plan, Resample};
-pub use record::{Full, Header, Record, Shard, StudyFile, StudySettings};
+pub use record::{FullDataFit, Header, Record, Shard, StudyFile, StudySettings};
+pub use study::{merge, run, Destination, Event, Study};
 pub use summary::{At, Interval, Prediction, Summary, TargetSummary};
 
 use crate::backend::{Backend, Cpu};
 use crate::data::Dataset;
 use crate::fit::batch::{self, Job};
-use crate::fit::{self, target_row_ids, target_rows, FitSettings, Init, Problem};
-use crate::law::{Law, Point};
-use crate::mixture::{self, Bounds, Laws, Objective, Search};
-use crate::report::{Params, Units};
+use crate::fit::problem::{Starts, TargetRows};
+use crate::fit::{self, FitSettings, Params, Units};
+use crate::law::{registry, Law, Point};
+use crate::mixture::{self, Bounds, Laws, Search, Weighting};
 use crate::{Error, Result};
 
 /// Starts in flight at once: enough to fill a GPU, few enough that the L-BFGS states of the
@@ -53,7 +58,7 @@ const OPTIMUM_LATTICE: u128 = 3000;
 /// The header of a study on `ds`, without its full-data fits (see [`fit_full`]).
 pub fn header(
     ds: &Dataset,
-    law: &'static dyn Law,
+    law: &Law,
     study: &StudySettings,
     shard: Option<Shard>,
 ) -> Result<Header> {
@@ -94,7 +99,7 @@ pub fn header(
 pub fn fit_full(
     header: &mut Header,
     ds: &Dataset,
-    law: &'static dyn Law,
+    law: &Law,
     backend: &dyn Backend,
     progress: &mut (dyn FnMut(&str, usize, usize) + Send),
 ) -> Result<()> {
@@ -104,7 +109,7 @@ pub fn fit_full(
         let name = ds.targets[t].name.clone();
         let f = fit::fit_target(ds, t, law, s, backend, &mut |d, n| progress(&name, d, n))?;
         let values = f.params.values();
-        full.push(Full {
+        full.push(FullDataFit {
             target: name,
             objective: f.objective,
             optimum: header
@@ -123,7 +128,7 @@ pub fn fit_full(
 /// done, total)` counts replicates.
 pub fn replicate(
     ds: &Dataset,
-    law: &'static dyn Law,
+    law: &Law,
     header: &Header,
     backend: &dyn Backend,
     skip: &HashSet<(usize, String)>,
@@ -132,19 +137,14 @@ pub fn replicate(
 ) -> Result<()> {
     let study = &header.study;
     let s = &study.fit;
-    let specs = law.params(&ds.domains);
-    let grid = match s.init {
-        Init::Grid => crate::law::Chinchilla::grid(s.n_unit, s.d_unit),
-        Init::Random => Vec::new(),
-    };
+    let starts = Starts::new(law, s)?;
     let owned: Vec<usize> = (0..study.replicates)
         .filter(|&j| header.shard.is_none_or(|sh| sh.owns(j)))
         .collect();
     for (t, full) in header.full.iter().enumerate() {
         let name = &full.target;
-        let ids = target_row_ids(ds, t);
-        let rows = target_rows(ds, t, s.n_unit, s.d_unit);
-        let plan = Plan::new(ds, &ids, study.resample, study.seed);
+        let setup = TargetRows::new(ds, t, law, s)?;
+        let plan = Plan::new(ds, &setup.ids, study.resample, study.seed);
         let todo: Vec<usize> = owned
             .iter()
             .copied()
@@ -153,26 +153,25 @@ pub fn replicate(
         let total = owned.len();
         let mut done = total - todo.len();
         progress(name, done, total);
+        let specs = &setup.specs;
         let full_params: Vec<f64> = specs
             .iter()
             .map(|sp| full.params.get(&sp.name).unwrap_or(f64::NAN))
             .collect();
-        for block in todo.chunks((MAX_WEIGHTS / rows.len().max(1)).max(1)) {
+        for block in todo.chunks((MAX_WEIGHTS / setup.rows.len().max(1)).max(1)) {
             let weights: Vec<f64> = block.iter().flat_map(|&j| plan.weights(j as u64)).collect();
-            let problem = Problem::new(
-                law,
-                specs.clone(),
-                rows.clone(),
-                weights,
-                s.residual,
-                s.reduce,
-                s.delta,
-            );
+            let problem = setup.problem(law, s, weights);
             backend.check(&problem)?;
-            let warm = problem.to_internal(&full_params);
-            let jobs = block.iter().enumerate().map(|(i, &j)| Job {
-                set: i as u32,
-                starts: starts(law, &problem, ds.k(), s, &grid, &warm, study, j),
+            let coords = problem.coords();
+            let warm = coords.to_internal(&full_params);
+            let jobs = block.iter().enumerate().map(|(i, &j)| {
+                let mut rng = plan::rng(study.seed, j as u64, 1);
+                let drawn = (1..study.starts)
+                    .map(|_| coords.to_internal(&starts.draw(law, ds.k(), &mut rng)));
+                Job {
+                    set: i as u32,
+                    starts: std::iter::once(warm.clone()).chain(drawn).collect(),
+                }
             });
             let mut failure = None;
             batch::run(
@@ -194,9 +193,9 @@ pub fn replicate(
                                 .iter()
                                 .min_by(|a, b| a.f.total_cmp(&b.f))
                                 .expect("every replicate has starts");
-                            let p = problem.to_natural(&best.theta);
+                            let p = problem.coords().to_natural(&best.theta);
                             let objective = problem.objective_natural(&p, *i);
-                            let ok = objective.is_finite() && problem.weight_sums[*i] > 0.0;
+                            let ok = objective.is_finite() && problem.weights().sum(*i) > 0.0;
                             Record {
                                 replicate: block[*i],
                                 target: name.clone(),
@@ -231,82 +230,22 @@ pub fn replicate(
     Ok(())
 }
 
-/// A whole study (or one shard of it) in memory, without a study file: the header with its
-/// full-data fits and every record, in canonical order. The command adds the file, resuming
-/// and the progress bar around the same three steps.
-pub fn run(
-    ds: &Dataset,
-    law: &'static dyn Law,
-    study: &StudySettings,
-    shard: Option<Shard>,
-    backend: &dyn Backend,
-) -> Result<(Header, Vec<Record>)> {
-    let mut h = header(ds, law, study, shard)?;
-    fit_full(&mut h, ds, law, backend, &mut |_, _, _| {})?;
-    let mut records = Vec::new();
-    replicate(
-        ds,
-        law,
-        &h,
-        backend,
-        &HashSet::new(),
-        &mut |r| {
-            records.extend(r);
-            Ok(())
-        },
-        &mut |_, _, _| {},
-    )?;
-    record::sort(&h, &mut records);
-    Ok((h, records))
-}
-
-/// Replicate `j`'s starts in internal coordinates: the full-data optimum `warm`, then
-/// `starts − 1` drawn from the replicate's own stream as the fit draws them.
-#[allow(clippy::too_many_arguments)]
-fn starts(
-    law: &dyn Law,
-    problem: &Problem,
-    k: usize,
-    s: &FitSettings,
-    grid: &[Vec<f64>],
-    warm: &[f64],
-    study: &StudySettings,
-    j: usize,
-) -> Vec<Vec<f64>> {
-    let mut rng = plan::rng(study.seed, j as u64, 1);
-    std::iter::once(warm.to_vec())
-        .chain((1..study.starts).map(|_| {
-            let p = match s.init {
-                Init::Grid => grid[rng.below(grid.len())].clone(),
-                Init::Random => law.sample_start(k, &mut rng),
-            };
-            problem.to_internal(&p)
-        }))
-        .collect()
-}
-
 /// The optimal mixture of one fitted target at raw `[N, D]`: a coarse lattice sweep (a few
 /// thousand points) refined by mirror descent, in f64 on the CPU.
-fn optimum(
-    law: &'static dyn Law,
-    domains: &[String],
-    params: &[f64],
-    at: [f64; 2],
-    s: &FitSettings,
-) -> Params {
+fn optimum(law: &Law, domains: &[String], params: &[f64], at: [f64; 2], s: &FitSettings) -> Params {
     let k = domains.len();
     let resolution = (1..)
         .take_while(|&r| mixture::lattice::count(k, r) <= OPTIMUM_LATTICE)
         .last()
         .unwrap_or(1);
     let laws = Laws {
-        law,
+        law: law.clone(),
         domains: domains.to_vec(),
         params: vec![params.to_vec()],
         n: at[0] / s.n_unit,
         d: at[1] / s.d_unit,
     };
-    let objective = Objective {
+    let weighting = Weighting {
         name: String::new(),
         weights: vec![1.0],
     };
@@ -315,7 +254,7 @@ fn optimum(
         top: 3,
         max_iter: 10_000,
     };
-    let solution = mixture::optimize(&laws, &[objective], &Bounds::free(k), &search, &Cpu)
+    let solution = mixture::minimize(&laws, &[weighting], &Bounds::free(k), &search, &Cpu)
         .expect("the free simplex is feasible")
         .remove(0);
     Params(domains.iter().cloned().zip(solution.h).collect())
@@ -323,12 +262,12 @@ fn optimum(
 
 /// Summarise a study's records at confidence `level`, with predicted losses at `at`.
 pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> Result<Summary> {
-    let law = crate::law::by_name(&header.law)
+    let law = registry::by_name(&header.law)
         .ok_or_else(|| Error::usage(format!("unknown law '{}'", header.law)))?;
     let specs = law.params(&header.domains);
     let k = header.domains.len();
     for a in at {
-        a.check(law, k)?;
+        a.check(&law, k)?;
     }
     let mut records = records.to_vec();
     record::sort(header, &mut records);

@@ -59,6 +59,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan over `rows` of `ds`, grouped into units as `resample` says; `seed` decides every
+    /// replicate's draws.
     pub fn new(ds: &Dataset, rows: &[usize], resample: Resample, seed: u64) -> Self {
         let unit = match resample {
             Resample::Rows => (0..rows.len()).collect(),

@@ -16,19 +16,23 @@ use serde::{Deserialize, Serialize};
 use super::plan::Resample;
 use crate::data::Dataset;
 use crate::fit::FitSettings;
-use crate::report::{Params, Units};
+use crate::fit::{Params, Units};
 use crate::{Error, Result};
 
+/// The version of the study file this mixlaw writes and reads.
 pub const STUDY_VERSION: u32 = 1;
 
 /// Replicates `j` with `j mod count == index`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
+    /// Which shard this is, counted from 0.
     pub index: usize,
+    /// How many shards the study is split into.
     pub count: usize,
 }
 
 impl Shard {
+    /// Whether replicate `j` belongs to this shard.
     pub fn owns(&self, j: usize) -> bool {
         j % self.count == self.index
     }
@@ -86,10 +90,13 @@ impl Shard {
 /// What decides a study besides the data and the law.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StudySettings {
+    /// Bootstrap replicates in the whole study (over all shards).
     pub replicates: usize,
     /// Starts per replicate: the full-data optimum and `starts − 1` drawn as the fit draws them.
     pub starts: usize,
+    /// Seed of every replicate's resampling draws and random starts.
     pub seed: u64,
+    /// What is drawn with replacement: rows or whole runs.
     pub resample: Resample,
     /// Raw N and D at which each replicate's optimal mixture is found (mixture laws only).
     pub optimum_at: Option<[f64; 2]>,
@@ -101,12 +108,16 @@ pub struct StudySettings {
 /// tables (or filters) are never merged.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DataId {
+    /// The table's file (or the name given to an in-memory table); not compared when merging.
     pub source: String,
+    /// Rows kept after loading.
     pub rows: usize,
+    /// FNV-1a hash of N, D, the mixtures and every target's name and values, as 16 hex digits.
     pub digest: String,
 }
 
 impl DataId {
+    /// The identity of `ds`.
     pub fn of(ds: &Dataset) -> Self {
         // FNV-1a over the bits of every value the fits see.
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -134,9 +145,12 @@ impl DataId {
 
 /// The full-data fit of one target.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Full {
+pub struct FullDataFit {
+    /// The target column.
     pub target: String,
+    /// Best parameters by name, in the law's order (natural coordinates, fit units).
     pub params: Params,
+    /// The unscaled objective at `params` on the full data.
     pub objective: f64,
     /// The optimal mixture at `optimum_at` (mixture laws only).
     pub optimum: Option<Params>,
@@ -145,15 +159,25 @@ pub struct Full {
 /// The first line of a study file.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Header {
+    /// [`STUDY_VERSION`]; the key that marks a line as a study header.
     pub mixlaw_bootstrap: u32,
+    /// The law's registered name.
     pub law: String,
+    /// The law's formula.
     pub formula: String,
+    /// The domains, in the order of the law's per-domain parameters.
     pub domains: Vec<String>,
+    /// What N and D were divided by.
     pub units: Units,
+    /// The data the study was run on.
     pub data: DataId,
+    /// Everything else that decides the replicates.
     pub study: StudySettings,
+    /// The replicates this file holds; `None`: all of them.
     pub shard: Option<Shard>,
-    pub full: Vec<Full>,
+    /// The full-data fit of every target, in the table's order: the replicates' warm starts and
+    /// the centres of the intervals.
+    pub full: Vec<FullDataFit>,
 }
 
 impl Header {
@@ -187,23 +211,32 @@ impl Header {
 /// One target's fit on one replicate.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Record {
+    /// The replicate's index, from 0.
     pub replicate: usize,
+    /// The target column.
     pub target: String,
     /// The objective under the replicate's weights; absent if no start reached a finite value.
     pub objective: Option<f64>,
+    /// Best parameters by name, in the law's order (natural coordinates, fit units).
     pub params: Params,
+    /// The optimal mixture at the study's `optimum_at` (mixture laws only; absent if the fit
+    /// failed).
     pub optimum: Option<Params>,
 }
 
 /// A study file read back.
 pub struct StudyFile {
+    /// The first line.
     pub header: Header,
+    /// The records, in file order.
     pub records: Vec<Record>,
     /// Bytes up to the end of the last complete line (a torn last line is not counted).
     pub complete_bytes: u64,
 }
 
 impl StudyFile {
+    /// Read and check a study file: its version, and that every record is of a known target, of a
+    /// replicate of this study and shard, and not repeated. A torn last line is ignored.
     pub fn read(path: &Path) -> Result<StudyFile> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -278,6 +311,7 @@ pub fn render(header: &Header, records: &[Record]) -> String {
     out
 }
 
+/// `value` as one line of JSON, newline included.
 pub fn line<T: Serialize>(value: &T) -> String {
     let mut s = serde_json::to_string(value).expect("study lines serialise");
     s.push('\n');
@@ -312,6 +346,7 @@ impl Appender {
         })
     }
 
+    /// Append `records` and flush.
     pub fn append(&mut self, records: &[Record]) -> Result<()> {
         let text: String = records.iter().map(line).collect();
         self.file

@@ -11,13 +11,17 @@ use serde::{Deserialize, Serialize};
 /// One quantity: its full-data estimate and its distribution over replicates.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
+    /// What is summarised: a parameter, a domain's optimal weight, or a target's predicted loss.
     pub name: String,
     /// The value on the full data.
     pub estimate: f64,
+    /// Mean of the replicate values.
     pub mean: f64,
     /// Standard deviation of the replicate values (the bootstrap standard error).
     pub se: f64,
+    /// Lower end of the percentile interval: the `(1 − level)/2` quantile of the replicate values.
     pub lo: f64,
+    /// Upper end of the percentile interval: the `(1 + level)/2` quantile.
     pub hi: f64,
 }
 
@@ -43,6 +47,7 @@ impl Interval {
         }
     }
 
+    /// Whether `x` lies in `[lo, hi]`.
     pub fn covers(&self, x: f64) -> bool {
         self.lo <= x && x <= self.hi
     }
@@ -61,7 +66,9 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// A point at which the predicted loss is summarised (`--at N,D[,h...]`), in raw units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct At {
+    /// Raw N (parameters).
     pub n: f64,
+    /// Raw D (tokens).
     pub d: f64,
     /// The mixture, for laws that take one.
     pub h: Vec<f64>,
@@ -95,7 +102,7 @@ impl At {
 
     /// An error unless N, D are positive and `h` is a mixture over `k` domains (or empty for a
     /// law without one).
-    pub fn check(&self, law: &dyn crate::law::Law, k: usize) -> crate::Result<()> {
+    pub fn check(&self, law: &crate::law::Law, k: usize) -> crate::Result<()> {
         let want = if law.uses_mixture() { k } else { 0 };
         let bad = |msg: String| {
             Err(crate::Error::usage(format!(
@@ -128,20 +135,26 @@ impl At {
 /// The predicted loss of one target at one point.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
+    /// Where the loss is predicted.
     pub at: At,
     #[serde(flatten)]
+    /// The predicted loss: its full-data estimate and distribution over replicates (flattened
+    /// into this object on disk).
     pub loss: Interval,
 }
 
 /// Everything a study says about one target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetSummary {
+    /// The target column.
     pub target: String,
     /// Replicates summarised (those whose fit reached a finite objective).
     pub replicates: usize,
     /// Replicates left out because no start reached a finite objective.
     pub failed: usize,
+    /// One interval per parameter, in the law's order (fit units).
     pub params: Vec<Interval>,
+    /// The predicted loss at each `--at` point.
     pub predictions: Vec<Prediction>,
     /// The optimal mixture's weight per domain (mixture laws only), at `optimum_at`.
     pub optimum: Vec<Interval>,
@@ -150,15 +163,21 @@ pub struct TargetSummary {
 /// The summary of a study: what `bootstrap` and `merge` print.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// The law's registered name.
     pub law: String,
+    /// Confidence level of the intervals (e.g. 0.95).
     pub level: f64,
+    /// What the replicates drew with replacement.
     pub resample: super::plan::Resample,
     /// Replicates the study asked for.
     pub replicates: usize,
+    /// Starts per replicate.
     pub starts: usize,
+    /// Seed of the replicates' resampling draws and random starts.
     pub seed: u64,
     /// Raw N and D at which optimal mixtures were found (mixture laws only).
     pub optimum_at: Option<[f64; 2]>,
+    /// One summary per target, in the table's order.
     pub targets: Vec<TargetSummary>,
 }
 

@@ -1,14 +1,13 @@
-//! `mixlaw bootstrap` and `mixlaw merge`: bootstrap uncertainty studies and their shards.
+//! `mixlaw bootstrap`: bootstrap uncertainty studies, whole or sharded.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::bootstrap::{self, record, At, Header, Record, Resample, Shard, StudyFile, Summary};
-use mixlaw::report::{self, num, Table};
+use mixlaw::bootstrap::{self, At, Destination, Event, Resample, Shard, Summary};
+use mixlaw::report::{num, TextTable};
 use mixlaw::{Error, Result};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -24,7 +23,7 @@ pub enum ResampleArg {
 pub struct SummaryArgs {
     /// Confidence level of the percentile intervals.
     #[arg(long, default_value_t = 0.95)]
-    level: f64,
+    pub level: f64,
     /// Also give intervals of the predicted loss at N,D (and mixture h_1,...,h_k for mixture
     /// laws), e.g. --at 7e9,140e9 (repeatable).
     #[arg(long, value_name = "N,D[,h...]")]
@@ -32,7 +31,7 @@ pub struct SummaryArgs {
 }
 
 impl SummaryArgs {
-    fn points(&self) -> Result<Vec<At>> {
+    pub fn points(&self) -> Result<Vec<At>> {
         if !(self.level > 0.0 && self.level < 1.0) {
             return Err(Error::usage(format!(
                 "--level must be between 0 and 1, got {}",
@@ -70,7 +69,7 @@ pub struct BootstrapCmd {
     shard: Option<String>,
     /// The study file (JSON Lines: a header, then one record per replicate and target, written
     /// as replicates finish).
-    #[arg(long, value_name = "STUDY.jsonl")]
+    #[arg(short, long, value_name = "STUDY.jsonl")]
     out: Option<PathBuf>,
     /// Continue the study in --out, keeping the replicates it already holds.
     #[arg(long, requires = "out", conflicts_with = "force")]
@@ -81,7 +80,7 @@ pub struct BootstrapCmd {
     output: OutArgs,
 }
 
-pub fn run_bootstrap(c: BootstrapCmd) -> Result<()> {
+pub fn run(c: BootstrapCmd) -> Result<()> {
     let law = c.fit.law()?;
     let points = c.summary.points()?;
     let shard = c
@@ -94,7 +93,7 @@ pub fn run_bootstrap(c: BootstrapCmd) -> Result<()> {
         starts: None,
         ..c.fit.clone()
     }
-    .settings(law)?;
+    .settings(&law)?;
     if c.fit.polish.is_none() {
         fit.polish = 2;
     }
@@ -109,208 +108,57 @@ pub fn run_bootstrap(c: BootstrapCmd) -> Result<()> {
         optimum_at: c.optimum_at.as_deref().map(parse_pair).transpose()?,
         fit,
     };
-    if let (Some(out), false) = (&c.out, c.resume) {
-        report::check_writable(out, c.output.force)?;
-    }
-    let ds = mixlaw::data::load(&c.data.table, &c.data.spec(law))?;
-    super::print_notices(&ds);
-    let mut header = bootstrap::header(&ds, law, &study, shard)?;
+    let dest = Destination {
+        path: c.out.clone(),
+        resume: c.resume,
+        force: c.output.force,
+    };
+    let table = c.data.read()?;
+    let ds = mixlaw::load(&table, &c.data.spec(&law))?;
+    super::print_notices(&ds.notices);
     for a in &points {
-        a.check(law, ds.k())?;
+        a.check(&law, ds.k())?;
     }
-    let backend = c.fit.backend()?;
+    let backend = super::open_backend(c.fit.backend, Some(&law))?;
     let mut bar = Progress::new("bootstrap");
-    // A resumed study keeps its own full-data fits: same settings and data, same estimates.
-    let resumed = match (&c.out, c.resume) {
-        (Some(out), true) if out.exists() => Some(resume(out, &header)?),
-        _ => None,
-    };
-    let (mut records, mut appender) = match (resumed, &c.out) {
-        (Some((file, appender)), _) => {
-            header = file.header;
-            eprintln!(
-                "note: resuming {}: {} records already done",
-                c.out.as_ref().unwrap().display(),
-                file.records.len()
-            );
-            (file.records, Some(appender))
-        }
-        (None, out) => {
-            bootstrap::fit_full(&mut header, &ds, law, backend.as_ref(), &mut |t, d, n| {
-                bar.update(&format!("full-data fit {t}"), d, n)
-            })?;
-            let appender = match out {
-                Some(out) => {
-                    let first = record::line(&header);
-                    report::write_atomic(out, first.as_bytes(), true)?;
-                    Some(record::Appender::open(out, first.len() as u64)?)
-                }
-                None => None,
-            };
-            (Vec::new(), appender)
-        }
-    };
-    let skip: HashSet<(usize, String)> = records
-        .iter()
-        .map(|r| (r.replicate, r.target.clone()))
-        .collect();
-    let mut bar = bar.counting("replicates");
-    bootstrap::replicate(
+    let mut counting = false;
+    let study = mixlaw::bootstrap(
         &ds,
-        law,
-        &header,
+        &law,
+        &study,
+        shard,
         backend.as_ref(),
-        &skip,
-        &mut |new: Vec<Record>| {
-            if let Some(a) = appender.as_mut() {
-                a.append(&new)?;
+        &dest,
+        &mut |event| match event {
+            Event::FullFit {
+                target,
+                done,
+                total,
+            } => bar.update(&format!("full-data fit {target}"), done, total),
+            Event::Resumed { records } => eprintln!(
+                "note: resuming {}: {records} records already done",
+                c.out
+                    .as_ref()
+                    .expect("a resumed study has a file")
+                    .display()
+            ),
+            Event::Replicates {
+                target,
+                done,
+                total,
+            } => {
+                if !counting {
+                    bar.count("replicates");
+                    counting = true;
+                }
+                bar.update(target, done, total)
             }
-            records.extend(new);
-            Ok(())
         },
-        &mut |t, d, n| bar.update(t, d, n),
     )?;
     bar.finish();
-    if let Some(out) = &c.out {
-        // Complete: the canonical (sorted) file, replacing the one written as replicates finished.
-        report::write_atomic(out, record::render(&header, &records).as_bytes(), true)?;
-    }
-    let summary = bootstrap::summarise(&header, &records, c.summary.level, &points)?;
+    let summary = study.summarise(c.summary.level, &points)?;
     print(&summary, backend.describe(), c.output.json);
     Ok(())
-}
-
-/// Check that `out` holds the study `header` describes (settings, data, law and shard), and
-/// open it to continue.
-fn resume(out: &Path, header: &Header) -> Result<(StudyFile, record::Appender)> {
-    let file = StudyFile::read(out)?;
-    let mut theirs = file.header.clone();
-    theirs.full.clear();
-    let mut diff = theirs.differences(header);
-    if theirs.shard != header.shard {
-        diff.push("shard".into());
-    }
-    if !diff.is_empty() {
-        return Err(Error::usage(format!(
-            "{} holds a different study (it differs in: {}); give the same flags as the run \
-             that wrote it, or another --out",
-            out.display(),
-            diff.join(", ")
-        )));
-    }
-    let appender = record::Appender::open(out, file.complete_bytes)?;
-    Ok((file, appender))
-}
-
-/// Join the study files of the shards of one bootstrap study.
-#[derive(Args)]
-pub struct MergeCmd {
-    /// The shards' study files (every shard of the study, each complete).
-    #[arg(required = true, value_name = "STUDY.jsonl")]
-    files: Vec<PathBuf>,
-    /// Write the merged study file here (the same bytes as one run of the whole study).
-    #[arg(long, value_name = "STUDY.jsonl")]
-    out: Option<PathBuf>,
-    #[command(flatten)]
-    summary: SummaryArgs,
-    #[command(flatten)]
-    output: OutArgs,
-}
-
-pub fn run_merge(c: MergeCmd) -> Result<()> {
-    let points = c.summary.points()?;
-    if let Some(out) = &c.out {
-        report::check_writable(out, c.output.force)?;
-    }
-    let (header, records) = merge(&c.files)?;
-    if let Some(out) = &c.out {
-        report::write_atomic(
-            out,
-            record::render(&header, &records).as_bytes(),
-            c.output.force,
-        )?;
-    }
-    let summary = bootstrap::summarise(&header, &records, c.summary.level, &points)?;
-    print(
-        &summary,
-        format!("merged from {} study files", c.files.len()),
-        c.output.json,
-    );
-    Ok(())
-}
-
-/// The whole study from its shards' files: every shard present once, each complete, all of
-/// one study (same header but for the shard).
-fn merge(files: &[PathBuf]) -> Result<(Header, Vec<Record>)> {
-    let studies: Vec<StudyFile> = files
-        .iter()
-        .map(|f| StudyFile::read(f))
-        .collect::<Result<_>>()?;
-    let first = &studies[0].header;
-    let count = first.shard.map_or(1, |s| s.count);
-    let mut seen = vec![None; count];
-    let mut records = Vec::new();
-    for (path, study) in files.iter().zip(&studies) {
-        let h = &study.header;
-        let bad = |msg: String| Error::FitFile {
-            path: path.clone(),
-            msg,
-        };
-        let diff = h.differences(first);
-        if !diff.is_empty() {
-            return Err(bad(format!(
-                "not a shard of the same study as {} (it differs in: {})",
-                files[0].display(),
-                diff.join(", ")
-            )));
-        }
-        let index = match h.shard {
-            Some(s) if s.count == count => s.index,
-            None if count == 1 => 0,
-            _ => {
-                return Err(bad(format!(
-                    "a shard of {} (it is {}), while {} is one of {count}",
-                    h.shard.map_or(1, |s| s.count),
-                    h.shard.map_or("the whole study".into(), |s| format!(
-                        "shard {}/{}",
-                        s.index, s.count
-                    )),
-                    files[0].display()
-                )))
-            }
-        };
-        if let Some(other) = seen[index].replace(path) {
-            return Err(bad(format!(
-                "shard {index}/{count} is also given as {}",
-                other.display()
-            )));
-        }
-        let want = (0..h.study.replicates)
-            .filter(|&j| h.shard.is_none_or(|s| s.owns(j)))
-            .count()
-            * h.full.len();
-        if study.records.len() != want {
-            return Err(bad(format!(
-                "incomplete: {} of its {want} records; finish it with the same command and \
-                 --resume",
-                study.records.len()
-            )));
-        }
-        records.extend(study.records.iter().cloned());
-    }
-    let missing: Vec<String> = (0..count)
-        .filter(|&i| seen[i].is_none())
-        .map(|i| format!("{i}/{count}"))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::usage(format!(
-            "missing shards: {} (every shard's study file is needed)",
-            missing.join(", ")
-        )));
-    }
-    let mut header = first.clone();
-    header.shard = None;
-    Ok((header, records))
 }
 
 /// `N,D` as two positive numbers.
@@ -332,12 +180,9 @@ fn parse_pair(text: &str) -> Result<[f64; 2]> {
     }
 }
 
-fn print(summary: &Summary, backend: String, json: bool) {
+pub fn print(summary: &Summary, backend: String, json: bool) {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(summary).expect("summaries serialise")
-        );
+        super::print_json(summary);
     } else {
         print!("{}", render(summary, &backend));
     }
@@ -362,7 +207,7 @@ fn render(s: &Summary, backend: &str) -> String {
         s.seed
     );
     let table = |first: &str, rows: &[(String, &bootstrap::Interval)]| {
-        let mut t = Table::new([first, "estimate", "mean", "se", "lo", "hi"]);
+        let mut t = TextTable::new([first, "estimate", "mean", "se", "lo", "hi"]);
         for (name, i) in rows {
             t.row([
                 name.clone(),

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use mixlaw::report::Table;
+use mixlaw::report::TextTable;
 use mixlaw::Result;
 
 #[derive(Args)]
@@ -16,17 +16,14 @@ pub struct DevicesCmd {
 pub fn run(c: DevicesCmd) -> Result<()> {
     let devices = mixlaw::backend::gpu::devices();
     if c.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&devices).expect("serialisable")
-        );
+        super::print_json(&devices);
         return Ok(());
     }
     if devices.is_empty() {
         println!("no GPU adapters found (WGPU_BACKEND selects backends); mixlaw will use the CPU");
         return Ok(());
     }
-    let mut t = Table::new([
+    let mut t = TextTable::new([
         "adapter",
         "backend",
         "type",

@@ -7,9 +7,8 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::fit::{mre_pct, target_rows};
-use mixlaw::report::{self, num, Table};
-use mixlaw::{Error, Result};
+use mixlaw::report::{self, num, TextTable};
+use mixlaw::Result;
 
 #[derive(Args)]
 pub struct EvalCmd {
@@ -24,107 +23,41 @@ pub struct EvalCmd {
     #[arg(long = "test", value_name = "EXPR", required = true)]
     test: Vec<String>,
     /// Also write the fit (on the train split) to this fit file.
-    #[arg(long, value_name = "FIT.json")]
+    #[arg(short, long, value_name = "FIT.json")]
     out: Option<PathBuf>,
     #[command(flatten)]
     output: OutArgs,
-}
-
-#[derive(serde::Serialize)]
-struct TargetScore {
-    target: String,
-    train_mre_pct: f64,
-    test_mre_pct: Option<f64>,
-    objective: f64,
-    train_rows: usize,
-    test_rows: usize,
-    params: mixlaw::report::Params,
-}
-
-#[derive(serde::Serialize)]
-struct EvalReport {
-    law: String,
-    train: Vec<String>,
-    test: Vec<String>,
-    targets: Vec<TargetScore>,
-    mean_train_mre_pct: f64,
-    mean_test_mre_pct: Option<f64>,
-    backend: String,
-    wall_s: f64,
 }
 
 pub fn run(c: EvalCmd) -> Result<()> {
     let super::Prepared {
         law,
         settings,
+        table,
         ds,
         backend,
     } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
-    let split = |exprs: &[String], which: &str| -> Result<mixlaw::data::Dataset> {
-        let keep = mixlaw::data::mask(&ds, &c.data.table, exprs)?;
-        if !keep.iter().any(|&k| k) {
-            return Err(Error::usage(format!(
-                "no rows of {} satisfy the --{which} expression(s) {}",
-                c.data.table.display(),
-                exprs.join(" and ")
-            )));
-        }
-        Ok(ds.subset(&keep))
-    };
-    let train = split(&c.train, "train")?;
-    let test = split(&c.test, "test")?;
     let mut bar = Progress::new("eval");
-    let file = mixlaw::engine::fit(
-        &train,
-        law,
+    let (file, rep) = mixlaw::eval(
+        &table,
+        &ds,
+        &law,
         &settings,
-        backend.as_ref(),
         &c.train,
+        &c.test,
+        backend.as_ref(),
         &mut |t, d, n| bar.update(t, d, n),
     )?;
     bar.finish();
-    let targets: Vec<TargetScore> = file
-        .targets
-        .iter()
-        .enumerate()
-        .map(|(t, f)| {
-            let rows = target_rows(&test, t, settings.n_unit, settings.d_unit);
-            let p = file.param_vector(law, t);
-            TargetScore {
-                target: f.target.clone(),
-                train_mre_pct: f.train_mre_pct,
-                test_mre_pct: (!rows.is_empty()).then(|| mre_pct(law, &p, &rows)),
-                objective: f.objective,
-                train_rows: f.rows,
-                test_rows: rows.len(),
-                params: f.params.clone(),
-            }
-        })
-        .collect();
-    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-    let rep = EvalReport {
-        law: law.name().into(),
-        train: c.train.clone(),
-        test: c.test.clone(),
-        mean_train_mre_pct: mean(targets.iter().map(|t| t.train_mre_pct).collect())
-            .unwrap_or(f64::NAN),
-        mean_test_mre_pct: mean(targets.iter().filter_map(|t| t.test_mre_pct).collect()),
-        targets,
-        backend: file.backend.clone(),
-        wall_s: file.wall_s,
-    };
     if let Some(out) = &c.out {
         let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
         report::write_atomic(out, json.as_bytes(), c.output.force)?;
     }
     if c.output.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rep).expect("serialisable")
-        );
+        super::print_json(&rep);
         return Ok(());
     }
-    let mut t = Table::new([
+    let mut t = TextTable::new([
         "target",
         "train rows",
         "test rows",

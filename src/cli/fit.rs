@@ -6,7 +6,8 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::report::{self, num, FitFile, Table};
+use mixlaw::fit::FitFile;
+use mixlaw::report::{self, num, TextTable};
 use mixlaw::Result;
 
 #[derive(Args)]
@@ -16,7 +17,7 @@ pub struct FitCmd {
     #[command(flatten)]
     fit: FitArgs,
     /// Write the fit file (JSON) here.
-    #[arg(long, value_name = "FIT.json")]
+    #[arg(short, long, value_name = "FIT.json")]
     out: Option<PathBuf>,
     #[command(flatten)]
     output: OutArgs,
@@ -28,11 +29,12 @@ pub fn run(c: FitCmd) -> Result<()> {
         settings,
         ds,
         backend,
+        ..
     } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let mut bar = Progress::new("fit");
-    let file = mixlaw::engine::fit(
+    let file = mixlaw::fit(
         &ds,
-        law,
+        &law,
         &settings,
         backend.as_ref(),
         &c.data.filters,
@@ -53,7 +55,7 @@ pub fn run(c: FitCmd) -> Result<()> {
 
 /// The human view of a fit file: one line per target, then the parameters.
 pub fn summary(file: &FitFile) -> String {
-    let mut t = Table::new([
+    let mut t = TextTable::new([
         "target",
         "rows",
         "objective",
@@ -73,7 +75,7 @@ pub fn summary(file: &FitFile) -> String {
             f.at_bounds.join(" "),
         ]);
     }
-    let mut p = Table::new(
+    let mut p = TextTable::new(
         std::iter::once("parameter".to_string())
             .chain(file.targets.iter().map(|f| f.target.clone())),
     );

@@ -2,7 +2,8 @@
 
 use clap::Args;
 
-use mixlaw::report::Table;
+use mixlaw::law::registry;
+use mixlaw::report::TextTable;
 use mixlaw::Result;
 
 #[derive(Args)]
@@ -15,30 +16,27 @@ pub struct LawsCmd {
 pub fn run(c: LawsCmd) -> Result<()> {
     let example: Vec<String> = vec!["<domain>".into()];
     if c.json {
-        let laws: Vec<serde_json::Value> = mixlaw::law::all()
+        let laws: Vec<serde_json::Value> = registry::builtin()
             .iter()
             .map(|l| {
                 serde_json::json!({
                     "name": l.name(),
                     "formula": l.formula(),
-                    "parameters": l.count_formula(),
+                    "parameters": l.parameters(),
                     "uses_mixture": l.uses_mixture(),
                     "uses_scale": l.uses_scale(),
                     "parameter_names": l.params(&example).iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&laws).expect("serialisable")
-        );
+        super::print_json(&laws);
         return Ok(());
     }
-    let mut t = Table::new(["law", "parameters", "formula"]);
-    for l in mixlaw::law::all() {
+    let mut t = TextTable::new(["law", "parameters", "formula"]);
+    for l in registry::builtin() {
         t.row([
             l.name().to_string(),
-            l.count_formula().to_string(),
+            l.parameters().to_string(),
             l.formula().to_string(),
         ]);
     }

@@ -1,5 +1,6 @@
 //! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
-//! file per command. Nothing here computes; it reads flags, calls the library and prints.
+//! file per command. Nothing here computes: a command file parses its flags, calls one library
+//! entry point and prints what it returns.
 
 mod bench;
 mod bootstrap;
@@ -7,18 +8,22 @@ mod devices;
 mod eval;
 mod fit;
 mod laws;
+mod merge;
 mod optimize;
 mod predict;
 mod progress;
 mod simulate;
+mod sweep;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use mixlaw::data::DataSpec;
-use mixlaw::fit::{FitSettings, Init, Reduce, Residual};
-use mixlaw::law::Law;
+use mixlaw::backend::{Backend, Choice};
+use mixlaw::data::{DataSpec, Dataset, Table};
+use mixlaw::fit::FitSettings;
+use mixlaw::law::{registry, Init, Law};
+use mixlaw::loss::{Reduce, Residual};
 use mixlaw::{Error, Result};
 
 #[derive(Parser)]
@@ -51,11 +56,11 @@ enum Command {
     /// The mixture minimising one or more fitted targets (lattice sweep + mirror descent).
     Optimize(optimize::OptimizeCmd),
     /// The optimal mixture of every fitted target and of their average, as one CSV.
-    Sweep(optimize::SweepCmd),
+    Sweep(sweep::SweepCmd),
     /// Bootstrap uncertainty: refit on resampled tables, shardable across a cluster.
     Bootstrap(bootstrap::BootstrapCmd),
     /// Merge the study files of a sharded bootstrap into one study.
-    Merge(bootstrap::MergeCmd),
+    Merge(merge::MergeCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -67,10 +72,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Simulate(c) => simulate::run(c),
         Command::Devices(c) => devices::run(c),
         Command::Bench(c) => bench::run(c),
-        Command::Optimize(c) => optimize::run_optimize(c),
-        Command::Sweep(c) => optimize::run_sweep(c),
-        Command::Bootstrap(c) => bootstrap::run_bootstrap(c),
-        Command::Merge(c) => bootstrap::run_merge(c),
+        Command::Optimize(c) => optimize::run(c),
+        Command::Sweep(c) => sweep::run(c),
+        Command::Bootstrap(c) => bootstrap::run(c),
+        Command::Merge(c) => merge::run(c),
     }
 }
 
@@ -106,7 +111,8 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    pub fn spec(&self, law: &dyn Law) -> DataSpec {
+    /// How to read the table for `law`.
+    pub fn spec(&self, law: &Law) -> DataSpec {
         DataSpec {
             n_col: self.n_col.clone(),
             d_col: self.d_col.clone(),
@@ -115,11 +121,15 @@ impl DataArgs {
             targets: self.targets.clone(),
             filters: self.filters.clone(),
             drop_highest: self.drop_highest,
-            needs_scale: law.uses_scale(),
-            needs_mixture: law.uses_mixture(),
             keep_duplicates: self.keep_duplicates,
-            targets_optional: false,
+            ..DataSpec::default()
         }
+        .for_law(law)
+    }
+
+    /// The table, read.
+    pub fn read(&self) -> Result<Table> {
+        Table::read(&self.table)
     }
 }
 
@@ -137,11 +147,26 @@ pub enum ReduceArg {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendArg {
-    /// A real GPU if there is one, else the CPU.
+    /// A real GPU if there is one (and it implements the law), else the CPU.
     Auto,
     Cpu,
     /// Any wgpu adapter (a software one such as lavapipe too); an error if there is none.
     Gpu,
+}
+
+impl BackendArg {
+    fn choice(self) -> Choice {
+        match self {
+            BackendArg::Auto => Choice::Auto,
+            BackendArg::Cpu => Choice::Cpu,
+            BackendArg::Gpu => Choice::Gpu,
+        }
+    }
+}
+
+/// The help of `--law`: the registry's laws.
+fn law_help() -> String {
+    format!("Law: {}", registry::names().join(", "))
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -153,8 +178,7 @@ pub enum InitArg {
 /// How to fit. Unset flags take the law's conventional defaults (see `mixlaw laws`).
 #[derive(Args, Clone, Debug)]
 pub struct FitArgs {
-    /// Law family: chinchilla, additive, joint, simple, full, datamix, linear.
-    #[arg(long, default_value = "additive")]
+    #[arg(long, default_value = "additive", help = law_help())]
     pub law: String,
     /// Where objectives and gradients are evaluated; the best minima are always polished and
     /// re-scored in f64 on the CPU.
@@ -211,24 +235,13 @@ pub struct FitArgs {
 }
 
 impl FitArgs {
-    pub fn law(&self) -> Result<&'static dyn Law> {
-        mixlaw::law::by_name(&self.law).ok_or_else(|| {
-            let names: Vec<&str> = mixlaw::law::all().iter().map(|l| l.name()).collect();
-            Error::usage(format!(
-                "unknown law '{}'; the laws are {}",
-                self.law,
-                names.join(", ")
-            ))
-        })
-    }
-
-    /// Open the backend asked for and say on stderr which one runs.
-    pub fn backend(&self) -> Result<Box<dyn mixlaw::backend::Backend>> {
-        open_backend(self.backend)
+    /// The law `--law` names.
+    pub fn law(&self) -> Result<Law> {
+        registry::lookup(&self.law)
     }
 
     /// Validated settings: the law's defaults overridden by what was given.
-    pub fn settings(&self, law: &dyn Law) -> Result<FitSettings> {
+    pub fn settings(&self, law: &Law) -> Result<FitSettings> {
         let mut s = FitSettings::defaults_for(law);
         if let Some(r) = self.residual {
             s.residual = match r {
@@ -287,14 +300,13 @@ impl FitArgs {
     }
 }
 
-/// Open the backend `choice` names and say on stderr which one runs.
-pub fn open_backend(choice: BackendArg) -> Result<Box<dyn mixlaw::backend::Backend>> {
-    use mixlaw::backend::{open, Choice};
-    let b = open(match choice {
-        BackendArg::Auto => Choice::Auto,
-        BackendArg::Cpu => Choice::Cpu,
-        BackendArg::Gpu => Choice::Gpu,
-    })?;
+/// Open the backend `choice` names for `law` and say on stderr which one runs (and why, when
+/// `auto` chose the CPU for a law without a GPU kernel).
+pub fn open_backend(choice: BackendArg, law: Option<&Law>) -> Result<Box<dyn Backend>> {
+    let (b, notice) = mixlaw::backend::open(choice.choice(), law)?;
+    if let Some(n) = notice {
+        eprintln!("note: {n}");
+    }
     eprintln!("note: backend {}", b.describe());
     Ok(b)
 }
@@ -310,9 +322,9 @@ pub struct OutArgs {
     pub force: bool,
 }
 
-/// What a fitting command needs before it fits: the law and its settings, the table (its notices
-/// told on stderr), and the backend; an output file is checked first so that a fit is never
-/// thrown away for want of `--force`.
+/// What a fitting command needs before it fits: the law and its settings, the table and its
+/// dataset (notices told on stderr), and the backend; an output file is checked first so that a
+/// fit is never thrown away for want of `--force`.
 pub fn prepare(
     data: &DataArgs,
     fit: &FitArgs,
@@ -320,16 +332,18 @@ pub fn prepare(
     force: bool,
 ) -> Result<Prepared> {
     let law = fit.law()?;
-    let settings = fit.settings(law)?;
+    let settings = fit.settings(&law)?;
     if let Some(out) = out {
         mixlaw::report::check_writable(out, force)?;
     }
-    let ds = mixlaw::data::load(&data.table, &data.spec(law))?;
-    print_notices(&ds);
-    let backend = fit.backend()?;
+    let table = data.read()?;
+    let ds = mixlaw::load(&table, &data.spec(&law))?;
+    print_notices(&ds.notices);
+    let backend = open_backend(fit.backend, Some(&law))?;
     Ok(Prepared {
         law,
         settings,
+        table,
         ds,
         backend,
     })
@@ -337,15 +351,24 @@ pub fn prepare(
 
 /// See [`prepare`].
 pub struct Prepared {
-    pub law: &'static dyn Law,
+    pub law: Law,
     pub settings: FitSettings,
-    pub ds: mixlaw::data::Dataset,
-    pub backend: Box<dyn mixlaw::backend::Backend>,
+    pub table: Table,
+    pub ds: Dataset,
+    pub backend: Box<dyn Backend>,
 }
 
 /// Tell the user on stderr what the reader dropped or skipped.
-pub fn print_notices(ds: &mixlaw::data::Dataset) {
-    for n in &ds.notices {
+pub fn print_notices(notices: &[String]) {
+    for n in notices {
         eprintln!("note: {n}");
     }
+}
+
+/// Print `value` as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("results serialise")
+    );
 }

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::DataArgs;
-use mixlaw::law::Point;
-use mixlaw::report::{self, FitFile};
-use mixlaw::{Error, Result};
+use mixlaw::fit::FitFile;
+use mixlaw::report;
+use mixlaw::Result;
 
 #[derive(Args)]
 pub struct PredictCmd {
@@ -16,7 +16,7 @@ pub struct PredictCmd {
     #[command(flatten)]
     data: DataArgs,
     /// Write the CSV here instead of standard output.
-    #[arg(long, value_name = "CSV")]
+    #[arg(short, long, value_name = "CSV")]
     out: Option<PathBuf>,
     /// Overwrite an existing output file.
     #[arg(long)]
@@ -28,57 +28,31 @@ pub fn run(c: PredictCmd) -> Result<()> {
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
     }
-    let mut spec = c.data.spec(law);
-    if spec.targets.is_empty() {
-        spec.targets = file.targets.iter().map(|t| t.target.clone()).collect();
-    }
-    spec.targets_optional = true;
-    let ds = mixlaw::data::load(&c.data.table, &spec)?;
-    super::print_notices(&ds);
-    if law.uses_mixture() && ds.domains != file.domains {
-        return Err(Error::usage(format!(
-            "{} has domains [{}] but the fit in {} has [{}]",
-            c.data.table.display(),
-            ds.domains.join(", "),
-            c.fit.display(),
-            file.domains.join(", ")
-        )));
-    }
+    let table = c.data.read()?;
+    let p = mixlaw::predict(&file, &law, &table, &c.data.spec(&law))?;
+    super::print_notices(&p.notices);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["row".to_string(), "N".into(), "D".into()];
     header.extend(
-        ds.domains
+        p.domains
             .iter()
             .map(|d| format!("{}{d}", c.data.weight_prefix)),
     );
-    for t in &file.targets {
+    for t in &p.targets {
         header.push(t.target.clone());
         header.push(format!("{}_pred", t.target));
     }
     w.write_record(&header).expect("in-memory CSV");
-    let observed: Vec<Option<&Vec<f64>>> = file
-        .targets
-        .iter()
-        .map(|t| ds.targets.iter().find(|x| x.name == t.target).map(|x| &x.y))
-        .collect();
-    let params: Vec<Vec<f64>> = (0..file.targets.len())
-        .map(|t| file.param_vector(law, t))
-        .collect();
-    for r in 0..ds.rows() {
-        let mut rec = vec![
-            ds.row_ids[r].to_string(),
-            ds.n[r].to_string(),
-            ds.d[r].to_string(),
-        ];
-        rec.extend(ds.h_row(r).iter().map(|v| v.to_string()));
-        let x = Point::new(ds.n[r] / file.units.n, ds.d[r] / file.units.d, ds.h_row(r));
-        for (t, p) in params.iter().enumerate() {
-            let obs = observed[t].map(|y| y[r]).filter(|v| v.is_finite());
-            rec.push(obs.map_or(String::new(), |v| v.to_string()));
-            rec.push(law.eval(p, &x, None).to_string());
+    let k = p.domains.len();
+    for (r, row) in p.rows.iter().enumerate() {
+        let mut rec = vec![row.to_string(), p.n[r].to_string(), p.d[r].to_string()];
+        rec.extend(p.h[r * k..(r + 1) * k].iter().map(|v| v.to_string()));
+        for t in &p.targets {
+            rec.push(t.observed[r].map_or(String::new(), |v| v.to_string()));
+            rec.push(t.predicted[r].to_string());
         }
         w.write_record(&rec).expect("in-memory CSV");
     }
     let bytes = w.into_inner().expect("in-memory CSV");
-    mixlaw::report::emit(c.out.as_deref(), &bytes, c.force)
+    report::emit(c.out.as_deref(), &bytes, c.force)
 }

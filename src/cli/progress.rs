@@ -28,9 +28,8 @@ impl Progress {
     }
 
     /// Count `unit` rather than starts.
-    pub fn counting(mut self, unit: &str) -> Self {
+    pub fn count(&mut self, unit: &str) {
         self.unit = unit.into();
-        self
     }
 
     /// Redraw (at most ten times a second) with `done` of `total` of `what` finished, and an

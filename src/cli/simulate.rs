@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use mixlaw::law::registry;
 use mixlaw::simulate::{parse_params, simulate, Design};
-use mixlaw::{Error, Result};
+use mixlaw::Result;
 
 #[derive(Args)]
 pub struct SimulateCmd {
@@ -45,7 +46,7 @@ pub struct SimulateCmd {
     #[arg(long, default_value_t = 1e9)]
     d_unit: f64,
     /// Write the table here instead of standard output.
-    #[arg(long, value_name = "CSV")]
+    #[arg(short, long, value_name = "CSV")]
     out: Option<PathBuf>,
     /// Overwrite an existing output file.
     #[arg(long)]
@@ -53,8 +54,7 @@ pub struct SimulateCmd {
 }
 
 pub fn run(c: SimulateCmd) -> Result<()> {
-    let law = mixlaw::law::by_name(&c.law)
-        .ok_or_else(|| Error::usage(format!("unknown law '{}'", c.law)))?;
+    let law = registry::lookup(&c.law)?;
     if let Some(out) = &c.out {
         mixlaw::report::check_writable(out, c.force)?;
     }
@@ -63,7 +63,7 @@ pub fn run(c: SimulateCmd) -> Result<()> {
     } else {
         Vec::new()
     };
-    let params = parse_params(law, &domains, &c.params)?;
+    let params = parse_params(&law, &domains, &c.params)?;
     let design = Design {
         domains: domains.clone(),
         mixtures: c.mixtures,
@@ -75,6 +75,6 @@ pub fn run(c: SimulateCmd) -> Result<()> {
         n_unit: c.n_unit,
         d_unit: c.d_unit,
     };
-    let table = simulate(law, &params, &design)?.to_csv(&domains, &c.target_name);
+    let table = simulate(&law, &params, &design)?.to_csv(&domains, &c.target_name);
     mixlaw::report::emit(c.out.as_deref(), &table, c.force)
 }

@@ -25,11 +25,17 @@ use crate::error::{Error, Result};
 /// A comparison operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
+    /// `<`.
     Lt,
+    /// `<=`.
     Le,
+    /// `>`.
     Gt,
+    /// `>=`.
     Ge,
+    /// `==` (exact).
     Eq,
+    /// `!=`.
     Ne,
 }
 
@@ -46,6 +52,7 @@ impl Op {
         }
     }
 
+    /// The operator as written in an expression, e.g. `<=`.
     pub fn symbol(self) -> &'static str {
         match self {
             Op::Lt => "<",
@@ -62,9 +69,20 @@ impl Op {
 /// a table's columns after [`Expr::resolve`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr<C = String> {
-    Cmp { column: C, op: Op, value: f64 },
+    /// `column op value`.
+    Cmp {
+        /// The column compared.
+        column: C,
+        /// The comparison.
+        op: Op,
+        /// The number compared against.
+        value: f64,
+    },
+    /// Both sides hold.
     And(Box<Expr<C>>, Box<Expr<C>>),
+    /// Either side holds.
     Or(Box<Expr<C>>, Box<Expr<C>>),
+    /// The inner expression does not hold.
     Not(Box<Expr<C>>),
 }
 

@@ -5,9 +5,9 @@
 //!
 //! * **Fail once, precisely, before any fitting.** A fit runs for minutes; a bad cell found
 //!   then is expensive and vague. So every cell of every *used* column is parsed and checked up
-//!   front, and every error names file, 1-based data row and column. Columns the law does not
+//!   front, and every error names file, 1-based data row and column. Resolved the law does not
 //!   use are never read, since real tables carry text columns (Epoch's `color`).
-//! * **Columns are found, not configured, where the common tables agree** (`model_size`/`N`,
+//! * **Resolved are found, not configured, where the common tables agree** (`model_size`/`N`,
 //!   `n_tokens`/`D`, `weight_*`, `*_loss`), with flags to override. Epoch's table has no token
 //!   column, so `D = C / (6 N)` can be derived from a FLOP column.
 //! * **Published tables repeat rows.** The mixture-law paper's table lists each run's last
@@ -26,12 +26,14 @@
 pub mod expr;
 mod table;
 
+pub use table::{Column, Table};
+
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use expr::Expr;
-use table::Table;
 
 /// The most weight columns a table may have (laws keep per-domain scratch on the stack).
 pub const MAX_DOMAINS: usize = crate::law::MAX_DOMAINS;
@@ -94,6 +96,18 @@ pub struct DataSpec {
     pub targets_optional: bool,
 }
 
+impl DataSpec {
+    /// This spec with the columns `law` reads required ([`DataSpec::needs_scale`],
+    /// [`DataSpec::needs_mixture`]).
+    pub fn for_law(self, law: &crate::law::Law) -> Self {
+        DataSpec {
+            needs_scale: law.uses_scale(),
+            needs_mixture: law.uses_mixture(),
+            ..self
+        }
+    }
+}
+
 /// One fitted quantity (a loss column).
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -110,6 +124,7 @@ pub struct Target {
 /// A validated table of runs: per kept row the mixture `h`, raw `N` and `D`, and the targets.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// The table's file, or the name given to an in-memory table.
     pub source: PathBuf,
     /// `k` domain names, from the weight columns (empty unless the spec needs a mixture).
     pub domains: Vec<String>,
@@ -119,20 +134,25 @@ pub struct Dataset {
     pub n: Vec<f64>,
     /// Raw D (tokens), one per kept row.
     pub d: Vec<f64>,
+    /// The fitted quantities, one per target column.
     pub targets: Vec<Target>,
     /// 1-based source data row of each kept row.
     pub row_ids: Vec<usize>,
+    /// Rows dropped as repeats of earlier rows.
     pub duplicates_dropped: usize,
+    /// Rows the `--where` filters removed.
     pub filtered_out: usize,
     /// Human sentences about what loading did (duplicates, filters, gaps, dropped outliers).
     pub notices: Vec<String>,
 }
 
 impl Dataset {
+    /// Rows kept.
     pub fn rows(&self) -> usize {
         self.n.len()
     }
 
+    /// The number of domains `k` (0 when the mixture was not read).
     pub fn k(&self) -> usize {
         self.domains.len()
     }
@@ -214,7 +234,7 @@ enum DSource {
 }
 
 /// The used columns of a table, resolved to indices.
-struct Columns {
+struct Resolved {
     n: Option<usize>,
     d: DSource,
     /// Weight columns and their domain names (empty unless a mixture is needed).
@@ -239,8 +259,8 @@ struct Parsed {
     filter_vals: Vec<Vec<f64>>,
 }
 
-/// Read, validate and filter a table of runs (see the module docs for the order of steps).
-pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
+/// Validate and filter a table of runs (see the module docs for the order of steps).
+pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
     if spec.d_col.is_some() && spec.flops_col.is_some() {
         return Err(Error::usage(
             "give either a token column or a FLOP column (D = C / (6 N)), not both",
@@ -252,14 +272,13 @@ pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
         .map(|f| expr::parse(f))
         .collect::<Result<Vec<_>>>()?;
 
-    let table = Table::read(path)?;
-    let cols = resolve(&table, spec, &exprs)?;
-    let parsed = parse_rows(&table, spec, &cols)?;
+    let cols = resolve(table, spec, &exprs)?;
+    let parsed = parse_rows(table, spec, &cols)?;
 
     // Duplicates, on the whole table.
-    let all: Vec<usize> = (0..table.rows.len()).collect();
+    let all: Vec<usize> = (0..table.len()).collect();
     let after_dups = if !spec.keep_duplicates {
-        dedup(&table, &cols, &parsed, &all)
+        dedup(table, &cols, &parsed, &all)
     } else {
         all.clone()
     };
@@ -304,7 +323,7 @@ pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
     if let DSource::Flops(c) = cols.d {
         notices.push(format!(
             "derived D = C / (6 N) from column '{}'",
-            table.header[c]
+            table.header()[c]
         ));
     }
     if !spec.filters.is_empty() {
@@ -319,7 +338,7 @@ pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
     for (t, &c) in cols.targets.iter().enumerate() {
         let mut y: Vec<f64> = kept.iter().map(|&r| parsed.y[t][r]).collect();
         let missing = y.iter().filter(|v| v.is_nan()).count();
-        let name = table.header[c].clone();
+        let name = table.header()[c].clone();
         if missing > 0 {
             notices.push(format!(
                 "{name}: {missing} empty cells; those rows are skipped for this target"
@@ -345,7 +364,7 @@ pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
         h.extend_from_slice(&parsed.h[r * k..(r + 1) * k]);
     }
     Ok(Dataset {
-        source: path.to_path_buf(),
+        source: table.source().to_path_buf(),
         domains: cols.weights.iter().map(|(_, d)| d.clone()).collect(),
         h,
         n: kept.iter().map(|&r| parsed.n[r]).collect(),
@@ -358,11 +377,11 @@ pub fn load(path: &Path, spec: &DataSpec) -> Result<Dataset> {
     })
 }
 
-/// Evaluate `--where`-style expressions (ANDed) on the rows of the CSV at `path` (the file `ds`
-/// was loaded from) without building a Dataset: returns a keep-mask aligned with `ds.row_ids`.
-/// Used for `--train EXPR`/`--test EXPR` splits, which refer to raw columns of the same file.
-/// The columns the expressions mention must be numeric in every row of the file.
-pub fn mask(ds: &Dataset, path: &Path, exprs: &[String]) -> Result<Vec<bool>> {
+/// Evaluate `--where`-style expressions (ANDed) on the rows of `table` (the table `ds` was
+/// loaded from) without building a Dataset: returns a keep-mask aligned with `ds.row_ids`.
+/// Used for `--train EXPR`/`--test EXPR` splits, which refer to raw columns of the same table.
+/// The columns the expressions mention must be numeric in every row of the table.
+pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> {
     let parsed = exprs
         .iter()
         .map(|e| expr::parse_for(e, "--train/--test"))
@@ -370,10 +389,9 @@ pub fn mask(ds: &Dataset, path: &Path, exprs: &[String]) -> Result<Vec<bool>> {
     if exprs.is_empty() {
         return Ok(vec![true; ds.rows()]);
     }
-    let table = Table::read(path)?;
-    let (cols, resolved) = resolve_filters(&table, &parsed, exprs, "--train/--test")?;
-    let mut vals = vec![Vec::with_capacity(table.rows.len()); cols.len()];
-    for r in 0..table.rows.len() {
+    let (cols, resolved) = resolve_filters(table, &parsed, exprs, "--train/--test")?;
+    let mut vals = vec![Vec::with_capacity(table.len()); cols.len()];
+    for r in 0..table.len() {
         for (i, &c) in cols.iter().enumerate() {
             vals[i].push(table.required_number(r, c)?);
         }
@@ -381,14 +399,14 @@ pub fn mask(ds: &Dataset, path: &Path, exprs: &[String]) -> Result<Vec<bool>> {
     ds.row_ids
         .iter()
         .map(|&id| {
-            if id == 0 || id > table.rows.len() {
+            if id == 0 || id > table.len() {
                 return Err(table.error(
                     Some(id),
                     None,
                     format!(
                         "the dataset has row {id} but the file has {} data rows; \
                          was it changed after loading?",
-                        table.rows.len()
+                        table.len()
                     ),
                 ));
             }
@@ -437,7 +455,7 @@ fn resolve_filters(
 }
 
 /// Find every used column, or fail naming what is missing.
-fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
+fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
     let auto = |names: &[&str]| names.iter().find_map(|n| table.find(n));
     let quoted = |names: &[&str]| {
         names
@@ -506,8 +524,8 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
     } else {
         spec.weight_prefix.as_str()
     };
-    let weight_cols: Vec<usize> = (0..table.header.len())
-        .filter(|&i| table.header[i].starts_with(prefix))
+    let weight_cols: Vec<usize> = (0..table.header().len())
+        .filter(|&i| table.header()[i].starts_with(prefix))
         .collect();
     let (weights, unused_weights) = if spec.needs_mixture {
         if weight_cols.is_empty() {
@@ -534,11 +552,11 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
         let mut w = Vec::with_capacity(weight_cols.len());
         for &c in &weight_cols {
             table.check_unique(c)?;
-            let domain = table.header[c][prefix.len()..].to_string();
+            let domain = table.header()[c][prefix.len()..].to_string();
             if domain.is_empty() {
                 return Err(table.error(
                     None,
-                    Some(&table.header[c]),
+                    Some(&table.header()[c]),
                     format!("weight column without a domain name after the prefix '{prefix}'"),
                 ));
             }
@@ -551,8 +569,8 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
 
     let mut targets: Vec<usize> = Vec::new();
     if spec.targets.is_empty() {
-        targets = (0..table.header.len())
-            .filter(|&i| table.header[i].ends_with("_loss"))
+        targets = (0..table.header().len())
+            .filter(|&i| table.header()[i].ends_with("_loss"))
             .collect();
         if targets.is_empty() {
             if let Some(c) = table.find("loss") {
@@ -590,7 +608,7 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
     }
 
     let (filter_cols, filters) = resolve_filters(table, exprs, &spec.filters, "--where")?;
-    Ok(Columns {
+    Ok(Resolved {
         n,
         d,
         weights,
@@ -603,8 +621,8 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Columns> {
 
 /// Parse and validate every used cell, row by row, so the first error reported is the first
 /// in the file.
-fn parse_rows(table: &Table, spec: &DataSpec, cols: &Columns) -> Result<Parsed> {
-    let rows = table.rows.len();
+fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed> {
+    let rows = table.len();
     let k = cols.weights.len();
     let mut p = Parsed {
         n: Vec::with_capacity(rows),
@@ -716,7 +734,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Columns) -> Result<Parsed> 
 /// count as identical) and D within relative [`DUP_REL_TOL`]. Rows are bucketed by a hash key
 /// of everything but D; within a bucket (in practice one or two rows) D is compared directly,
 /// so the pass is linear in the number of rows.
-fn dedup(table: &Table, cols: &Columns, p: &Parsed, rows: &[usize]) -> Vec<usize> {
+fn dedup(table: &Table, cols: &Resolved, p: &Parsed, rows: &[usize]) -> Vec<usize> {
     let k = cols.weights.len();
     let bits = |v: f64| -> u64 {
         if v.is_nan() {
@@ -725,14 +743,16 @@ fn dedup(table: &Table, cols: &Columns, p: &Parsed, rows: &[usize]) -> Vec<usize
             v.to_bits()
         }
     };
-    let mut buckets: HashMap<(Vec<u64>, Vec<&str>), Vec<f64>> = HashMap::new();
+    // Key: weights, N and target values as bits, and the text of unused weight columns.
+    type Key<'a> = (Vec<u64>, Vec<Cow<'a, str>>);
+    let mut buckets: HashMap<Key, Vec<f64>> = HashMap::new();
     let mut kept = Vec::with_capacity(rows.len());
     for &r in rows {
         let mut nums = Vec::with_capacity(k + 1 + p.y.len());
         nums.extend(p.h[r * k..(r + 1) * k].iter().map(|&w| bits(w)));
         nums.push(bits(p.n[r]));
         nums.extend(p.y.iter().map(|y| bits(y[r])));
-        let text: Vec<&str> = cols
+        let text: Vec<Cow<str>> = cols
             .unused_weights
             .iter()
             .map(|&c| table.cell(r, c))

@@ -1,10 +1,13 @@
-//! The raw table: a CSV file as header plus rows of trimmed text cells.
+//! The raw table: a header plus rows of cells, read from a CSV file or built from columns in
+//! memory (a front end's DataFrame or arrays).
 //!
-//! Cells stay text until a column is known to be used, because real tables mix numeric columns
-//! with text ones (Epoch's `color`, a run's `model` name) that must never cause an error. Every
-//! error built here names the file, the 1-based data row and the column, so that a message alone
-//! is enough to find the bad cell in a spreadsheet.
+//! Cells stay as they came until a column is known to be used, because real tables mix numeric
+//! columns with text ones (Epoch's `color`, a run's `model` name) that must never cause an error.
+//! A CSV's cells are trimmed text; an in-memory column is numbers (NaN for an empty cell, as
+//! pandas marks one) or text. Every error built here names the source, the 1-based data row and
+//! the column, so that a message alone is enough to find the bad cell.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Location, Result};
@@ -12,14 +15,111 @@ use crate::error::{Error, Location, Result};
 /// How many column names an error message lists before summarising the rest.
 const LIST_MAX: usize = 60;
 
-pub(crate) struct Table {
-    pub path: PathBuf,
-    pub header: Vec<String>,
+/// A table of runs, one row per run checkpoint, as read: a header and rows of cells.
+pub struct Table {
+    /// The file it was read from, or the name given to an in-memory table.
+    source: PathBuf,
+    header: Vec<String>,
+    cells: Cells,
+}
+
+/// The cells of a table, row by row from a CSV file or column by column from memory.
+enum Cells {
     /// Data rows; every one has exactly `header.len()` fields.
-    pub rows: Vec<csv::StringRecord>,
+    Rows(Vec<csv::StringRecord>),
+    /// One column per header entry, all of the same length.
+    Columns(Vec<Column>),
+}
+
+/// One column of an in-memory table.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    /// Numbers; NaN marks an empty cell.
+    Numbers(Vec<f64>),
+    /// Text, parsed as a CSV cell would be when the column is used as a number.
+    Text(Vec<String>),
+}
+
+impl Column {
+    fn len(&self) -> usize {
+        match self {
+            Column::Numbers(v) => v.len(),
+            Column::Text(v) => v.len(),
+        }
+    }
+}
+
+impl From<Vec<f64>> for Column {
+    fn from(v: Vec<f64>) -> Self {
+        Column::Numbers(v)
+    }
+}
+
+impl From<&[f64]> for Column {
+    fn from(v: &[f64]) -> Self {
+        Column::Numbers(v.to_vec())
+    }
+}
+
+impl From<ndarray::ArrayView1<'_, f64>> for Column {
+    /// A numeric column from an ndarray view (contiguous or strided, as numpy hands them over).
+    fn from(v: ndarray::ArrayView1<'_, f64>) -> Self {
+        Column::Numbers(v.iter().copied().collect())
+    }
+}
+
+impl From<Vec<String>> for Column {
+    fn from(v: Vec<String>) -> Self {
+        Column::Text(v)
+    }
+}
+
+impl From<Vec<&str>> for Column {
+    fn from(v: Vec<&str>) -> Self {
+        Column::Text(v.into_iter().map(str::to_string).collect())
+    }
 }
 
 impl Table {
+    /// A table from named columns held in memory, called `source` in messages and fit files
+    /// (e.g. `"<DataFrame>"`). An error if there are no columns, no rows, or columns of
+    /// different lengths.
+    pub fn from_columns(
+        source: impl Into<PathBuf>,
+        columns: impl IntoIterator<Item = (String, Column)>,
+    ) -> Result<Table> {
+        let source = source.into();
+        let (header, columns): (Vec<String>, Vec<Column>) = columns.into_iter().unzip();
+        let err = |msg: String| Error::Data {
+            at: Location {
+                file: source.clone(),
+                row: None,
+                column: None,
+            },
+            msg,
+        };
+        let Some(rows) = columns.first().map(Column::len) else {
+            return Err(err("no columns".into()));
+        };
+        for (name, c) in header.iter().zip(&columns) {
+            if c.len() != rows {
+                return Err(err(format!(
+                    "column '{name}' has {} values but column '{}' has {rows}",
+                    c.len(),
+                    header[0]
+                )));
+            }
+        }
+        if rows == 0 {
+            return Err(err("no data rows".into()));
+        }
+        Ok(Table {
+            source,
+            header,
+            cells: Cells::Columns(columns),
+        })
+    }
+
     /// Read a whole CSV file. Rejects an empty file, a header without rows and ragged rows.
     pub fn read(path: &Path) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|source| Error::Io {
@@ -83,20 +183,43 @@ impl Table {
             ));
         }
         Ok(Table {
-            path: path.to_path_buf(),
+            source: path.to_path_buf(),
             header,
-            rows,
+            cells: Cells::Rows(rows),
         })
     }
 
+    /// The file it was read from, or the name given to an in-memory table.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The column names.
+    pub fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// How many data rows.
+    pub fn len(&self) -> usize {
+        match &self.cells {
+            Cells::Rows(r) => r.len(),
+            Cells::Columns(c) => c[0].len(),
+        }
+    }
+
+    /// Whether there are no data rows (never, for a table that was built).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Index of the column called exactly `name`, if any.
-    pub fn find(&self, name: &str) -> Option<usize> {
+    pub(crate) fn find(&self, name: &str) -> Option<usize> {
         self.header.iter().position(|h| h == name)
     }
 
     /// Index of column `name`, which `what` (e.g. "--n-col") asked for: an error listing the
     /// available columns if it is absent, or if the header holds the name twice.
-    pub fn require(&self, name: &str, what: &str) -> Result<usize> {
+    pub(crate) fn require(&self, name: &str, what: &str) -> Result<usize> {
         match self.find(name) {
             Some(i) => {
                 self.check_unique(i)?;
@@ -114,7 +237,7 @@ impl Table {
     }
 
     /// Error if the name of column `i` appears more than once in the header.
-    pub fn check_unique(&self, i: usize) -> Result<()> {
+    pub(crate) fn check_unique(&self, i: usize) -> Result<()> {
         let name = &self.header[i];
         let count = self.header.iter().filter(|h| *h == name).count();
         if count > 1 {
@@ -128,7 +251,7 @@ impl Table {
     }
 
     /// The header as a quoted, comma-separated list (shortened for very wide tables).
-    pub fn available(&self) -> String {
+    pub(crate) fn available(&self) -> String {
         let mut s = self
             .header
             .iter()
@@ -142,14 +265,31 @@ impl Table {
         s
     }
 
-    /// The trimmed text of data row `r` (0-based index), column `c`.
-    pub fn cell(&self, r: usize, c: usize) -> &str {
-        &self.rows[r][c]
+    /// The text of data row `r` (0-based index), column `c`: a CSV cell's trimmed text, or an
+    /// in-memory number as Rust prints it (empty for NaN).
+    pub(crate) fn cell(&self, r: usize, c: usize) -> Cow<'_, str> {
+        match &self.cells {
+            Cells::Rows(rows) => Cow::Borrowed(&rows[r][c]),
+            Cells::Columns(cols) => match &cols[c] {
+                Column::Numbers(v) if v[r].is_nan() => Cow::Borrowed(""),
+                Column::Numbers(v) => Cow::Owned(v[r].to_string()),
+                Column::Text(v) => Cow::Borrowed(v[r].trim()),
+            },
+        }
     }
 
     /// The number in row `r` (0-based), column `c`: `None` for an empty cell, an error for text
     /// that is not a number or is NaN/infinite.
-    pub fn number(&self, r: usize, c: usize) -> Result<Option<f64>> {
+    pub(crate) fn number(&self, r: usize, c: usize) -> Result<Option<f64>> {
+        if let Cells::Columns(cols) = &self.cells {
+            if let Column::Numbers(v) = &cols[c] {
+                return match v[r] {
+                    x if x.is_nan() => Ok(None),
+                    x if x.is_finite() => Ok(Some(x)),
+                    x => Err(self.cell_error(r, c, format!("'{x}' is not a finite number"))),
+                };
+            }
+        }
         let text = self.cell(r, c);
         if text.is_empty() {
             return Ok(None);
@@ -162,21 +302,21 @@ impl Table {
     }
 
     /// Like [`Table::number`] but an empty cell is an error too.
-    pub fn required_number(&self, r: usize, c: usize) -> Result<f64> {
+    pub(crate) fn required_number(&self, r: usize, c: usize) -> Result<f64> {
         self.number(r, c)?
             .ok_or_else(|| self.cell_error(r, c, "empty cell; a number is required here".into()))
     }
 
     /// An error at row `r` (0-based index; reported 1-based) and column `c`.
-    pub fn cell_error(&self, r: usize, c: usize, msg: String) -> Error {
+    pub(crate) fn cell_error(&self, r: usize, c: usize, msg: String) -> Error {
         self.error(Some(r + 1), Some(&self.header[c]), msg)
     }
 
     /// An error at an optional 1-based row and an optional column name.
-    pub fn error(&self, row: Option<usize>, column: Option<&str>, msg: String) -> Error {
+    pub(crate) fn error(&self, row: Option<usize>, column: Option<&str>, msg: String) -> Error {
         Error::Data {
             at: Location {
-                file: self.path.clone(),
+                file: self.source.clone(),
                 row,
                 column: column.map(str::to_string),
             },

@@ -14,23 +14,29 @@ use std::ops::ControlFlow;
 use rayon::prelude::*;
 
 use super::lbfgs::{Lbfgs, Settings, Status};
-use super::Problem;
 use crate::backend::Backend;
+use crate::objective::Problem;
 
 /// A finished start: its internal coordinates, scaled objective and how it ended.
 #[derive(Clone, Debug)]
 pub struct Outcome {
+    /// The start's final iterate, in internal (optimiser) coordinates.
     pub theta: Vec<f64>,
     /// The optimiser's (scaled) objective at `theta`.
     pub f: f64,
+    /// How the start ended.
     pub status: Status,
+    /// Accepted L-BFGS steps.
     pub iterations: usize,
+    /// Objective and gradient evaluations.
     pub evaluations: usize,
 }
 
 /// The starts of one fit, all scored under weight set `set` of the problem.
 pub struct Job {
+    /// The problem's weight set the starts are scored under.
     pub set: u32,
+    /// The start points, in internal (optimiser) coordinates.
     pub starts: Vec<Vec<f64>>,
 }
 
@@ -123,7 +129,7 @@ fn rounds(
                     job: admitted,
                     index,
                     set: job.set,
-                    state: Lbfgs::new(x, &problem.lo, &problem.hi),
+                    state: Lbfgs::new(x, problem.coords().lower(), problem.coords().upper()),
                 }));
             }
             admitted += 1;
@@ -148,8 +154,8 @@ fn rounds(
             s.state.feed(
                 f[b],
                 &g[b * dim..(b + 1) * dim],
-                &problem.lo,
-                &problem.hi,
+                problem.coords().lower(),
+                problem.coords().upper(),
                 settings,
             )
         });

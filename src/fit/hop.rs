@@ -7,16 +7,18 @@
 
 use super::batch::{minimize, Outcome};
 use super::lbfgs::Settings;
-use super::Problem;
 use crate::backend::Backend;
+use crate::objective::Problem;
 use crate::rng::Rng;
 
 /// How to hop.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub struct HopSettings {
+    /// Hops per chain (0: no basin-hopping).
     pub hops: usize,
     /// Half-width of the uniform displacement, per internal coordinate (scipy's `stepsize`).
     pub step: f64,
+    /// The Metropolis temperature, on the optimiser's scaled objective.
     pub temperature: f64,
 }
 
@@ -41,7 +43,7 @@ pub fn basin_hop(
                     .iter()
                     .map(|v| v + rng.range(-settings.step, settings.step))
                     .collect();
-                problem.project(&mut t);
+                problem.coords().project(&mut t);
                 t
             })
             .collect();

@@ -10,7 +10,8 @@
 //! in the two-metric projection form of Bertsekas): variables held at a bound with the gradient
 //! pushing outward are frozen for the step, the two-loop recursion runs on the free variables,
 //! and a line search for the strong Wolfe conditions (N&W Algorithms 3.5–3.6: bracket, then zoom
-//! by safeguarded quadratic interpolation) runs along the projected path `P(x + t·d)`. The
+//! by safeguarded interpolation: the cubic through both ends' values and slopes, N&W eq. 3.59,
+//! with the quadratic as fallback) runs along the projected path `P(x + t·d)`. The
 //! curvature condition matters: it keeps the (s, y) pairs informative, which roughly halves the
 //! iterations against plain Armijo backtracking. Pairs with non-positive curvature are skipped,
 //! and a direction that fails to descend resets the memory.
@@ -26,7 +27,7 @@
 //! both the line search (Hager & Zhang's approximate Wolfe condition) and the decrease test also
 //! accept progress that the gradients show, which the f32 gradients resolve much further down.
 
-use crate::law::vmath;
+use crate::vmath;
 
 /// Solver settings shared by every start.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
@@ -94,6 +95,7 @@ impl Settings {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Still iterating: it has a trial point awaiting evaluation.
     Running,
     /// Met `ftol` or `gtol`.
     Converged,
@@ -112,7 +114,7 @@ const MAX_SEARCH_EVALS: usize = 30;
 
 /// The bracketing state of one line search along `dir` from `x`.
 #[derive(Clone, Debug, Default)]
-struct Search {
+struct LineSearch {
     /// φ'(0) along the (free) direction.
     dphi0: f64,
     /// The best step so far that satisfies sufficient decrease (0: none yet), its value, slope,
@@ -227,9 +229,12 @@ pub struct Lbfgs {
     /// Scratch of the two-loop recursion: its `α` per pair.
     alpha: Vec<f64>,
     phase: Phase,
-    search: Search,
+    search: LineSearch,
+    /// Accepted steps so far.
     pub iterations: usize,
+    /// Objective and gradient evaluations so far.
     pub evaluations: usize,
+    /// Running, or how the start ended.
     pub status: Status,
 }
 
@@ -270,7 +275,7 @@ impl Lbfgs {
             trial: x0,
             alpha: Vec::new(),
             phase: Phase::Start,
-            search: Search::default(),
+            search: LineSearch::default(),
             iterations: 0,
             evaluations: 0,
             status: Status::Running,
@@ -287,6 +292,7 @@ impl Lbfgs {
         (&self.x, self.f)
     }
 
+    /// Whether the start still asks for evaluations.
     pub fn running(&self) -> bool {
         self.status == Status::Running
     }

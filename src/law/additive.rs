@@ -2,8 +2,9 @@
 //! so the optimal mixture does not depend on N or D.
 
 use super::chinchilla::{scale_eval, scale_params, scale_rows_inline, scale_start};
-use super::{guarded_exp, per_domain, vmath, Law, ParamSpec, Point, Points};
+use super::{guarded_exp, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
+use crate::vmath;
 
 pub struct Additive;
 
@@ -118,22 +119,7 @@ fn additive_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut 
     }
 }
 
-impl Law for Additive {
-    fn name(&self) -> &'static str {
-        "additive"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + 1/(Σ_i C_i h_i^γ_i) + A/N^α + B/D^β"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        true
-    }
-    fn count_formula(&self) -> &'static str {
-        "5+2k"
-    }
+impl Family for Additive {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = scale_params();
         v.extend(per_domain("C", domains, 1e-8, 1e4, true));

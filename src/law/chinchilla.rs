@@ -1,9 +1,10 @@
 //! The Chinchilla law of Hoffmann et al. 2022, `L = E + A/N^α + B/D^β`: the starting point of
 //! Shukor et al. 2025 (their §2), fitted per mixture or pooled, with no mixture term. Also
-//! provides Hoffmann's 4,500-point start grid, converted to fit units.
+//! provides Hoffmann's 4,500-point start grid, converted to fit units ([`Family::grid`]).
 
-use super::{vmath, Law, ParamSpec, Point, Points, Scale};
+use super::{Family, ParamSpec, Point, Points, Scale};
 use crate::rng::Rng;
+use crate::vmath;
 
 pub struct Chinchilla;
 
@@ -81,61 +82,47 @@ pub(crate) fn scale_start(rng: &mut Rng) -> Vec<f64> {
     ]
 }
 
-impl Chinchilla {
-    /// Hoffmann et al.'s start grid (α, β ∈ {0, .5, 1, 1.5, 2}, e ∈ {−1, −.5, 0, .5, 1},
-    /// a, b ∈ {0, 5, …, 25}, with `E = e^e`, `A = e^a`, `B = e^b` in raw units: N in parameters,
-    /// D in tokens), in `itertools.product(alphas, betas, es, as, bs)` order, each point as
-    /// `[E, A, alpha, B, beta]` in fit units. A raw N is `n_unit · N`, so
-    /// `A/N_raw^α = (A · n_unit^−α)/N^α`; likewise B with `d_unit` and β.
-    /// Points may lie outside the default bounds (e.g. `A = e^25` at α = 0).
-    pub fn grid(n_unit: f64, d_unit: f64) -> Vec<Vec<f64>> {
-        const EXPONENTS: [f64; 5] = [0.0, 0.5, 1.0, 1.5, 2.0];
-        const ES: [f64; 5] = [-1.0, -0.5, 0.0, 0.5, 1.0];
-        const LOG_AMPS: [f64; 6] = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0];
-        let (ln_nu, ln_du) = (n_unit.ln(), d_unit.ln());
-        let mut out = Vec::with_capacity(4500);
-        for &alpha in &EXPONENTS {
-            for &beta in &EXPONENTS {
-                for &e in &ES {
-                    for &a in &LOG_AMPS {
-                        for &b in &LOG_AMPS {
-                            out.push(vec![
-                                e.exp(),
-                                (a - alpha * ln_nu).exp(),
-                                alpha,
-                                (b - beta * ln_du).exp(),
-                                beta,
-                            ]);
-                        }
+/// Hoffmann et al.'s start grid (α, β ∈ {0, .5, 1, 1.5, 2}, e ∈ {−1, −.5, 0, .5, 1},
+/// a, b ∈ {0, 5, …, 25}, with `E = e^e`, `A = e^a`, `B = e^b` in raw units: N in parameters,
+/// D in tokens), in `itertools.product(alphas, betas, es, as, bs)` order, each point as
+/// `[E, A, alpha, B, beta]` in fit units. A raw N is `n_unit · N`, so
+/// `A/N_raw^α = (A · n_unit^−α)/N^α`; likewise B with `d_unit` and β.
+/// Points may lie outside the default bounds (e.g. `A = e^25` at α = 0).
+fn hoffmann_grid(n_unit: f64, d_unit: f64) -> Vec<Vec<f64>> {
+    const EXPONENTS: [f64; 5] = [0.0, 0.5, 1.0, 1.5, 2.0];
+    const ES: [f64; 5] = [-1.0, -0.5, 0.0, 0.5, 1.0];
+    const LOG_AMPS: [f64; 6] = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0];
+    let (ln_nu, ln_du) = (n_unit.ln(), d_unit.ln());
+    let mut out = Vec::with_capacity(4500);
+    for &alpha in &EXPONENTS {
+        for &beta in &EXPONENTS {
+            for &e in &ES {
+                for &a in &LOG_AMPS {
+                    for &b in &LOG_AMPS {
+                        out.push(vec![
+                            e.exp(),
+                            (a - alpha * ln_nu).exp(),
+                            alpha,
+                            (b - beta * ln_du).exp(),
+                            beta,
+                        ]);
                     }
                 }
             }
         }
-        out
     }
+    out
 }
 
-impl Law for Chinchilla {
-    fn name(&self) -> &'static str {
-        "chinchilla"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + A/N^α + B/D^β"
-    }
-    fn uses_mixture(&self) -> bool {
-        false
-    }
-    fn uses_scale(&self) -> bool {
-        true
-    }
-    fn count_formula(&self) -> &'static str {
-        "5"
-    }
+impl Family for Chinchilla {
     fn params(&self, _domains: &[String]) -> Vec<ParamSpec> {
         scale_params()
     }
     fn sample_start(&self, _k: usize, rng: &mut Rng) -> Vec<f64> {
         scale_start(rng)
+    }
+    fn grid(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
+        Some(hoffmann_grid(n_unit, d_unit))
     }
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
         scale_eval(p, x.ln_n, x.ln_d, grad)
@@ -160,7 +147,7 @@ mod tests {
 
     #[test]
     fn grid_has_4500_points_in_product_order() {
-        let g = Chinchilla::grid(1e6, 1e9);
+        let g = hoffmann_grid(1e6, 1e9);
         assert_eq!(g.len(), 4500);
         assert!(g.iter().all(|p| p.len() == 5));
         // First point: α=β=0, e=−1, a=b=0.

@@ -3,27 +3,12 @@
 //! model size and token count. 2+k parameters. With Σ h_i = 1, C·e^−t and γ_i + t (all i) give
 //! the same loss for every t: a flat direction, like the linear law's intercept.
 
-use super::{per_domain, Law, ParamSpec, Point};
+use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct DataMix;
 
-impl Law for DataMix {
-    fn name(&self) -> &'static str {
-        "datamix"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + C·exp(Σ_i γ_i h_i)"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        false
-    }
-    fn count_formula(&self) -> &'static str {
-        "2+k"
-    }
+impl Family for DataMix {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = vec![
             ParamSpec::new("E", 0.0, 10.0, true),

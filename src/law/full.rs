@@ -5,7 +5,7 @@
 
 use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
 use super::joint::pow_sum;
-use super::{per_domain, Law, Nested, ParamSpec, Point, MAX_DOMAINS};
+use super::{per_domain, Family, ParamSpec, Point, MAX_DOMAINS};
 use crate::rng::Rng;
 
 pub struct Full;
@@ -41,7 +41,7 @@ fn layout(k: usize) -> Layout {
 
 /// Joint `[E, α, β, C, γ, CA, γA, CB, γB]` as full: `Cα_i = α`, `γα = 1`, `Cβ_i = β`, `γβ = 1`,
 /// so that `α_h = α` and `β_h = β` on the simplex.
-fn from_joint(p: &[f64], k: usize) -> Vec<f64> {
+pub(super) fn from_joint(p: &[f64], k: usize) -> Vec<f64> {
     let (alpha, beta) = (p[1].max(1e-8), p[2].max(1e-8));
     let mut x = vec![p[0]];
     x.extend_from_slice(&p[3..]);
@@ -52,23 +52,7 @@ fn from_joint(p: &[f64], k: usize) -> Vec<f64> {
     x
 }
 
-impl Law for Full {
-    fn name(&self) -> &'static str {
-        "full"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + 1/(Σ_i C_i h_i^γ_i) + A_h/N^α_h + B_h/D^β_h, A_h = (Σ_i CA_i h_i)^γA, \
-         B_h = (Σ_i CB_i h_i)^γB, α_h = (Σ_i Cα_i h_i)^γα, β_h = (Σ_i Cβ_i h_i)^γβ"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        true
-    }
-    fn count_formula(&self) -> &'static str {
-        "5+6k"
-    }
+impl Family for Full {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = vec![ParamSpec::new("E", 0.0, 10.0, true)];
         v.extend(per_domain("C", domains, 1e-8, 1e4, true));
@@ -135,12 +119,6 @@ impl Law for Full {
             gr[l.gbe] = dl_dbe * be_h.w * be_h.ln_u;
         }
         value
-    }
-    fn nested(&self) -> Option<Nested> {
-        Some(Nested {
-            law: &super::joint::Joint,
-            embed: from_joint,
-        })
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();

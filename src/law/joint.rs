@@ -5,8 +5,9 @@
 
 use super::additive::{mixture_columns, mixture_grad, mixture_grad_h, mixture_sum};
 use super::MAX_DOMAINS;
-use super::{guarded_exp, guarded_pow, per_domain, vmath, Law, Nested, ParamSpec, Point, Points};
+use super::{guarded_exp, guarded_pow, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
+use crate::vmath;
 
 pub struct Joint;
 
@@ -59,7 +60,7 @@ fn layout(k: usize) -> Layout {
 
 /// Additive `[E, A, α, B, β, C, γ]` as joint: `CA_i = A`, `γA = 1`, `CB_i = B`, `γB = 1`, so
 /// that `A_h = Σ A h_i = A` on the simplex (amplitudes floored at their lower bound).
-fn from_additive(p: &[f64], k: usize) -> Vec<f64> {
+pub(super) fn from_additive(p: &[f64], k: usize) -> Vec<f64> {
     let (a, b) = (p[1].max(1e-8), p[3].max(1e-8));
     let mut x = vec![p[0], p[2], p[4]];
     x.extend_from_slice(&p[5..5 + 2 * k]);
@@ -116,22 +117,7 @@ fn joint_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut [f6
     }
 }
 
-impl Law for Joint {
-    fn name(&self) -> &'static str {
-        "joint"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + 1/(Σ_i C_i h_i^γ_i) + (Σ_i CA_i h_i)^γA/N^α + (Σ_i CB_i h_i)^γB/D^β"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        true
-    }
-    fn count_formula(&self) -> &'static str {
-        "5+4k"
-    }
+impl Family for Joint {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = vec![
             ParamSpec::new("E", 0.0, 10.0, true),
@@ -191,12 +177,6 @@ impl Law for Joint {
     }
     fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
         vmath::wide!(joint_rows; p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]> => ())
-    }
-    fn nested(&self) -> Option<Nested> {
-        Some(Nested {
-            law: &super::additive::Additive,
-            embed: from_additive,
-        })
     }
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();

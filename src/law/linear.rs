@@ -3,27 +3,12 @@
 //! is not identified: E + t and C_i − t (all i) give the same loss for every t, a flat direction
 //! that the fit report will show (only E + C_i is determined).
 
-use super::{per_domain, Law, ParamSpec, Point};
+use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct Linear;
 
-impl Law for Linear {
-    fn name(&self) -> &'static str {
-        "linear"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + Σ_i C_i h_i"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        false
-    }
-    fn count_formula(&self) -> &'static str {
-        "1+k"
-    }
+impl Family for Linear {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = vec![ParamSpec::new("E", 0.0, 10.0, true)];
         v.extend(per_domain("C", domains, -1e4, 1e4, false));

@@ -1,20 +1,34 @@
-//! Scaling-law families, each defined once: named parameters with default box bounds, the value,
-//! and its analytic gradient.
+//! Scaling laws: each law is *data* (a registry entry: name, formula, parameter count, which
+//! inputs it uses, its GPU kernel and its fitting conventions) around *mathematics* (a
+//! [`Family`]: named parameters with default box bounds, start draws, the value and its analytic
+//! gradients).
+//!
+//! # Why laws are split this way
+//!
+//! Everything the rest of mixlaw needs to know *about* a law — how `--law` names it, what `mixlaw
+//! laws` prints, which shader function evaluates it, whether a fit starts from Hoffmann's grid on
+//! the log residual or from random draws on the raw loss — is one entry in [`registry`]. Nothing
+//! else in the crate tells laws apart: a [`Law`] carries its entry, and code asks it
+//! ([`Law::conventions`], [`Law::kernel`], [`Law::uses_mixture`]) instead of comparing names.
+//! Adding a built-in law is then its family's file, its registry entry and, for GPU speed, its
+//! shader function; the parity suite and the gradient tests below pick it up from the registry.
+//!
+//! # The mathematics
 //!
 //! A law predicts the loss of one target at one point `(N, D, h)`. `N` and `D` arrive in the fit's
 //! units (by default N in millions and D in billions, the convention of the paper's code base) so
 //! that default bounds such as `A ∈ [0, 1e4]` mean the same thing on every table. Laws that do not
 //! use `N`/`D` (the fixed-scale baselines) or `h` (chinchilla) ignore them.
 //!
-//! Parameters are plain `f64` slices in the order of [`Law::params`]. The fitting code may run the
-//! optimiser in other coordinates (log of the positive amplitudes, see [`ParamSpec::amplitude`]);
-//! laws never need to know. Every gradient is checked against central finite differences in the
-//! tests at the bottom of this file.
+//! Parameters are plain `f64` slices in the order of [`Family::params`]. The fitting code may run
+//! the optimiser in other coordinates (log of the positive amplitudes, see
+//! [`ParamSpec::amplitude`]); laws never need to know. Every gradient is checked against central
+//! finite differences in the tests at the bottom of this file.
 //!
 //! Fitting evaluates a law at the same rows thousands of times, so a law may also evaluate a
-//! block of rows at once ([`Law::eval_rows`], rows as columns in [`Points`]) with loops that
-//! vectorise ([`vmath`]); chinchilla, additive and joint do. The block path computes the same
-//! formulas with `vmath`'s exp and ln (within 1 ulp of the platform's, which `eval` uses: in
+//! block of rows at once ([`Family::eval_rows`], rows as columns in [`Points`]) with loops that
+//! vectorise ([`crate::vmath`]); chinchilla, additive and joint do. The block path computes the
+//! same formulas with `vmath`'s exp and ln (within 1 ulp of the platform's, which `eval` uses: in
 //! scalar code the platform's table-driven versions are faster), and a test holds the two within
 //! 1e-13 relative of each other for every law.
 
@@ -24,13 +38,14 @@ mod datamix;
 mod full;
 mod joint;
 mod linear;
+pub mod registry;
 mod simple;
-pub mod vmath;
 
-/// Chinchilla is public for its start grid, [`Chinchilla::grid`].
-pub use chinchilla::Chinchilla;
+use std::sync::Arc;
 
+use crate::loss::{Reduce, Residual};
 use crate::rng::Rng;
+use crate::vmath;
 
 /// The most domains a mixture may have (laws keep per-domain scratch on the stack).
 pub const MAX_DOMAINS: usize = 64;
@@ -96,20 +111,26 @@ pub struct Points<'a> {
     pub h: &'a [f64],
     /// `ln h` as [`ln_weight`] gives, `len × k`.
     pub ln_h: &'a [f64],
+    /// Domains per point.
     pub k: usize,
     /// The same weights domain-major, so that one domain's weights over the points are
     /// contiguous (what a loop over points vectorises on): weight `i` of point `j` is
     /// `h_cols[i·stride + j]`, and `ln h` likewise in `ln_h_cols`.
     pub h_cols: &'a [f64],
+    /// `ln h` domain-major, laid out as `h_cols`.
     pub ln_h_cols: &'a [f64],
+    /// Distance from one domain's column to the next in `h_cols` and `ln_h_cols` (at least the
+    /// number of points).
     pub stride: usize,
 }
 
 impl<'a> Points<'a> {
+    /// Number of points.
     pub fn len(&self) -> usize {
         self.ln_n.len()
     }
 
+    /// Whether there are no points.
     pub fn is_empty(&self) -> bool {
         self.ln_n.is_empty()
     }
@@ -145,8 +166,11 @@ pub fn ln_weight(h: f64) -> f64 {
 /// A parameter of a law: its name, default bounds and whether it is a positive amplitude.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParamSpec {
+    /// The name the parameter is reported and read back by.
     pub name: String,
+    /// Default lower bound (natural coordinates, fit units).
     pub lo: f64,
+    /// Default upper bound (natural coordinates, fit units).
     pub hi: f64,
     /// A positive scale (E, A, B, C_i, ...) that the log parametrisation (`--residual log`, the
     /// LSE form of Hoffmann et al.) optimises as `ln p`. Exponents are never amplitudes.
@@ -160,17 +184,22 @@ pub struct ParamSpec {
 pub struct Power {
     /// Index of the exponent in the parameter vector.
     pub exponent: usize,
+    /// Which scale variable the power is of.
     pub of: Scale,
 }
 
 /// A scale variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scale {
+    /// Model size N (parameters).
     N,
+    /// Training tokens D.
     D,
 }
 
 impl ParamSpec {
+    /// A parameter named `name` with default bounds `[lo, hi]`, an amplitude if `amplitude` (see
+    /// [`ParamSpec::amplitude`]), multiplying no power.
     pub fn new(name: impl Into<String>, lo: f64, hi: f64, amplitude: bool) -> Self {
         ParamSpec {
             name: name.into(),
@@ -190,29 +219,24 @@ impl ParamSpec {
     }
 }
 
-/// A law family. Implementations are stateless unit structs; `k` (the number of domains) and
-/// the domain names are passed where needed.
-pub trait Law: Send + Sync {
-    /// Short name used on the command line and in fit files (`additive`, `joint`, ...).
-    fn name(&self) -> &'static str;
-    /// The formula, for `mixlaw laws` and the README.
-    fn formula(&self) -> &'static str;
-    /// Whether the law uses the mixture `h` (false for chinchilla).
-    fn uses_mixture(&self) -> bool;
-    /// Whether the law uses `N` and `D` (false for the fixed-scale baselines).
-    fn uses_scale(&self) -> bool;
-    /// Parameter count as a function of `k`, e.g. `"5+2k"`.
-    fn count_formula(&self) -> &'static str;
+/// The mathematics of a law family. Implementations are stateless unit structs; `k` (the number
+/// of domains) and the domain names are passed where needed.
+pub trait Family: Send + Sync {
     /// Named parameters with default bounds, in the order of the parameter vector.
     fn params(&self, domains: &[String]) -> Vec<ParamSpec>;
     /// A random starting point inside the default bounds (the ranges of the paper's code base).
     fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64>;
+    /// The law's own grid of starting points in fit units, if it has one (chinchilla:
+    /// Hoffmann et al.'s 4,500 points), for [`Init::Grid`].
+    fn grid(&self, _n_unit: f64, _d_unit: f64) -> Option<Vec<Vec<f64>>> {
+        None
+    }
     /// The predicted loss at `x`; when `grad` is given, also `∂L/∂p` written into it.
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64;
     /// The predicted loss at every point of `x` into `pred` and, when `grad` is given, the
     /// gradients parameter-major: `grad[i·n + j] = ∂L_j/∂p_i` for the `n` points. The default
-    /// evaluates point by point with [`Law::eval`]; a law whose rows vectorise overrides it with
-    /// the same arithmetic in a loop over points (the fitting hot path).
+    /// evaluates point by point with [`Family::eval`]; a law whose rows vectorise overrides it
+    /// with the same arithmetic in a loop over points (the fitting hot path).
     fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
         let n = x.len();
         match grad {
@@ -235,37 +259,195 @@ pub trait Law: Send + Sync {
     /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
     /// Used by mixture optimisation.
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
-    /// A simpler law nested in this one and the map of its parameters (for `k` domains) to
-    /// this law's, giving the same predictions on the simplex. A fit of the simpler law is then
-    /// a valid start for this one (PAPER.md: an additive fit starts a joint fit), so the richer
-    /// law never ends worse than the law it contains.
-    fn nested(&self) -> Option<Nested> {
-        None
+}
+
+/// How starting points are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Init {
+    /// The law's own start grid ([`Family::grid`]: Hoffmann et al.'s for chinchilla).
+    Grid,
+    /// Draws from the law's start ranges ([`Family::sample_start`]).
+    Random,
+}
+
+/// The stopping tolerances a law's exploration runs with (each a preset of the optimiser's,
+/// `fit::lbfgs::Settings`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tolerances {
+    /// L-BFGS-B's defaults as scipy applies them: enough for a well-conditioned law started
+    /// from a dense grid, as Hoffmann et al. and Epoch fit chinchilla.
+    Scipy,
+    /// Tight tolerances for the mixture laws' long, flat valleys.
+    Tight,
+}
+
+/// How a law's home literature fits it: the defaults of every fit of the law, each of which a
+/// user can override.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conventions {
+    /// The residual the Huber loss scores.
+    pub residual: Residual,
+    /// How per-row losses are combined.
+    pub reduce: Reduce,
+    /// Where starts come from.
+    pub init: Init,
+    /// Random starts, or for [`Init::Grid`] the first `starts` grid points (0: all).
+    pub starts: usize,
+    /// The exploration's stopping tolerances.
+    pub tolerances: Tolerances,
+}
+
+impl Conventions {
+    /// Hoffmann et al.'s and Epoch's: Huber on the log residual (the LSE form), summed, from the
+    /// whole start grid, with scipy's L-BFGS-B tolerances.
+    pub const HOFFMANN: Conventions = Conventions {
+        residual: Residual::Log,
+        reduce: Reduce::Sum,
+        init: Init::Grid,
+        starts: 0,
+        tolerances: Tolerances::Scipy,
+    };
+    /// Shukor et al.'s: mean Huber on the raw loss from 100 random starts, explored with tight
+    /// tolerances.
+    pub const SHUKOR: Conventions = Conventions {
+        residual: Residual::Raw,
+        reduce: Reduce::Mean,
+        init: Init::Random,
+        starts: 100,
+        tolerances: Tolerances::Tight,
+    };
+}
+
+/// The shader function that evaluates a law on the GPU, and the id the kernel's `predict`
+/// switches on (generated from the registry, see `backend::gpu`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kernel {
+    /// The law's id in the generated shader.
+    pub id: u32,
+    /// The WGSL function in `shaders/objective.wgsl`: `fn NAME(ln_n: f32, ln_d: f32) -> f32`,
+    /// the prediction at the current row with its gradient in `dl`.
+    pub function: &'static str,
+}
+
+/// A simpler law nested in a richer one: a fit of the simpler law is a valid start for the
+/// richer (PAPER.md: an additive fit starts a joint fit), so the richer law never ends worse than
+/// the law it contains.
+#[derive(Clone, Copy, Debug)]
+pub struct Nested {
+    /// The registered name of the simpler law.
+    pub law: &'static str,
+    /// Its parameters for `k` domains mapped to the richer law's, with the same predictions on
+    /// the simplex.
+    pub embed: Embed,
+}
+
+/// A map of a nested law's parameters for `k` domains to the richer law's.
+pub type Embed = fn(&[f64], usize) -> Vec<f64>;
+
+/// Everything that defines a law: its registry entry's data and its mathematics.
+pub struct Definition {
+    /// Short name used on the command line and in fit files (`additive`, `joint`, ...).
+    pub name: String,
+    /// The formula, for `mixlaw laws` and the fit file.
+    pub formula: String,
+    /// The parameter count as a rule in `k`, the number of domains: `"5"`, `"5+2k"`, `"k+6"`.
+    pub parameters: String,
+    /// Whether the law uses the mixture `h` (false for chinchilla).
+    pub uses_mixture: bool,
+    /// Whether the law uses `N` and `D` (false for the fixed-scale baselines).
+    pub uses_scale: bool,
+    /// The GPU kernel, if the shader implements the law.
+    pub kernel: Option<Kernel>,
+    /// The defaults of a fit.
+    pub conventions: Conventions,
+    /// The law nested in this one, if any.
+    pub nested: Option<Nested>,
+    /// The mathematics.
+    pub family: Box<dyn Family>,
+}
+
+/// A law: a shared handle to its [`Definition`], cheap to clone. Built-in laws come from the
+/// [`registry`].
+#[derive(Clone)]
+pub struct Law(Arc<Definition>);
+
+impl std::fmt::Debug for Law {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Law({})", self.0.name)
     }
 }
 
-/// A law nested in another, with the embedding of its parameters.
-pub struct Nested {
-    pub law: &'static dyn Law,
-    pub embed: fn(&[f64], usize) -> Vec<f64>,
-}
-
-/// All law families, in the order `mixlaw laws` lists them.
-pub fn all() -> [&'static dyn Law; 7] {
-    [
-        &chinchilla::Chinchilla,
-        &additive::Additive,
-        &joint::Joint,
-        &simple::Simple,
-        &full::Full,
-        &datamix::DataMix,
-        &linear::Linear,
-    ]
-}
-
-/// Look a law up by name.
-pub fn by_name(name: &str) -> Option<&'static dyn Law> {
-    all().into_iter().find(|l| l.name() == name)
+impl Law {
+    /// A law from its definition.
+    pub fn new(definition: Definition) -> Law {
+        Law(Arc::new(definition))
+    }
+    /// See [`Definition::name`].
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// See [`Definition::formula`].
+    pub fn formula(&self) -> &str {
+        &self.0.formula
+    }
+    /// See [`Definition::parameters`].
+    pub fn parameters(&self) -> &str {
+        &self.0.parameters
+    }
+    /// See [`Definition::uses_mixture`].
+    pub fn uses_mixture(&self) -> bool {
+        self.0.uses_mixture
+    }
+    /// See [`Definition::uses_scale`].
+    pub fn uses_scale(&self) -> bool {
+        self.0.uses_scale
+    }
+    /// See [`Definition::kernel`].
+    pub fn kernel(&self) -> Option<Kernel> {
+        self.0.kernel
+    }
+    /// See [`Definition::conventions`].
+    pub fn conventions(&self) -> &Conventions {
+        &self.0.conventions
+    }
+    /// The law nested in this one, resolved in the registry, and the embedding of its
+    /// parameters.
+    pub fn nested(&self) -> Option<(Law, Embed)> {
+        let n = self.0.nested?;
+        let inner = registry::by_name(n.law).expect("a nested law is registered");
+        Some((inner, n.embed))
+    }
+    /// The mathematics.
+    pub fn family(&self) -> &dyn Family {
+        self.0.family.as_ref()
+    }
+    /// See [`Family::params`].
+    pub fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+        self.0.family.params(domains)
+    }
+    /// See [`Family::sample_start`].
+    pub fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+        self.0.family.sample_start(k, rng)
+    }
+    /// See [`Family::grid`].
+    pub fn grid(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
+        self.0.family.grid(n_unit, d_unit)
+    }
+    /// See [`Family::eval`].
+    #[inline]
+    pub fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+        self.0.family.eval(p, x, grad)
+    }
+    /// See [`Family::eval_rows`].
+    #[inline]
+    pub fn eval_rows(&self, p: &[f64], x: &Points, pred: &mut [f64], grad: Option<&mut [f64]>) {
+        self.0.family.eval_rows(p, x, pred, grad)
+    }
+    /// See [`Family::grad_h`].
+    pub fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
+        self.0.family.grad_h(p, x, dh)
+    }
 }
 
 /// Parameter names `<prefix>_<domain>` for every domain.
@@ -326,7 +508,7 @@ pub(crate) mod tests {
     }
 
     /// Checks `eval`'s gradient against central differences at random interior points.
-    fn check_param_gradient(law: &dyn Law) {
+    fn check_param_gradient(law: &Law) {
         let mut rng = Rng::new(42, 0);
         for k in [1usize, 2, 3, 7] {
             for _ in 0..20 {
@@ -365,7 +547,7 @@ pub(crate) mod tests {
 
     /// Checks `grad_h` against central differences (h moved off the simplex; laws are defined
     /// for any positive h).
-    fn check_mixture_gradient(law: &dyn Law) {
+    fn check_mixture_gradient(law: &Law) {
         let mut rng = Rng::new(43, 0);
         for k in [1usize, 2, 3, 7] {
             for _ in 0..20 {
@@ -395,7 +577,7 @@ pub(crate) mod tests {
 
     #[test]
     fn every_gradient_matches_central_differences() {
-        for law in all() {
+        for law in registry::builtin() {
             check_param_gradient(law);
             if law.uses_mixture() {
                 check_mixture_gradient(law);
@@ -406,7 +588,7 @@ pub(crate) mod tests {
     #[test]
     fn starts_lie_inside_default_bounds() {
         let mut rng = Rng::new(1, 0);
-        for law in all() {
+        for law in registry::builtin() {
             for k in [1, 4] {
                 let (domains, ..) = fixture(k, &mut rng);
                 let specs = law.params(&domains);
@@ -433,10 +615,10 @@ pub(crate) mod tests {
                 .sum()
         }
         let mut rng = Rng::new(2, 0);
-        for law in all() {
+        for law in registry::builtin() {
             for k in [1, 3, 7] {
                 let (domains, ..) = fixture(k, &mut rng);
-                let want = count(law.count_formula(), k);
+                let want = count(law.parameters(), k);
                 assert_eq!(law.params(&domains).len(), want, "{}", law.name());
                 assert_eq!(law.sample_start(k, &mut rng).len(), want, "{}", law.name());
             }
@@ -448,7 +630,7 @@ pub(crate) mod tests {
     #[test]
     fn boundary_mixtures_stay_finite() {
         let mut rng = Rng::new(3, 0);
-        for law in all() {
+        for law in registry::builtin() {
             for h in [vec![1.0, 0.0, 0.0], vec![0.0, 0.4, 0.6]] {
                 for _ in 0..20 {
                     let p = law.sample_start(3, &mut rng);
@@ -467,25 +649,24 @@ pub(crate) mod tests {
     #[test]
     fn nested_laws_embed_to_identical_predictions_on_the_simplex() {
         let mut rng = Rng::new(44, 0);
-        for law in all() {
-            let Some(nested) = law.nested() else { continue };
+        for law in registry::builtin() {
+            let Some((nested, embed)) = law.nested() else {
+                continue;
+            };
             for k in [1usize, 3, 7] {
-                let inner = nested.law.sample_start(k, &mut rng);
-                let outer = (nested.embed)(&inner, k);
+                let inner = nested.sample_start(k, &mut rng);
+                let outer = embed(&inner, k);
                 let (domains, ..) = fixture(k, &mut rng);
                 assert_eq!(outer.len(), law.params(&domains).len(), "{}", law.name());
                 for _ in 0..10 {
                     let (_, h, n, d) = fixture(k, &mut rng);
                     let x = Point::new(n, d, &h);
-                    let (a, b) = (
-                        nested.law.eval(&inner, &x, None),
-                        law.eval(&outer, &x, None),
-                    );
+                    let (a, b) = (nested.eval(&inner, &x, None), law.eval(&outer, &x, None));
                     assert!(
                         (a - b).abs() <= 1e-12 * a.abs(),
                         "{} from {}: {a} vs {b}",
                         law.name(),
-                        nested.law.name()
+                        nested.name()
                     );
                 }
             }
@@ -494,9 +675,11 @@ pub(crate) mod tests {
 
     #[test]
     fn names_are_unique_and_found() {
-        for law in all() {
-            assert_eq!(by_name(law.name()).unwrap().name(), law.name());
+        for law in registry::builtin() {
+            assert_eq!(registry::by_name(law.name()).unwrap().name(), law.name());
         }
-        assert!(by_name("nope").is_none());
+        assert!(registry::by_name("nope").is_none());
+        let e = registry::lookup("nope").unwrap_err().to_string();
+        assert!(e.contains("the laws are chinchilla, additive"), "{e}");
     }
 }

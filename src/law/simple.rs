@@ -4,27 +4,12 @@
 
 use super::chinchilla::{scale_eval, scale_params, scale_start};
 use super::joint::pow_sum;
-use super::{per_domain, Law, ParamSpec, Point};
+use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct Simple;
 
-impl Law for Simple {
-    fn name(&self) -> &'static str {
-        "simple"
-    }
-    fn formula(&self) -> &'static str {
-        "L = E + (Σ_i C_i h_i)^γ + A/N^α + B/D^β"
-    }
-    fn uses_mixture(&self) -> bool {
-        true
-    }
-    fn uses_scale(&self) -> bool {
-        true
-    }
-    fn count_formula(&self) -> &'static str {
-        "k+6"
-    }
+impl Family for Simple {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = scale_params();
         v.extend(per_domain("C", domains, 1e-8, 1e4, true));

@@ -8,37 +8,41 @@
 //! lattice cannot. Constraints are boxes on the weights (`--min`, `--max`, and token availability
 //! `h_i·D ≤ tokens_i`), kept by a KL projection that rescales the free weights.
 
+mod constraints;
+mod flops;
 pub mod lattice;
+mod solve;
+mod weighting;
+
+pub use constraints::{Bounds, Constraints};
+pub use flops::at_flops;
+pub use solve::{optimize, sweep, OptimizeSettings, Optimum, Placed, Scale};
+pub use weighting::Weighting;
 
 use rayon::prelude::*;
 
 use crate::backend::Backend;
+use crate::fit::FitFile;
 use crate::law::{Law, Point};
-use crate::report::FitFile;
 use crate::{Error, Result};
-
-/// One objective: a weighting of the fitted targets (one-hot for a single target).
-#[derive(Clone, Debug)]
-pub struct Objective {
-    pub name: String,
-    /// One weight per fitted target.
-    pub weights: Vec<f64>,
-}
 
 /// The fitted laws of every target at one scale, ready to evaluate at any `h`.
 pub struct Laws {
-    pub law: &'static dyn Law,
+    /// The fitted law.
+    pub law: Law,
+    /// The domains, in the order of the law's per-domain parameters.
     pub domains: Vec<String>,
     /// One parameter vector per fitted target.
     pub params: Vec<Vec<f64>>,
     /// N and D in fit units.
     pub n: f64,
+    /// D in fit units.
     pub d: f64,
 }
 
 impl Laws {
     /// The laws of `fit` at raw `n` parameters and `d` tokens.
-    pub fn new(fit: &FitFile, law: &'static dyn Law, n: f64, d: f64) -> Result<Self> {
+    pub fn new(fit: &FitFile, law: &Law, n: f64, d: f64) -> Result<Self> {
         if !law.uses_mixture() {
             return Err(Error::usage(format!(
                 "the {} law has no mixture to optimise",
@@ -49,7 +53,7 @@ impl Laws {
             .map(|t| fit.param_vector(law, t))
             .collect();
         Ok(Laws {
-            law,
+            law: law.clone(),
             domains: fit.domains.clone(),
             params,
             n: n / fit.units.n,
@@ -67,7 +71,7 @@ impl Laws {
     }
 
     /// `Σ_t w_t L_t(h)` and, if asked, its gradient in `h`.
-    pub fn value(&self, o: &Objective, h: &[f64], grad: Option<&mut [f64]>) -> f64 {
+    pub fn value(&self, o: &Weighting, h: &[f64], grad: Option<&mut [f64]>) -> f64 {
         let x = Point::new(self.n, self.d, h);
         let mut v = 0.0;
         let k = h.len();
@@ -103,84 +107,10 @@ impl Laws {
     }
 }
 
-/// Box constraints on the weights.
-#[derive(Clone, Debug)]
-pub struct Bounds {
-    pub lo: Vec<f64>,
-    pub hi: Vec<f64>,
-}
-
-impl Bounds {
-    /// `[0, 1]` for every domain.
-    pub fn free(k: usize) -> Self {
-        Bounds {
-            lo: vec![0.0; k],
-            hi: vec![1.0; k],
-        }
-    }
-
-    /// An error unless some `h` on the simplex satisfies the boxes.
-    pub fn check(&self, domains: &[String]) -> Result<()> {
-        for ((d, lo), hi) in domains.iter().zip(&self.lo).zip(&self.hi) {
-            if lo > hi {
-                return Err(Error::usage(format!(
-                    "infeasible constraints: {d} must be at least {lo} and at most {hi}"
-                )));
-            }
-        }
-        let (lo, hi): (f64, f64) = (self.lo.iter().sum(), self.hi.iter().sum());
-        if lo > 1.0 + 1e-12 || hi < 1.0 - 1e-12 {
-            return Err(Error::usage(format!(
-                "infeasible constraints: the minimum weights sum to {lo} and the maximum weights to {hi}; \
-                 a mixture needs the first at most 1 and the second at least 1"
-            )));
-        }
-        Ok(())
-    }
-
-    fn contains(&self, h: &[f64]) -> bool {
-        h.iter()
-            .zip(&self.lo)
-            .zip(&self.hi)
-            .all(|((v, l), u)| *v >= l - 1e-12 && *v <= u + 1e-12)
-    }
-
-    /// KL projection onto `{lo ≤ h ≤ hi, Σ h = 1}`: rescale the free weights, clamp the ones that
-    /// leave their box, and repeat with those held (at most k rounds).
-    pub fn project(&self, h: &mut [f64]) {
-        let k = h.len();
-        let mut held = vec![false; k];
-        for _ in 0..=k {
-            let fixed: f64 = (0..k).filter(|&i| held[i]).map(|i| h[i]).sum();
-            let free: f64 = (0..k).filter(|&i| !held[i]).map(|i| h[i]).sum();
-            if free <= 0.0 {
-                // Nothing left to rescale: spread the remainder over the free weights.
-                let n = held.iter().filter(|&&x| !x).count().max(1) as f64;
-                (0..k)
-                    .filter(|&i| !held[i])
-                    .for_each(|i| h[i] = (1.0 - fixed) / n);
-            } else {
-                let s = (1.0 - fixed) / free;
-                (0..k).filter(|&i| !held[i]).for_each(|i| h[i] *= s);
-            }
-            let mut changed = false;
-            for i in 0..k {
-                if !held[i] && (h[i] < self.lo[i] || h[i] > self.hi[i]) {
-                    h[i] = h[i].clamp(self.lo[i], self.hi[i]);
-                    held[i] = true;
-                    changed = true;
-                }
-            }
-            if !changed {
-                return;
-            }
-        }
-    }
-}
-
-/// The result for one objective.
+/// The optimum of one weighting.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Solution {
+    /// The weighting's name (a target, `avg`, or a row's `name`).
     pub target: String,
     /// The refined optimum.
     pub h: Vec<f64>,
@@ -190,34 +120,38 @@ pub struct Solution {
     pub predicted: Vec<f64>,
     /// The best lattice point and its objective.
     pub lattice_h: Vec<f64>,
+    /// The objective at `lattice_h`, re-scored in f64.
     pub lattice_loss: f64,
     /// Domains whose weight sits on a bound (0, 1, or a constraint).
     pub on_bounds: Vec<usize>,
+    /// Mirror-descent iterations of the refinement that won.
     pub descent_iterations: usize,
 }
 
 /// How to search.
 #[derive(Clone, Debug)]
 pub struct Search {
+    /// Lattice resolution `r`: the sweep visits every feasible `h_i = j_i / r`.
     pub resolution: usize,
-    /// Lattice points refined per objective.
+    /// Lattice points refined per weighting.
     pub top: usize,
+    /// Mirror-descent iterations per refined point, at most.
     pub max_iter: usize,
 }
 
-/// Minimise every objective over the simplex within `bounds`; the lattice sweep's predictions
+/// Minimise every weighting over the simplex within `bounds`; the lattice sweep's predictions
 /// run on `backend`, the refinement in f64 on the CPU.
-pub fn optimize(
+pub fn minimize(
     laws: &Laws,
-    objectives: &[Objective],
+    weightings: &[Weighting],
     bounds: &Bounds,
     s: &Search,
     backend: &dyn Backend,
 ) -> Result<Vec<Solution>> {
     let k = laws.domains.len();
     bounds.check(&laws.domains)?;
-    let tops = sweep(laws, objectives, bounds, s, backend);
-    Ok(objectives
+    let tops = lattice_best(laws, weightings, bounds, s, backend);
+    Ok(weightings
         .par_iter()
         .zip(tops)
         .map(|(o, top)| {
@@ -253,27 +187,27 @@ pub fn optimize(
         .collect())
 }
 
-/// The `s.top` best feasible lattice points of every objective, best first, re-scored in f64.
+/// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64.
 ///
 /// Candidates are generated on the host in rank order, feasible ones collected into batches,
 /// and the backend predicts every weighed target at every candidate of a batch at once (the
-/// GPU in f32); objectives are weighted sums of those predictions.
-fn sweep(
+/// GPU in f32); weightings are weighted sums of those predictions.
+fn lattice_best(
     laws: &Laws,
-    objectives: &[Objective],
+    weightings: &[Weighting],
     bounds: &Bounds,
     s: &Search,
     backend: &dyn Backend,
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
     const BATCH: usize = 1 << 15;
     let k = laws.domains.len();
-    // Targets no objective weighs are never evaluated.
+    // Targets no weighting weighs are never evaluated.
     let needed: Vec<usize> = (0..laws.params.len())
-        .filter(|&t| objectives.iter().any(|o| o.weights[t] != 0.0))
+        .filter(|&t| weightings.iter().any(|o| o.weights[t] != 0.0))
         .collect();
     let params: Vec<Vec<f64>> = needed.iter().map(|&t| laws.params[t].clone()).collect();
     let (ln_n, ln_d) = (laws.n.ln(), laws.d.ln());
-    let mut best: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); objectives.len()];
+    let mut best: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); weightings.len()];
     let mut j = vec![0usize; k];
     lattice::unrank(0, s.resolution, &mut j);
     let mut more = true;
@@ -293,10 +227,10 @@ fn sweep(
         }
         let n = hs.len() / k;
         let t = params.len();
-        backend.predict_mixtures(laws.law, &params, ln_n, ln_d, &hs, k, &mut preds[..n * t]);
+        backend.predict_mixtures(&laws.law, &params, ln_n, ln_d, &hs, k, &mut preds[..n * t]);
         for c in 0..n {
             let p = &preds[c * t..(c + 1) * t];
-            for (o, top) in objectives.iter().zip(best.iter_mut()) {
+            for (o, top) in weightings.iter().zip(best.iter_mut()) {
                 let v: f64 = needed.iter().zip(p).map(|(&i, l)| o.weights[i] * l).sum();
                 if top.len() < s.top || v < top[top.len() - 1].0 {
                     top.push((v, hs[c * k..(c + 1) * k].to_vec()));
@@ -306,7 +240,7 @@ fn sweep(
             }
         }
     }
-    for (o, top) in objectives.iter().zip(best.iter_mut()) {
+    for (o, top) in weightings.iter().zip(best.iter_mut()) {
         for (v, h) in top.iter_mut() {
             *v = laws.value(o, h, None);
         }
@@ -319,7 +253,7 @@ fn sweep(
 /// never move a zero weight), with a step that grows after a success and halves after a failure.
 fn descend(
     laws: &Laws,
-    o: &Objective,
+    o: &Weighting,
     bounds: &Bounds,
     h0: Vec<f64>,
     max_iter: usize,
@@ -377,7 +311,7 @@ mod tests {
         p.extend_from_slice(c);
         p.extend(std::iter::repeat_n(gamma, k));
         Laws {
-            law: crate::law::by_name("additive").unwrap(),
+            law: crate::law::registry::by_name("additive").unwrap(),
             domains: (0..k).map(|i| format!("d{i}")).collect(),
             params: vec![p],
             n: 100.0,
@@ -385,8 +319,8 @@ mod tests {
         }
     }
 
-    fn one() -> Vec<Objective> {
-        vec![Objective {
+    fn one() -> Vec<Weighting> {
+        vec![Weighting {
             name: "t".into(),
             weights: vec![1.0],
         }]
@@ -417,7 +351,7 @@ mod tests {
             let want = closed_form(&c, gamma);
             let r = 20;
             let sol =
-                &optimize(&laws, &one(), &Bounds::free(c.len()), &search(r), &Cpu).unwrap()[0];
+                &minimize(&laws, &one(), &Bounds::free(c.len()), &search(r), &Cpu).unwrap()[0];
             for i in 0..c.len() {
                 assert!(
                     (sol.h[i] - want[i]).abs() < 1e-6,
@@ -438,13 +372,13 @@ mod tests {
     #[test]
     fn the_additive_optimum_does_not_depend_on_scale() {
         let mut laws = additive(&[1.0, 2.0, 3.0], 0.4);
-        let h0 = optimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0]
+        let h0 = minimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0]
             .h
             .clone();
         for (n, d) in [(10.0, 1.0), (1e4, 1e3)] {
             laws.n = n;
             laws.d = d;
-            let h = &optimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0].h;
+            let h = &minimize(&laws, &one(), &Bounds::free(3), &search(10), &Cpu).unwrap()[0].h;
             // The same optimum, to the precision a descent on values can resolve: f is flat to
             // second order at the optimum, so f64's 1e-16 in f leaves ~1e-8 in h.
             for i in 0..3 {
@@ -461,7 +395,7 @@ mod tests {
             lo: vec![0.0; 3],
             hi: vec![1.0, 1.0, 0.4],
         };
-        let sol = &optimize(&laws, &one(), &bounds, &search(20), &Cpu).unwrap()[0];
+        let sol = &minimize(&laws, &one(), &bounds, &search(20), &Cpu).unwrap()[0];
         assert!((sol.h[2] - 0.4).abs() < 1e-9, "{:?}", sol.h);
         assert!(
             (sol.h[0] - 0.12).abs() < 1e-6 && (sol.h[1] - 0.48).abs() < 1e-6,
@@ -474,7 +408,7 @@ mod tests {
             lo: vec![0.3, 0.0, 0.0],
             hi: vec![1.0; 3],
         };
-        let sol = &optimize(&laws, &one(), &floor, &search(20), &Cpu).unwrap()[0];
+        let sol = &minimize(&laws, &one(), &floor, &search(20), &Cpu).unwrap()[0];
         assert!(sol.h[0] >= 0.3 - 1e-12 && (sol.h.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
@@ -485,7 +419,7 @@ mod tests {
             lo: vec![0.6, 0.6],
             hi: vec![1.0; 2],
         };
-        let e = optimize(&laws, &one(), &over, &search(5), &Cpu)
+        let e = minimize(&laws, &one(), &over, &search(5), &Cpu)
             .unwrap_err()
             .to_string();
         assert!(e.contains("infeasible"), "{e}");
@@ -493,7 +427,7 @@ mod tests {
             lo: vec![0.0; 2],
             hi: vec![0.3, 0.3],
         };
-        assert!(optimize(&laws, &one(), &under, &search(5), &Cpu).is_err());
+        assert!(minimize(&laws, &one(), &under, &search(5), &Cpu).is_err());
     }
 
     #[test]
@@ -504,16 +438,16 @@ mod tests {
         p[6] = 1.0;
         laws.params.push(p);
         let objs = vec![
-            Objective {
+            Weighting {
                 name: "a".into(),
                 weights: vec![1.0, 0.0],
             },
-            Objective {
+            Weighting {
                 name: "b".into(),
                 weights: vec![0.0, 1.0],
             },
         ];
-        let sols = optimize(&laws, &objs, &Bounds::free(2), &search(10), &Cpu).unwrap();
+        let sols = minimize(&laws, &objs, &Bounds::free(2), &search(10), &Cpu).unwrap();
         assert!((sols[0].h[1] - 0.8).abs() < 1e-6 && (sols[1].h[0] - 0.8).abs() < 1e-6);
         assert_eq!(sols[0].predicted.len(), 2);
     }

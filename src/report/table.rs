@@ -2,23 +2,26 @@
 
 /// A table: a header and rows of cells; numbers right-aligned, text left-aligned.
 #[derive(Default)]
-pub struct Table {
+pub struct TextTable {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
-impl Table {
+impl TextTable {
+    /// An empty table with these column headings.
     pub fn new<S: Into<String>>(header: impl IntoIterator<Item = S>) -> Self {
-        Table {
+        TextTable {
             header: header.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
         }
     }
 
+    /// Append a row of cells.
     pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
+    /// The table as text: the header, a rule of dashes, then the rows, columns two spaces apart.
     pub fn render(&self) -> String {
         let cols = self.header.len();
         let mut width: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();

@@ -1,0 +1,109 @@
+//! Extrapolation scores: fit on one split of a table, score the mean relative error on another
+//! — the paper's protocol (fit small models, predict larger ones).
+
+use super::{fit, target_rows, FitFile, FitSettings, Params};
+use crate::backend::Backend;
+use crate::data::{mask, Dataset, Table};
+use crate::law::Law;
+use crate::{Error, Result};
+
+/// One target's scores.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct TargetScore {
+    /// The target column.
+    pub target: String,
+    /// Mean relative error (%) on the train split.
+    pub train_mre_pct: f64,
+    /// Mean relative error (%) on the test split (`None` when the target has no test rows).
+    pub test_mre_pct: Option<f64>,
+    /// The fit's objective on the train split.
+    pub objective: f64,
+    /// Rows fitted.
+    pub train_rows: usize,
+    /// Rows scored.
+    pub test_rows: usize,
+    /// The fitted parameters.
+    pub params: Params,
+}
+
+/// An evaluation: per-target scores and their means.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EvalReport {
+    /// The law's name.
+    pub law: String,
+    /// The train split's expressions.
+    pub train: Vec<String>,
+    /// The test split's expressions.
+    pub test: Vec<String>,
+    /// Per target.
+    pub targets: Vec<TargetScore>,
+    /// The mean of the targets' train MRE (%).
+    pub mean_train_mre_pct: f64,
+    /// The mean of the targets' test MRE (%), over targets with test rows.
+    pub mean_test_mre_pct: Option<f64>,
+    /// The backend that explored.
+    pub backend: String,
+    /// Seconds the fit took.
+    pub wall_s: f64,
+}
+
+/// Fit `law` on the rows of `ds` where the `train` expressions hold and score it on those
+/// where the `test` expressions hold. The expressions refer to columns of `table`, the table
+/// `ds` was loaded from. Returns the fit (on the train split) and the scores.
+#[allow(clippy::too_many_arguments)]
+pub fn eval(
+    table: &Table,
+    ds: &Dataset,
+    law: &Law,
+    settings: &FitSettings,
+    train: &[String],
+    test: &[String],
+    backend: &dyn Backend,
+    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
+) -> Result<(FitFile, EvalReport)> {
+    let split = |exprs: &[String], which: &str| -> Result<Dataset> {
+        let keep = mask(ds, table, exprs)?;
+        if !keep.iter().any(|&k| k) {
+            return Err(Error::usage(format!(
+                "no rows of {} satisfy the --{which} expression(s) {}",
+                table.source().display(),
+                exprs.join(" and ")
+            )));
+        }
+        Ok(ds.subset(&keep))
+    };
+    let train_ds = split(train, "train")?;
+    let test_ds = split(test, "test")?;
+    let file = fit(&train_ds, law, settings, backend, train, progress)?;
+    let targets: Vec<TargetScore> = file
+        .targets
+        .iter()
+        .enumerate()
+        .map(|(t, f)| {
+            let rows = target_rows(&test_ds, t, settings.n_unit, settings.d_unit);
+            let p = file.param_vector(law, t);
+            TargetScore {
+                target: f.target.clone(),
+                train_mre_pct: f.train_mre_pct,
+                test_mre_pct: (!rows.is_empty()).then(|| rows.mre_pct(law, &p)),
+                objective: f.objective,
+                train_rows: f.rows,
+                test_rows: rows.len(),
+                params: f.params.clone(),
+            }
+        })
+        .collect();
+    let mean = |v: Vec<f64>| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    let report = EvalReport {
+        law: law.name().into(),
+        train: train.to_vec(),
+        test: test.to_vec(),
+        mean_train_mre_pct: mean(targets.iter().map(|t| t.train_mre_pct).collect())
+            .unwrap_or(f64::NAN),
+        mean_test_mre_pct: mean(targets.iter().filter_map(|t| t.test_mre_pct).collect()),
+        targets,
+        backend: file.backend.clone(),
+        wall_s: file.wall_s,
+    };
+    Ok((file, report))
+}

@@ -1,0 +1,132 @@
+//! The steps every fit of a target shares, a plain fit's and a bootstrap replicate's alike:
+//! the target's rows in fit units, the problem under given weight sets, and the starts.
+
+use super::FitSettings;
+use crate::data::Dataset;
+use crate::error::Location;
+use crate::law::{Init, Law, ParamSpec};
+use crate::objective::{Problem, Rows};
+use crate::rng::Rng;
+use crate::{Error, Result};
+
+/// One target's rows in fit units and the law's parameters over the table's domains: what every
+/// problem of that target shares.
+pub(crate) struct TargetRows {
+    /// The table rows the target is fitted on (those with a value for it).
+    pub ids: Vec<usize>,
+    pub rows: Rows,
+    pub specs: Vec<ParamSpec>,
+}
+
+impl TargetRows {
+    /// Target `t` of `ds` for `law`: an error unless there are at least as many rows as
+    /// parameters.
+    pub fn new(ds: &Dataset, t: usize, law: &Law, s: &FitSettings) -> Result<Self> {
+        let target = &ds.targets[t];
+        let ids = row_ids(ds, t);
+        let rows = target_rows(ds, t, s.n_unit, s.d_unit);
+        let specs = law.params(&ds.domains);
+        if rows.len() < specs.len() {
+            return Err(Error::Data {
+                at: Location {
+                    file: ds.source.clone(),
+                    row: None,
+                    column: Some(target.name.clone()),
+                },
+                msg: format!(
+                    "{} rows for target {} but the {} law has {} parameters: a fit needs at least as many rows as parameters",
+                    rows.len(),
+                    target.name,
+                    law.name(),
+                    specs.len()
+                ),
+            });
+        }
+        Ok(TargetRows { ids, rows, specs })
+    }
+
+    /// The problem of fitting `law` to these rows under `weights` (whole weight sets).
+    pub fn problem(&self, law: &Law, s: &FitSettings, weights: Vec<f64>) -> Problem {
+        Problem::new(
+            law,
+            self.specs.clone(),
+            self.rows.clone(),
+            weights,
+            s.residual,
+            s.reduce,
+            s.delta,
+        )
+    }
+}
+
+/// The table rows target `t` is fitted on (those with a value for it).
+pub fn row_ids(ds: &Dataset, t: usize) -> Vec<usize> {
+    let y = &ds.targets[t].y;
+    (0..ds.rows()).filter(|&r| y[r].is_finite()).collect()
+}
+
+/// The rows of target `t` in fit units (rows with an empty or dropped cell left out).
+pub fn target_rows(ds: &Dataset, t: usize, n_unit: f64, d_unit: f64) -> Rows {
+    let y = &ds.targets[t].y;
+    let keep = row_ids(ds, t);
+    Rows::new(
+        keep.iter().map(|&r| (ds.n[r] / n_unit).ln()).collect(),
+        keep.iter().map(|&r| (ds.d[r] / d_unit).ln()).collect(),
+        keep.iter()
+            .flat_map(|&r| ds.h_row(r).iter().copied())
+            .collect(),
+        keep.iter().map(|&r| y[r]).collect(),
+        ds.k(),
+    )
+}
+
+/// Where a fit's starting points come from: the law's grid or its random draws.
+pub(crate) enum Starts {
+    Grid(Vec<Vec<f64>>),
+    Random,
+}
+
+impl Starts {
+    /// The source `s.init` names for `law`: an error if it names a grid the law does not have,
+    /// or random starts and none of them.
+    pub fn new(law: &Law, s: &FitSettings) -> Result<Self> {
+        match s.init {
+            Init::Grid => law
+                .grid(s.n_unit, s.d_unit)
+                .map(Starts::Grid)
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--init grid needs a law with a start grid (chinchilla has Hoffmann's); \
+                     use --init random for {}",
+                        law.name()
+                    ))
+                }),
+            Init::Random if s.starts == 0 => Err(Error::usage("--starts must be at least 1")),
+            Init::Random => Ok(Starts::Random),
+        }
+    }
+
+    /// A fit's starts, natural parameters: the first `s.starts` grid points (all for 0), or
+    /// `s.starts` draws, the `i`-th from stream `i` of the seed.
+    pub fn initial(&self, law: &Law, k: usize, s: &FitSettings) -> Vec<Vec<f64>> {
+        match self {
+            Starts::Grid(g) => g[..if s.starts > 0 {
+                s.starts.min(g.len())
+            } else {
+                g.len()
+            }]
+                .to_vec(),
+            Starts::Random => (0..s.starts as u64)
+                .map(|i| law.sample_start(k, &mut Rng::new(s.seed, i)))
+                .collect(),
+        }
+    }
+
+    /// One start drawn from `rng`: a random grid point, or a random draw.
+    pub fn draw(&self, law: &Law, k: usize, rng: &mut Rng) -> Vec<f64> {
+        match self {
+            Starts::Grid(g) => g[rng.below(g.len())].clone(),
+            Starts::Random => law.sample_start(k, rng),
+        }
+    }
+}
