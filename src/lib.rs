@@ -48,6 +48,8 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod architecture;
 pub mod backend;
 pub mod bootstrap;
 pub mod data;

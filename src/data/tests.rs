@@ -1,6 +1,7 @@
 //! Tests for loading: small CSVs written to a temp dir, plus the two shared real tables.
 
 use super::*;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -31,8 +32,13 @@ weight_a,weight_b,model_size,n_tokens,a_loss,b_loss,color
 0.0,1.0,2e8,2e9,2.7,3.0,x y z
 ";
 
+/// [`load`] of the CSV file at `path`.
+fn load_csv(path: &Path, spec: &DataSpec) -> Result<Dataset> {
+    load(&Table::read(path)?, spec)
+}
+
 fn load_text(tag: &str, text: &str, spec: &DataSpec) -> Result<Dataset> {
-    load(&write(tag, text), spec)
+    load_csv(&write(tag, text), spec)
 }
 
 /// The message of a Data error, after checking its location: file name contains `tag`, and
@@ -481,7 +487,7 @@ fn malformed_files() {
     assert_eq!((ds.n[0], ds.d[0], ds.targets[0].y[0]), (2.0, 3.0, 4.0));
     // A missing file is an I/O error.
     let missing = std::env::temp_dir().join("mixlaw-no-such-file-here.csv");
-    assert!(matches!(load(&missing, &spec), Err(Error::Io { .. })));
+    assert!(matches!(load_csv(&missing, &spec), Err(Error::Io { .. })));
 }
 
 #[test]
@@ -707,8 +713,13 @@ fn subset_and_mask() {
         filters: vec!["n_tokens > 1e8".into()],
         ..mixture_spec()
     };
-    let ds = load(&path, &spec).unwrap();
-    let keep = mask(&ds, &path, &["model_size >= 2e8".into()]).unwrap();
+    let ds = load_csv(&path, &spec).unwrap();
+    let keep = mask(
+        &ds,
+        &Table::read(&path).unwrap(),
+        &["model_size >= 2e8".into()],
+    )
+    .unwrap();
     assert_eq!(keep, vec![false, false, true, true]);
     let test = ds.subset(&keep);
     assert_eq!(test.rows(), 2);
@@ -722,7 +733,7 @@ fn subset_and_mask() {
     assert_eq!(train.row_ids, vec![1, 2]);
 
     // mask aligns with row_ids after duplicates/filters, and ANDs expressions.
-    let ds = load(
+    let ds = load_csv(
         &path,
         &DataSpec {
             filters: vec!["n_tokens >= 2e9".into()],
@@ -733,26 +744,29 @@ fn subset_and_mask() {
     assert_eq!(ds.row_ids, vec![2, 4]);
     let keep = mask(
         &ds,
-        &path,
+        &Table::read(&path).unwrap(),
         &["model_size < 3e8".into(), "a_loss < 2.8".into()],
     )
     .unwrap();
     assert_eq!(keep, vec![false, true]);
-    assert_eq!(mask(&ds, &path, &[]).unwrap(), vec![true, true]);
+    assert_eq!(
+        mask(&ds, &Table::read(&path).unwrap(), &[]).unwrap(),
+        vec![true, true]
+    );
 
     // Errors: parse, unknown column, non-numeric column.
-    match mask(&ds, &path, &["model_size <".into()]) {
+    match mask(&ds, &Table::read(&path).unwrap(), &["model_size <".into()]) {
         Err(Error::Usage(m)) => assert!(m.contains("bad --train/--test expression"), "{m}"),
         other => panic!("{other:?}"),
     }
-    match mask(&ds, &path, &["nope < 1".into()]) {
+    match mask(&ds, &Table::read(&path).unwrap(), &["nope < 1".into()]) {
         Err(Error::Data { at, msg }) => {
             assert_eq!(at.column.as_deref(), Some("nope"));
             assert!(msg.contains("available columns"), "{msg}");
         }
         other => panic!("{other:?}"),
     }
-    match mask(&ds, &path, &["color < 1".into()]) {
+    match mask(&ds, &Table::read(&path).unwrap(), &["color < 1".into()]) {
         Err(Error::Data { at, msg }) => {
             assert_eq!((at.row, at.column.as_deref()), (Some(1), Some("color")));
             assert!(msg.contains("'red' is not a number"), "{msg}");
@@ -779,7 +793,7 @@ fn real_slimpajama_table() {
     let Some(path) = shared("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv") else {
         return;
     };
-    let ds = load(&path, &mixture_spec()).unwrap();
+    let ds = load_csv(&path, &mixture_spec()).unwrap();
     assert_eq!(
         ds.domains,
         vec![
@@ -822,10 +836,15 @@ fn real_slimpajama_table() {
         filters: vec!["model_size <= 1e9".into()],
         ..mixture_spec()
     };
-    let small = load(&path, &spec).unwrap();
+    let small = load_csv(&path, &spec).unwrap();
     assert!(small.n.iter().all(|&n| n <= 1e9));
     assert_eq!(small.filtered_out, ds.rows() - small.rows());
-    let keep = mask(&ds, &path, &["model_size >= 1.2e9".into()]).unwrap();
+    let keep = mask(
+        &ds,
+        &Table::read(&path).unwrap(),
+        &["model_size >= 1.2e9".into()],
+    )
+    .unwrap();
     assert_eq!(
         keep.iter().filter(|&&k| k).count() + small.rows(),
         ds.rows()
@@ -847,7 +866,7 @@ fn real_epoch_table() {
         ..Default::default()
     };
     // Epoch's fit keeps all 245 rows: 240 after dropping the 5 highest losses.
-    let ds = load(&path, &spec).unwrap();
+    let ds = load_csv(&path, &spec).unwrap();
     assert_eq!(ds.rows(), 245);
     assert_eq!(ds.duplicates_dropped, 0);
     assert_eq!(ds.row_ids, (1..=245).collect::<Vec<_>>());
@@ -870,7 +889,7 @@ fn real_epoch_table() {
         keep_duplicates: false,
         ..spec
     };
-    let ds = load(&path, &spec).unwrap();
+    let ds = load_csv(&path, &spec).unwrap();
     assert_eq!(ds.duplicates_dropped, 1);
     assert_eq!(ds.rows(), 244);
     assert!(!ds.row_ids.contains(&89));
@@ -878,4 +897,73 @@ fn real_epoch_table() {
         ds.targets[0].y.iter().filter(|y| y.is_finite()).count(),
         239
     );
+}
+
+/// A table built from columns in memory reads as the same CSV does: numbers as numbers, NaN as
+/// an empty cell, text columns parsed only where used, and the same errors with the same
+/// locations (the source is the name given).
+#[test]
+fn in_memory_columns_read_as_the_csv_does() {
+    let spec = mixture_spec();
+    let csv = load_csv(&write("memory", GOOD), &spec).unwrap();
+    let columns = |a_loss: Vec<f64>| {
+        vec![
+            (
+                "weight_a".to_string(),
+                Column::from(vec![0.5, 0.25, 1.0, 0.0]),
+            ),
+            (
+                "weight_b".to_string(),
+                Column::from(&[0.5, 0.75, 0.0, 1.0][..]),
+            ),
+            (
+                "model_size".to_string(),
+                Column::from(ndarray::arr1(&[1e8, 1e8, 2e8, 2e8]).view()),
+            ),
+            (
+                "n_tokens".to_string(),
+                Column::from(vec!["1e9", "2e9", "1e9", "2e9"]),
+            ),
+            ("a_loss".to_string(), Column::from(a_loss)),
+            ("b_loss".to_string(), Column::from(vec![3.5, 3.2, 3.1, 3.0])),
+            (
+                "color".to_string(),
+                Column::from(vec!["red", "blue", "", "x y z"]),
+            ),
+        ]
+    };
+    let table = Table::from_columns("<frame>", columns(vec![3.0, 2.9, 2.8, 2.7])).unwrap();
+    let mem = load(&table, &spec).unwrap();
+    assert_eq!(
+        (mem.h.clone(), mem.n.clone(), mem.d.clone()),
+        (csv.h, csv.n, csv.d)
+    );
+    assert_eq!(mem.targets[0].y, csv.targets[0].y);
+    assert_eq!(mem.domains, csv.domains);
+    assert_eq!(mem.source, PathBuf::from("<frame>"));
+    // NaN is an empty cell: that row is skipped for that target only.
+    let gap = Table::from_columns("<frame>", columns(vec![3.0, f64::NAN, 2.8, 2.7])).unwrap();
+    let ds = load(&gap, &spec).unwrap();
+    assert!(ds.targets[0].y[1].is_nan() && ds.targets[0].missing == 1);
+    // An infinite or non-positive loss is an error at its row and column.
+    let inf = Table::from_columns("<frame>", columns(vec![3.0, 2.9, f64::INFINITY, 2.7])).unwrap();
+    data_err(
+        load(&inf, &spec),
+        "<frame>",
+        Some(3),
+        Some("a_loss"),
+        "'inf' is not a finite number",
+    );
+    // Columns of different lengths, or none, are refused.
+    let mut ragged = columns(vec![3.0, 2.9, 2.8, 2.7]);
+    ragged[1].1 = Column::from(vec![0.5, 0.75]);
+    let e = Table::from_columns("<frame>", ragged)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("column 'weight_b' has 2 values but column 'weight_a' has 4"),
+        "{e}"
+    );
+    assert!(Table::from_columns("<frame>", Vec::new()).is_err());
 }

@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn reduces_to_joint() {
         // Cα_i = α, γα = 1 (and likewise β) on the simplex gives the joint law.
-        let joint = super::super::by_name("joint").unwrap();
+        let joint = super::super::registry::by_name("joint").unwrap();
         let (e, al, be) = (1.2, 0.35, 0.6);
         // C, gamma, CA, gammaA, CB, gammaB for k = 2.
         let mix = [0.5, 2.0, 0.2, -0.4, 3.0, 1.0, 0.7, 0.9, 4.0, 1.2];

@@ -219,7 +219,7 @@ mod tests {
     #[test]
     fn reduces_to_additive() {
         // γA = γB = 1, CA_i = A, CB_i = B on the simplex gives the additive law.
-        let add = super::super::by_name("additive").unwrap();
+        let add = super::super::registry::by_name("additive").unwrap();
         let (e, a, al, b, be) = (1.7, 30.0, 0.3, 12.0, 0.4);
         let (c, g) = ([0.5, 2.0, 1.3], [0.2, -0.4, 0.7]);
         let mut pa = vec![e, a, al, b, be];
