@@ -115,3 +115,91 @@ pub fn open(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::law::{Conventions, Definition, Family, ParamSpec};
+    use crate::loss::{Reduce, Residual};
+    use crate::objective::Rows;
+    use crate::rng::Rng;
+
+    /// `L = E + Σ C_i h_i` without a GPU kernel, as a law users define at run time will be.
+    struct Affine;
+
+    impl Family for Affine {
+        fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
+            let mut v = vec![ParamSpec::new("E", 0.0, 10.0, true)];
+            v.extend(
+                domains
+                    .iter()
+                    .map(|d| ParamSpec::new(format!("C_{d}"), -5.0, 5.0, false)),
+            );
+            v
+        }
+        fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
+            (0..=k).map(|_| rng.range(0.5, 1.5)).collect()
+        }
+        fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {
+            if let Some(g) = grad {
+                g[0] = 1.0;
+                g[1..].copy_from_slice(x.h);
+            }
+            p[0] + p[1..].iter().zip(x.h).map(|(c, h)| c * h).sum::<f64>()
+        }
+        fn grad_h(&self, p: &[f64], _x: &Point, dh: &mut [f64]) {
+            dh.copy_from_slice(&p[1..]);
+        }
+    }
+
+    fn kernel_less() -> Law {
+        Law::new(Definition {
+            name: "affine".into(),
+            formula: "L = E + Σ_i C_i h_i".into(),
+            parameters: "1+k".into(),
+            uses_mixture: true,
+            uses_scale: false,
+            kernel: None,
+            conventions: Conventions::SHUKOR,
+            nested: None,
+            family: Box::new(Affine),
+        })
+    }
+
+    /// Under `auto` a law without a GPU kernel is evaluated (on the CPU, with a notice when a
+    /// real GPU was passed over) rather than refused; asked for the GPU explicitly, the GPU
+    /// refuses it clearly before a fit starts.
+    #[test]
+    fn a_law_without_a_kernel_runs_on_the_cpu_under_auto() {
+        let law = kernel_less();
+        let domains = vec!["a".to_string(), "b".to_string()];
+        let rows = Rows::new(
+            vec![0.0; 3],
+            vec![0.0; 3],
+            vec![0.2, 0.8, 0.5, 0.5, 1.0, 0.0],
+            vec![1.0, 1.1, 1.2],
+            2,
+        );
+        let problem = Problem::new(
+            &law,
+            law.params(&domains),
+            rows,
+            vec![1.0; 3],
+            Residual::Raw,
+            Reduce::Mean,
+            1e-3,
+        );
+        let (backend, notice) = open(Choice::Auto, Some(&law)).unwrap();
+        backend.check(&problem).unwrap();
+        let (mut f, mut g) = (vec![0.0], vec![0.0; 3]);
+        backend.evaluate(&problem, &[0.0, 1.0, 1.0], &[0], &mut f, &mut g);
+        let mut want = vec![0.0; 3];
+        assert_eq!(f[0], problem.eval(&[0.0, 1.0, 1.0], 0, &mut want));
+        let real_gpu = Gpu::new().is_ok_and(|g| g.is_real_gpu());
+        assert_eq!(notice.is_some(), real_gpu, "{notice:?}");
+        if let Ok(gpu) = Gpu::new() {
+            let e = gpu.check(&problem).unwrap_err().to_string();
+            assert!(e.contains("no kernel for law 'affine'"), "{e}");
+        }
+    }
+}
