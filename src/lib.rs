@@ -23,10 +23,10 @@
 //!   (rows, weight sets, the Huber loss of raw or log residuals, the coordinate map).
 //! * [`backend`] evaluates objective and gradient for a batch of parameter vectors: the CPU
 //!   (rayon, f64) or the GPU (wgpu compute shaders, f32; the `gpu` cargo feature).
-//! * [`fit`] minimises a problem from many starts at once with one batched L-BFGS whose every
+//! * [`mod@fit`] minimises a problem from many starts at once with one batched L-BFGS whose every
 //!   start keeps its own state, basin-hops, polishes the best minima in f64, and writes the fit
 //!   file; it also evaluates extrapolation and predicts.
-//! * [`mixture`] turns fitted laws into optimal mixtures; [`bootstrap`] refits on resampled
+//! * [`mixture`] turns fitted laws into optimal mixtures; [`mod@bootstrap`] refits on resampled
 //!   tables and runs studies that shard across a cluster and resume; [`simulate`] writes tables
 //!   from known laws; [`throughput`] measures the backends.
 //!

@@ -4,7 +4,7 @@
 //!
 //! * **A replicate is a weight set, not a table.** Resampling draws rows (or whole runs) with
 //!   replacement; the counts become the replicate's row weights ([`plan`]). Every replicate of a
-//!   target is then one weight set of a single [`Problem`] whose rows are uploaded once, and all
+//!   target is then one weight set of a single [`Problem`](crate::objective::Problem) whose rows are uploaded once, and all
 //!   replicates' starts run through the same batched optimiser as a fit — the executor streams
 //!   replicates in as others finish, so a GPU sees full batches throughout.
 //! * **Warm starts.** Each replicate starts from the full-data optimum plus `starts − 1` starts
@@ -16,7 +16,7 @@
 //!   replicates `j ≡ i (mod n)` and the merge of the shards is the whole study, byte for byte.
 //! * **Written as they finish.** Records go to the study file ([`record`]) as replicates
 //!   complete; an interrupted study resumes from what it wrote.
-//! * **A study's lifecycle is the library's** ([`study`]): start (claiming the study file
+//! * **A study's lifecycle is the library's** ([`run`], [`merge`]): start (claiming the study file
 //!   before the full-data fit), resume with its checks, shard, and merge, so that every front end
 //!   gets the same guarantees.
 //! * **Summaries are derived.** Intervals, predictions at given points and the distribution of

@@ -201,13 +201,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         row.extend(s.h.iter().map(|v| format!("{v:.6}")));
         row.push(num(s.loss));
         row.push(num(s.lattice_loss));
-        row.push(
-            s.on_bounds
-                .iter()
-                .map(|&i| file.domains[i].as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        row.push(bound_names(s, &file.domains));
         t.row(row);
     }
     println!(
@@ -255,6 +249,15 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
     }
     print!("{}", t.render());
     Ok(())
+}
+
+/// The domains on a bound, space-separated.
+pub fn bound_names(s: &Solution, domains: &[String]) -> String {
+    s.on_bounds
+        .iter()
+        .map(|&i| domains[i].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {

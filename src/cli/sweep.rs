@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::optimize::MixtureArgs;
+use super::optimize::{bound_names, MixtureArgs};
 use mixlaw::report;
 use mixlaw::Result;
 
@@ -40,13 +40,7 @@ pub fn run(c: SweepCmd) -> Result<()> {
         rec.extend(s.predicted.iter().map(|v| v.to_string()));
         rec.push(s.loss.to_string());
         rec.push(s.lattice_loss.to_string());
-        rec.push(
-            s.on_bounds
-                .iter()
-                .map(|&i| file.domains[i].as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        rec.push(bound_names(s, &file.domains));
         w.write_record(&rec).expect("in-memory CSV");
     }
     let bytes = w.into_inner().expect("in-memory CSV");

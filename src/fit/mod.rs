@@ -1,11 +1,12 @@
 //! Fitting: from a dataset and a law to the best parameters of every target, as a fit file.
 //!
-//! One path serves every command: build a [`Problem`] per target, draw starts (random, or the
+//! One path serves every command: build a [`Problem`](crate::objective::Problem) per target, draw starts (random, or the
 //! law's grid), run them all through the lock-step L-BFGS executor ([`batch`], [`lbfgs`]) on a
 //! [`Backend`], optionally basin-hop from the best few, polish the best minima in f64 on the CPU,
-//! and summarise ([`TargetFit`]). [`fit`] does that for every target of a table and returns the
+//! and summarise ([`TargetFit`]). [`fit()`] does that for every target of a table and returns the
 //! [`FitFile`], the contract with every command that uses a fit; a bootstrap study runs its
-//! replicates through the same steps ([`problem`]'s shared setup, [`batch::run`], polishing).
+//! replicates through the same steps (the shared setup of `problem.rs`, [`batch::run`],
+//! polishing).
 
 pub mod batch;
 mod eval;
