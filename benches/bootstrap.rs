@@ -16,21 +16,31 @@
 use std::time::Instant;
 
 use mixlaw::backend::{Backend, Cpu, Gpu};
-use mixlaw::bootstrap::{self, Resample, StudySettings};
+use mixlaw::bootstrap::{self, Destination, Resample, StudySettings};
 use mixlaw::data::Dataset;
 use mixlaw::fit::FitSettings;
+use mixlaw::law::registry;
 
-#[path = "../tests/common/published.rs"]
+#[path = "../tests/suite/common/published.rs"]
 #[allow(dead_code)]
 mod published;
 
 /// Run the whole study on `backend`: (wall seconds, mean α over the replicates).
 fn study(ds: &Dataset, s: &StudySettings, backend: &dyn Backend) -> (f64, f64) {
-    let law = mixlaw::law::by_name("chinchilla").unwrap();
+    let law = registry::by_name("chinchilla").unwrap();
     let t = Instant::now();
-    let (header, records) = bootstrap::run(ds, law, s, None, backend).unwrap();
+    let study = bootstrap::run(
+        ds,
+        &law,
+        s,
+        None,
+        backend,
+        &Destination::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     let wall = t.elapsed().as_secs_f64();
-    let summary = bootstrap::summarise(&header, &records, 0.95, &[]).unwrap();
+    let summary = study.summarise(0.95, &[]).unwrap();
     (wall, summary.targets[0].params[2].mean)
 }
 
@@ -40,8 +50,8 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
     let ds = published::epoch();
-    let law = mixlaw::law::by_name("chinchilla").unwrap();
-    let mut fit = FitSettings::defaults_for(law);
+    let law = registry::by_name("chinchilla").unwrap();
+    let mut fit = FitSettings::defaults_for(&law);
     fit.polish = 2;
     let s = StudySettings {
         replicates,
@@ -53,7 +63,7 @@ fn main() {
     };
     println!(
         "bootstrap: chinchilla, {} points, {replicates} replicates x 10 starts",
-        mixlaw::fit::target_row_ids(&ds, 0).len()
+        mixlaw::fit::row_ids(&ds, 0).len()
     );
     let mut backends: Vec<Box<dyn Backend>> = vec![Box::new(Cpu)];
     match Gpu::new() {

@@ -22,8 +22,9 @@ use std::time::Instant;
 
 use mixlaw::backend::Cpu;
 use mixlaw::fit::FitSettings;
+use mixlaw::law::registry;
 
-#[path = "../tests/common/published.rs"]
+#[path = "../tests/suite/common/published.rs"]
 #[allow(dead_code)]
 mod published;
 
@@ -51,12 +52,12 @@ fn main() {
     println!("backend: {}", mixlaw::backend::Backend::describe(&Cpu));
 
     // Chinchilla, 4,500-point grid.
-    let law = mixlaw::law::by_name("chinchilla").unwrap();
+    let law = registry::by_name("chinchilla").unwrap();
     let ds = published::epoch();
-    let settings = FitSettings::defaults_for(law);
+    let settings = FitSettings::defaults_for(&law);
     let chinchilla = || {
         let t = Instant::now();
-        let fit = mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+        let fit = mixlaw::fit::fit(&ds, &law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
         (t.elapsed().as_secs_f64(), fit.targets[0].objective)
     };
     let runs = |n: usize| -> Vec<f64> { (0..n).map(|_| chinchilla().0).collect() };
@@ -80,14 +81,13 @@ fn main() {
 
     // Additive, 1,000 random starts, c4 target, paper train split.
     let slim = published::dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
-    let law = mixlaw::law::by_name("additive").unwrap();
+    let law = registry::by_name("additive").unwrap();
     let train = published::slimpajama_train("c4_loss");
-    let mut settings = FitSettings::defaults_for(law);
+    let mut settings = FitSettings::defaults_for(&law);
     settings.starts = 1000;
     let additive = || {
         let t = Instant::now();
-        let fit =
-            mixlaw::engine::fit(&train, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+        let fit = mixlaw::fit::fit(&train, &law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
         (t.elapsed().as_secs_f64(), fit)
     };
     let (ours_add, fit) = additive();
@@ -135,19 +135,19 @@ fn backends(epoch: &mixlaw::data::Dataset, train: &mixlaw::data::Dataset) {
         Ok(g) => list.push(Box::new(g)),
         Err(e) => println!("no GPU: {e}"),
     }
-    let chin = mixlaw::law::by_name("chinchilla").unwrap();
-    let add = mixlaw::law::by_name("additive").unwrap();
-    let mut s_add = FitSettings::defaults_for(add);
+    let chin = registry::by_name("chinchilla").unwrap();
+    let add = registry::by_name("additive").unwrap();
+    let mut s_add = FitSettings::defaults_for(&add);
     s_add.starts = 10_000;
     let mut rows = Vec::new();
     for b in &list {
-        let time = |ds, law, s: &FitSettings| {
+        let time = |ds, law: &mixlaw::law::Law, s: &FitSettings| {
             let t = Instant::now();
-            let f = mixlaw::engine::fit(ds, law, s, b.as_ref(), &[], &mut |_, _, _| {}).unwrap();
+            let f = mixlaw::fit::fit(ds, law, s, b.as_ref(), &[], &mut |_, _, _| {}).unwrap();
             (t.elapsed().as_secs_f64(), f.targets[0].objective)
         };
-        let c = time(epoch, chin, &FitSettings::defaults_for(chin));
-        let a = time(train, add, &s_add);
+        let c = time(epoch, &chin, &FitSettings::defaults_for(&chin));
+        let a = time(train, &add, &s_add);
         println!("{}: chinchilla grid {:.2} s (objective {:.12e}); additive 10,000 starts {:.2} s (objective {:.12e})", b.describe(), c.0, c.1, a.0, a.1);
         rows.push((c.0, a.0));
     }

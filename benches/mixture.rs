@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use mixlaw::backend::{Backend, Cpu, Gpu};
-use mixlaw::law::by_name;
-use mixlaw::mixture::{lattice, optimize, Bounds, Laws, Objective, Search};
+use mixlaw::law::registry::by_name;
+use mixlaw::mixture::{lattice, minimize, Bounds, Laws, Search, Weighting};
 use mixlaw::rng::Rng;
 
 fn main() {
@@ -16,19 +16,19 @@ fn main() {
     let (k, targets, r) = (7, 8, 50);
     let mut rng = Rng::new(3, 0);
     let laws = Laws {
-        law,
         domains: (0..k).map(|i| format!("d{i}")).collect(),
         params: (0..targets)
             .map(|_| law.sample_start(k, &mut rng))
             .collect(),
+        law,
         n: 1000.0,
         d: 100.0,
     };
-    let objectives: Vec<Objective> = (0..targets)
+    let weightings: Vec<Weighting> = (0..targets)
         .map(|t| {
             let mut weights = vec![0.0; targets];
             weights[t] = 1.0;
-            Objective {
+            Weighting {
                 name: format!("t{t}"),
                 weights,
             }
@@ -48,7 +48,7 @@ fn main() {
     let mut first = None;
     for b in &backends {
         let t = Instant::now();
-        let sols = optimize(&laws, &objectives, &Bounds::free(k), &search, b.as_ref()).unwrap();
+        let sols = minimize(&laws, &weightings, &Bounds::free(k), &search, b.as_ref()).unwrap();
         let secs = t.elapsed().as_secs_f64();
         let base = *first.get_or_insert(secs);
         println!(

@@ -5,9 +5,7 @@
 //! the peer's to 1e-6 relative or is lower. "Lower" is allowed because both are multi-start local
 //! searches of a non-convex objective: finding a deeper minimum is a better fit, not a mismatch.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 const PAPER_TEST: &str = "model_size==2718e6 and n_tokens>=19.8e9";
@@ -72,7 +70,7 @@ fn paper_split(law: &str, fixture: &str, starts: &str) {
         "--law",
         law,
         "--train",
-        common::PAPER_TRAIN,
+        PAPER_TRAIN,
         "--test",
         PAPER_TEST,
         "--starts",

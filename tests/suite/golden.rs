@@ -9,15 +9,13 @@
 //! thread count) and the temporary directory's path. JSON is parsed and printed again, which
 //! keeps every number's exact f64 value.
 //!
-//! `MIXLAW_BLESS=1 cargo test --test golden` rewrites the fixtures: only for a deliberate change
-//! of output, said so in the commit.
-
-mod common;
+//! `MIXLAW_BLESS=1 cargo test --test suite golden::` rewrites the fixtures: only for a
+//! deliberate change of output, said so in the commit.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn datasets() -> PathBuf {

@@ -12,13 +12,14 @@
 //!   shift of γ; joint/full's amplitudes against their exponents when Σh = 1), so for them only
 //!   predictions are asserted.
 
-mod common;
-
 use mixlaw::backend::Cpu;
-use mixlaw::data::{load, DataSpec};
+use mixlaw::data::{load, DataSpec, Table};
 use mixlaw::fit::FitSettings;
-use mixlaw::law::{by_name, Point};
+use mixlaw::law::registry::by_name;
+use mixlaw::law::Point;
 use mixlaw::simulate::{parse_params, simulate, Design};
+
+use crate::common;
 
 fn domains() -> Vec<String> {
     ["web", "code", "books"]
@@ -48,9 +49,9 @@ fn recover(law_name: &str, params: &str, check_params: bool) {
     } else {
         Vec::new()
     };
-    let truth = parse_params(law, &doms, params).unwrap();
+    let truth = parse_params(&law, &doms, params).unwrap();
     let train = simulate(
-        law,
+        &law,
         &truth,
         &design(1, vec![50e6, 100e6, 200e6, 400e6], vec![1e9, 2e9, 4e9, 8e9]),
     )
@@ -60,14 +61,13 @@ fn recover(law_name: &str, params: &str, check_params: bool) {
     std::fs::write(&path, train.to_csv(&doms, "target_loss")).unwrap();
     let spec = DataSpec {
         weight_prefix: "weight_".into(),
-        needs_scale: law.uses_scale(),
-        needs_mixture: law.uses_mixture(),
         ..DataSpec::default()
-    };
-    let ds = load(&path, &spec).unwrap();
-    let mut settings = FitSettings::defaults_for(law);
+    }
+    .for_law(&law);
+    let ds = load(&Table::read(&path).unwrap(), &spec).unwrap();
+    let mut settings = FitSettings::defaults_for(&law);
     settings.starts = if law_name == "chinchilla" { 0 } else { 40 };
-    let fit = mixlaw::engine::fit(&ds, law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+    let fit = mixlaw::fit::fit(&ds, &law, &settings, &Cpu, &[], &mut |_, _, _| {}).unwrap();
     let t = &fit.targets[0];
     assert!(
         t.objective < 1e-12,
@@ -76,8 +76,8 @@ fn recover(law_name: &str, params: &str, check_params: bool) {
         t.converged,
         t.starts
     );
-    let got = fit.param_vector(law, 0);
-    let test = simulate(law, &truth, &design(2, vec![1600e6], vec![32e9])).unwrap();
+    let got = fit.param_vector(&law, 0);
+    let test = simulate(&law, &truth, &design(2, vec![1600e6], vec![32e9])).unwrap();
     for r in 0..test.loss.len() {
         let x = Point::new(test.n[r] / 1e6, test.d[r] / 1e9, &test.h[r]);
         let pred = law.eval(&got, &x, None);

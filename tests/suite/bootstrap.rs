@@ -1,14 +1,14 @@
 //! Bootstrap studies: reproducible from their seed, the same whole or sharded (and resumed),
 //! and intervals that cover the truth at about their nominal rate.
 
-mod common;
-
 use mixlaw::backend::{Backend, Cpu};
-use mixlaw::bootstrap::{self, Header, Record, Resample, Shard, StudySettings};
+use mixlaw::bootstrap::{self, Destination, Record, Resample, Shard, Study, StudySettings};
 use mixlaw::data::{Dataset, Target};
-use mixlaw::fit::{FitSettings, Init};
-use mixlaw::law::{self, Law};
+use mixlaw::fit::FitSettings;
+use mixlaw::law::{registry, Init, Law};
 use mixlaw::simulate::{simulate, Design, Simulated};
+
+use crate::common;
 
 /// Chinchilla parameters (N in millions, D in billions) close to Epoch's fit.
 const TRUTH: [f64; 5] = [1.8, 4.0, 0.35, 1.0, 0.37];
@@ -47,7 +47,7 @@ fn dataset(sim: &Simulated, domains: &[String]) -> Dataset {
     }
 }
 
-fn settings(law: &dyn Law, replicates: usize, starts: usize, seed: u64) -> StudySettings {
+fn settings(law: &Law, replicates: usize, starts: usize, seed: u64) -> StudySettings {
     let mut fit = FitSettings::defaults_for(law);
     fit.init = Init::Random;
     fit.starts = 20;
@@ -62,36 +62,40 @@ fn settings(law: &dyn Law, replicates: usize, starts: usize, seed: u64) -> Study
     }
 }
 
-/// Run a whole study (or one shard of it) on the CPU; records in the canonical order.
-fn run(
-    ds: &Dataset,
-    law: &'static dyn Law,
-    s: &StudySettings,
-    shard: Option<Shard>,
-) -> (Header, Vec<Record>) {
+/// Run a whole study (or one shard of it) on the CPU, in memory; records in the canonical order.
+fn run(ds: &Dataset, law: &Law, s: &StudySettings, shard: Option<Shard>) -> Study {
     run_on(&Cpu, ds, law, s, shard)
 }
 
 fn run_on(
     backend: &dyn Backend,
     ds: &Dataset,
-    law: &'static dyn Law,
+    law: &Law,
     s: &StudySettings,
     shard: Option<Shard>,
-) -> (Header, Vec<Record>) {
-    bootstrap::run(ds, law, s, shard, backend).unwrap()
+) -> Study {
+    bootstrap::run(
+        ds,
+        law,
+        s,
+        shard,
+        backend,
+        &Destination::default(),
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 #[test]
 fn a_fixed_seed_reproduces_every_replicate_and_another_seed_does_not() {
-    let law = law::by_name("chinchilla").unwrap();
-    let ds = dataset(&simulate(law, &TRUTH, &design(1, 0.01)).unwrap(), &[]);
-    let s = settings(law, 12, 3, 5);
-    let (_, a) = run(&ds, law, &s, None);
-    let (_, b) = run(&ds, law, &s, None);
+    let law = registry::by_name("chinchilla").unwrap();
+    let ds = dataset(&simulate(&law, &TRUTH, &design(1, 0.01)).unwrap(), &[]);
+    let s = settings(&law, 12, 3, 5);
+    let a = run(&ds, &law, &s, None).records;
+    let b = run(&ds, &law, &s, None).records;
     assert_eq!(a.len(), 12);
     assert_eq!(a, b);
-    let (_, c) = run(&ds, law, &settings(law, 12, 3, 6), None);
+    let c = run(&ds, &law, &settings(&law, 12, 3, 6), None).records;
     assert_ne!(a[0].params, c[0].params);
     // Replicates differ from each other and from the full-data fit.
     assert_ne!(a[0].params, a[1].params);
@@ -99,12 +103,12 @@ fn a_fixed_seed_reproduces_every_replicate_and_another_seed_does_not() {
 
 #[test]
 fn shards_together_are_the_whole_study() {
-    let law = law::by_name("chinchilla").unwrap();
-    let ds = dataset(&simulate(law, &TRUTH, &design(2, 0.01)).unwrap(), &[]);
-    let s = settings(law, 10, 3, 1);
-    let (_, whole) = run(&ds, law, &s, None);
+    let law = registry::by_name("chinchilla").unwrap();
+    let ds = dataset(&simulate(&law, &TRUTH, &design(2, 0.01)).unwrap(), &[]);
+    let s = settings(&law, 10, 3, 1);
+    let whole = run(&ds, &law, &s, None).records;
     let mut parts: Vec<Record> = (0..3)
-        .flat_map(|index| run(&ds, law, &s, Some(Shard { index, count: 3 })).1)
+        .flat_map(|index| run(&ds, &law, &s, Some(Shard { index, count: 3 })).records)
         .collect();
     parts.sort_by_key(|r| r.replicate);
     assert_eq!(parts, whole);
@@ -112,22 +116,23 @@ fn shards_together_are_the_whole_study() {
 
 /// On the GPU backend too a shard's replicates are exactly those of the whole study (f32 results
 /// do not depend on the rest of the batch), and after the f64 polish every replicate's fit
-/// agrees with the CPU backend's.
+/// agrees with the CPU backend's. (Only in a build with the `gpu` cargo feature.)
+#[cfg(feature = "gpu")]
 #[test]
 fn gpu_studies_shard_exactly_and_agree_with_the_cpu() {
     let Some(gpu) = common::open_gpu(None) else {
         return;
     };
-    let law = law::by_name("chinchilla").unwrap();
-    let ds = dataset(&simulate(law, &TRUTH, &design(7, 3e-4)).unwrap(), &[]);
-    let s = settings(law, 6, 3, 2);
-    let (_, whole) = run_on(&gpu, &ds, law, &s, None);
+    let law = registry::by_name("chinchilla").unwrap();
+    let ds = dataset(&simulate(&law, &TRUTH, &design(7, 3e-4)).unwrap(), &[]);
+    let s = settings(&law, 6, 3, 2);
+    let whole = run_on(&gpu, &ds, &law, &s, None).records;
     let mut parts: Vec<Record> = (0..2)
-        .flat_map(|index| run_on(&gpu, &ds, law, &s, Some(Shard { index, count: 2 })).1)
+        .flat_map(|index| run_on(&gpu, &ds, &law, &s, Some(Shard { index, count: 2 })).records)
         .collect();
     parts.sort_by_key(|r| r.replicate);
     assert_eq!(parts, whole);
-    let (_, cpu) = run(&ds, law, &s, None);
+    let cpu = run(&ds, &law, &s, None).records;
     for (g, c) in whole.iter().zip(&cpu) {
         let (fg, fc) = (g.objective.unwrap(), c.objective.unwrap());
         assert!(
@@ -152,14 +157,17 @@ fn gpu_studies_shard_exactly_and_agree_with_the_cpu() {
 /// conservative: 296 of 300 covered when this was written.)
 #[test]
 fn ninety_five_percent_intervals_cover_the_truth_at_about_the_nominal_rate() {
-    let law = law::by_name("chinchilla").unwrap();
+    let law = registry::by_name("chinchilla").unwrap();
     let names = ["E", "A", "alpha", "B", "beta"];
     let (tables, replicates) = (60, 200);
     let mut covered = [0usize; 5];
     for t in 0..tables {
-        let ds = dataset(&simulate(law, &TRUTH, &design(100 + t, 3e-4)).unwrap(), &[]);
-        let (header, records) = run(&ds, law, &settings(law, replicates, 3, t), None);
-        let summary = bootstrap::summarise(&header, &records, 0.95, &[]).unwrap();
+        let ds = dataset(
+            &simulate(&law, &TRUTH, &design(100 + t, 3e-4)).unwrap(),
+            &[],
+        );
+        let study = run(&ds, &law, &settings(&law, replicates, 3, t), None);
+        let summary = study.summarise(0.95, &[]).unwrap();
         let target = &summary.targets[0];
         assert_eq!(target.replicates + target.failed, replicates);
         for (i, p) in target.params.iter().enumerate() {
@@ -185,7 +193,7 @@ fn ninety_five_percent_intervals_cover_the_truth_at_about_the_nominal_rate() {
 /// (records lost, the last line torn) and resumed.
 #[test]
 fn cli_shards_merge_and_resume_reproduce_the_whole_study() {
-    let law = law::by_name("additive").unwrap();
+    let law = registry::by_name("additive").unwrap();
     let domains: Vec<String> = ["web", "code", "books"].map(String::from).to_vec();
     let truth = [1.7, 3.0, 0.3, 1.2, 0.35, 1.0, 0.5, 0.8, 0.3, 0.6, 0.4];
     let mut d = design(3, 1e-3);
@@ -195,7 +203,7 @@ fn cli_shards_merge_and_resume_reproduce_the_whole_study() {
     d.tokens.truncate(4);
     let dir = common::temp_dir("bootstrap-cli");
     let table = dir.join("runs.csv");
-    let sim = simulate(law, &truth, &d).unwrap();
+    let sim = simulate(&law, &truth, &d).unwrap();
     std::fs::write(&table, sim.to_csv(&domains, "loss")).unwrap();
     let p = |name: &str| dir.join(name).display().to_string();
     let study = |extra: &[&str]| {

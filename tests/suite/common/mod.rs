@@ -1,5 +1,5 @@
-//! Helpers shared by the integration tests: the published tables, running the binary, temp dirs,
-//! the GPU backend.
+//! Helpers shared by the integration tests (`crate::common` in every module of the suite): the
+//! published tables, running the binary, temp dirs, the GPU backend.
 #![allow(dead_code)]
 
 mod published;
@@ -54,7 +54,8 @@ impl Drop for TempDir {
     }
 }
 
-/// A fresh, empty temporary directory unique to this test (and process).
+/// A fresh, empty temporary directory unique to this test (and process): every module of the
+/// suite runs in one process, so `name` must be unique across the whole suite.
 pub fn temp_dir(name: &str) -> TempDir {
     let d = std::env::temp_dir().join(format!("mixlaw-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

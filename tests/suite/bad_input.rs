@@ -7,12 +7,10 @@
 //! wrong. A failing test prints every missing piece together with the full stderr, so a vague
 //! message is easy to see and fix.
 
-mod common;
-
 use std::path::Path;
 use std::process::Output;
 
-use common::{mixlaw, temp_dir, TempFile};
+use crate::common::{mixlaw, temp_dir, TempFile};
 
 /// Flags for a fast Chinchilla fit on a plain `model_size,n_tokens,loss` table.
 const CHINCHILLA: [&str; 6] = ["--law", "chinchilla", "--init", "random", "--starts", "2"];

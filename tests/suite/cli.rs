@@ -1,9 +1,7 @@
 //! The commands end to end on the bundled example: fit → fit file → predict, eval's fields,
 //! laws and simulate.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn example() -> String {
@@ -217,7 +215,8 @@ fn bench_measures_each_backend_per_batch_size() {
 
 /// `--bandwidth` states the memory-bandwidth bound (bandwidth over the bytes one pair reads: 17
 /// floats of a k = 7 row and its weight, 72 bytes) and each GPU row's throughput as a fraction
-/// of it; CPU rows have none.
+/// of it; CPU rows have none. (Only in a build with the `gpu` cargo feature.)
+#[cfg(feature = "gpu")]
 #[test]
 fn bench_puts_gpu_throughput_against_the_bandwidth_bound() {
     let Some(_gpu) = open_gpu(None) else { return };

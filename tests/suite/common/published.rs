@@ -1,9 +1,10 @@
 //! The published tables in `../shared/datasets`, loaded as their sources and the peers use them.
-//! Shared by the integration tests and the benchmarks (`#[path]`-included there).
+//! Shared by the integration tests and the benchmarks (`#[path]`-included there, from
+//! `tests/suite/common/published.rs`).
 
 use std::path::{Path, PathBuf};
 
-use mixlaw::data::{load, mask, DataSpec, Dataset};
+use mixlaw::data::{load, mask, DataSpec, Dataset, Table};
 
 /// The paper's train split (model sizes 310M–1235M, each from its token threshold), written
 /// with the peer's 1 % tolerance on tokens.
@@ -52,18 +53,21 @@ pub fn epoch() -> Dataset {
         needs_scale: true,
         ..DataSpec::default()
     };
-    load(&dataset("epoch_chinchilla/svg_extracted_data.csv"), &spec).expect("Epoch's table")
+    let table =
+        Table::read(&dataset("epoch_chinchilla/svg_extracted_data.csv")).expect("Epoch's table");
+    load(&table, &spec).expect("Epoch's table")
 }
 
 /// The paper's SlimPajama runs, `target` only, on its train split.
 pub fn slimpajama_train(target: &str) -> Dataset {
-    let path = dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let table = Table::read(&dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv"))
+        .expect("the SlimPajama table");
     let spec = DataSpec {
         targets: vec![target.into()],
         needs_scale: true,
         needs_mixture: true,
         ..DataSpec::default()
     };
-    let all = load(&path, &spec).expect("the SlimPajama table");
-    all.subset(&mask(&all, &path, &[PAPER_TRAIN.to_string()]).expect("the split"))
+    let all = load(&table, &spec).expect("the SlimPajama table");
+    all.subset(&mask(&all, &table, &[PAPER_TRAIN.to_string()]).expect("the split"))
 }

@@ -1,0 +1,27 @@
+//! mixlaw's integration tests, as one test binary (`cargo test --test suite`): the library and
+//! the tests are linked once, not once per file.
+//!
+//! * `backend`: one parity suite instantiated per backend (`backend::cpu::*`, and under the `gpu`
+//!   cargo feature `backend::gpu::*`), end-to-end fits and mixture searches on each backend, and
+//!   the GPU's own checks (size classes, kernel time, batches beyond one dispatch);
+//! * `bad_input`: every error a user can cause, with its file, row and column;
+//! * `bootstrap`: reproducibility, shards and resume, coverage;
+//! * `cli`: the commands end to end on the bundled example;
+//! * `golden`: every command's output on the published tables, byte for byte;
+//! * `peers`: the published tables against the reference scripts' recorded outputs;
+//! * `recovery`: synthetic tables fitted back to the parameters that made them.
+//!
+//! `common` holds the shared helpers (the published tables, running the binary, temporary
+//! directories, opening the GPU). Every temporary directory is named after its test and the
+//! process, so the names must be unique across the whole binary. Fixtures stay in
+//! `tests/fixtures/`. Run one module with a filter, e.g. `cargo test --test suite golden::`.
+
+mod common;
+
+mod backend;
+mod bad_input;
+mod bootstrap;
+mod cli;
+mod golden;
+mod peers;
+mod recovery;
