@@ -2,7 +2,7 @@
 //! Shukor et al. 2025 (their §2), fitted per mixture or pooled, with no mixture term. Also
 //! provides Hoffmann's 4,500-point start grid, converted to fit units ([`Family::grid`]).
 
-use super::{Family, ParamSpec, Point, Points, Scale};
+use super::{Axis, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
 use crate::vmath;
 
@@ -64,9 +64,9 @@ pub(crate) fn scale_rows_inline(p: &[f64], x: &Points, pred: &mut [f64], grad: O
 pub(crate) fn scale_params() -> Vec<ParamSpec> {
     vec![
         ParamSpec::new("E", 0.0, 10.0, true),
-        ParamSpec::new("A", 0.0, 1e4, true).times_power(2, Scale::N),
+        ParamSpec::new("A", 0.0, 1e4, true).times_power(2, Axis::N),
         ParamSpec::new("alpha", 0.0, 3.0, false),
-        ParamSpec::new("B", 0.0, 1e4, true).times_power(4, Scale::D),
+        ParamSpec::new("B", 0.0, 1e4, true).times_power(4, Axis::D),
         ParamSpec::new("beta", 0.0, 3.0, false),
     ]
 }

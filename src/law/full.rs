@@ -11,7 +11,7 @@ use crate::rng::Rng;
 pub struct Full;
 
 /// Index offsets of the full law's parameters for `k` domains.
-struct Layout {
+struct FullLayout {
     c: usize,
     g: usize,
     ca: usize,
@@ -24,8 +24,8 @@ struct Layout {
     gbe: usize,
 }
 
-fn layout(k: usize) -> Layout {
-    Layout {
+fn layout(k: usize) -> FullLayout {
+    FullLayout {
         c: 1,
         g: 1 + k,
         ca: 1 + 2 * k,

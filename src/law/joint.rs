@@ -38,7 +38,7 @@ pub(crate) fn pow_sum(c: &[f64], h: &[f64], g: f64) -> PowSum {
 }
 
 /// Index ranges of the joint law's parameters for `k` domains.
-struct Layout {
+struct JointLayout {
     c: usize,
     g: usize,
     ca: usize,
@@ -47,8 +47,8 @@ struct Layout {
     gb: usize,
 }
 
-fn layout(k: usize) -> Layout {
-    Layout {
+fn layout(k: usize) -> JointLayout {
+    JointLayout {
         c: 3,
         g: 3 + k,
         ca: 3 + 2 * k,

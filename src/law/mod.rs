@@ -185,12 +185,12 @@ pub struct Power {
     /// Index of the exponent in the parameter vector.
     pub exponent: usize,
     /// Which scale variable the power is of.
-    pub of: Scale,
+    pub of: Axis,
 }
 
-/// A scale variable.
+/// A scale axis: the variable a power of the scale is taken of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scale {
+pub enum Axis {
     /// Model size N (parameters).
     N,
     /// Training tokens D.
@@ -211,7 +211,7 @@ impl ParamSpec {
     }
 
     /// This amplitude multiplies `of^−p[exponent]`.
-    pub fn times_power(self, exponent: usize, of: Scale) -> Self {
+    pub fn times_power(self, exponent: usize, of: Axis) -> Self {
         ParamSpec {
             power: Some(Power { exponent, of }),
             ..self

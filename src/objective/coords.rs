@@ -17,7 +17,7 @@
 //! same minima, and the optimiser's path no longer depends on the fit units. Only unbounded log
 //! coordinates are centred: a box on `A` would not stay a box.
 
-use crate::law::{ParamSpec, Scale};
+use crate::law::{Axis, ParamSpec};
 use crate::loss::Residual;
 
 /// The map for one problem: which parameters are logs, which logs are centred (and where),
@@ -62,8 +62,8 @@ impl Coordinates {
                 let power = s.power?;
                 let unbounded = log[j] && residual == Residual::Log;
                 let ln_x = match power.of {
-                    Scale::N => ln_n,
-                    Scale::D => ln_d,
+                    Axis::N => ln_n,
+                    Axis::D => ln_d,
                 };
                 (unbounded && !log[power.exponent] && !ln_x.is_empty())
                     .then(|| (power.exponent, ln_x.iter().sum::<f64>() / ln_x.len() as f64))
