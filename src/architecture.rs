@@ -17,7 +17,7 @@ const PLAN: &[(&str, &[&str])] = &[
     ("law", &["error", "loss", "rng", "vmath"]),
     ("data", &["error", "law"]),
     ("objective", &["law", "loss", "rng", "vmath"]),
-    ("backend", &["error", "law", "loss", "objective"]),
+    ("backend", &["error", "law", "loss", "objective", "rng"]),
     (
         "fit",
         &[
