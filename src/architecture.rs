@@ -76,26 +76,12 @@ fn imports(module: &str) -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        for line in text.lines() {
-            let code = line.split("//").next().unwrap();
-            let mut rest = code;
-            while let Some(i) = rest.find("crate::") {
-                rest = &rest[i + "crate::".len()..];
-                if let Some(brace) = rest.strip_prefix('{') {
-                    // `crate::{a, b::c}`: the first segment of each item.
-                    let list = brace.split('}').next().unwrap();
-                    for item in list.split(',') {
-                        found.insert(item.trim().split("::").next().unwrap().to_string());
-                    }
-                } else {
-                    let name: String = rest
-                        .chars()
-                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .collect();
-                    found.insert(name);
-                }
-            }
-        }
+        let code: String = text
+            .lines()
+            .map(|l| l.split("//").next().unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        found.extend(paths(&code));
     }
     let modules: Vec<&str> = PLAN.iter().map(|(m, _)| *m).collect();
     found
@@ -106,6 +92,47 @@ fn imports(module: &str) -> Vec<String> {
             _ => m,
         })
         .filter(|m| modules.contains(&m.as_str()) && m != module)
+        .collect()
+}
+
+/// The first segment of every `crate::` path in `code`, through `use` lists (`crate::{a, b::{c,
+/// d}}`, across lines) as well as plain paths.
+fn paths(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find("crate::") {
+        rest = &rest[i + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(list) => {
+                // The list up to its matching brace; items are split at depth 0.
+                let (mut depth, mut item) = (0, String::new());
+                for c in list.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            out.push(first_segment(&item));
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                out.push(first_segment(&item));
+            }
+            None => out.push(first_segment(rest)),
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+fn first_segment(path: &str) -> String {
+    path.trim()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect()
 }
 
@@ -145,9 +172,12 @@ fn the_plan_names_every_module_of_the_crate() {
     assert_eq!(declared.len(), planned.len(), "{declared:?} vs {planned:?}");
 }
 
-/// The detector sees the imports it must: a module known to import others.
+/// The detector sees the imports it must: in plain paths and in use lists across lines, nested
+/// ones too; and a module known to import others.
 #[test]
 fn imports_are_found_in_paths_and_use_lists() {
+    let code = "use crate::{\n    a::X,\n    b::{c::Y, d},\n    e,\n};\nlet v = crate::f::g(crate::Error);";
+    assert_eq!(paths(code), ["a", "b", "e", "f", "Error"]);
     let fit = imports("fit");
     for m in ["backend", "objective", "law", "data"] {
         assert!(fit.contains(&m.to_string()), "{fit:?}");

@@ -92,6 +92,33 @@ pub fn problem(law: &Law) -> Result<Problem> {
     ))
 }
 
+/// What [`measure`] found: the problem's shape, the bandwidth bound, and the measurements.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Throughput {
+    /// Domains of the problem.
+    pub k: usize,
+    /// Rows of the problem.
+    pub rows: usize,
+    /// Parameters of the law at `k` domains.
+    pub dim: usize,
+    /// Bytes each (entry, row) pair reads on the GPU.
+    pub bytes_per_pair: usize,
+    /// Pairs per second the memory bandwidth allows, if every row were read from memory.
+    pub bound: Option<f64>,
+    /// Backend by backend, batch size by batch size.
+    pub measurements: Vec<Measurement>,
+}
+
+/// An error unless `bandwidth` (GB/s) is a positive number.
+pub fn check_bandwidth(bandwidth: Option<f64>) -> Result<()> {
+    match bandwidth.filter(|b| !(b.is_finite() && *b > 0.0)) {
+        Some(b) => Err(Error::usage(format!(
+            "--bandwidth must be a positive number of GB/s, not {b}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Objective+gradient throughput of the CPU backend and of `gpu` (if given) on [`problem`]`(law)`,
 /// at each batch size of `batches`, the median of `reps` timed evaluations after one warm-up;
 /// with `bandwidth` (GB/s), each GPU measurement's fraction of the memory-bandwidth bound.
@@ -101,16 +128,12 @@ pub fn measure(
     reps: usize,
     gpu: Option<&Gpu>,
     bandwidth: Option<f64>,
-) -> Result<Vec<Measurement>> {
-    if let Some(b) = bandwidth.filter(|b| !(b.is_finite() && *b > 0.0)) {
-        return Err(Error::usage(format!(
-            "--bandwidth must be a positive number of GB/s, not {b}"
-        )));
-    }
+) -> Result<Throughput> {
+    check_bandwidth(bandwidth)?;
     let pr = problem(law)?;
-    // Pairs per second the memory bandwidth allows, if every row were read from memory.
     let k = pr.rows().k();
-    let bound = bandwidth.map(|gbs| gbs * 1e9 / gpu::bytes_per_pair(k) as f64);
+    let bytes_per_pair = gpu::bytes_per_pair(k);
+    let bound = bandwidth.map(|gbs| gbs * 1e9 / bytes_per_pair as f64);
     // Each backend, and for the GPU the handle that reads its kernel time.
     let mut backends: Vec<(&dyn Backend, Option<&Gpu>)> = vec![(&Cpu, None)];
     if let Some(g) = gpu {
@@ -161,5 +184,12 @@ pub fn measure(
             });
         }
     }
-    Ok(out)
+    Ok(Throughput {
+        k,
+        rows: pr.rows().len(),
+        dim,
+        bytes_per_pair,
+        bound,
+        measurements: out,
+    })
 }

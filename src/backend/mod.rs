@@ -152,14 +152,14 @@ mod tests {
         }
     }
 
-    fn kernel_less() -> Law {
+    fn affine(kernel: Option<crate::law::Kernel>) -> Law {
         Law::new(Definition {
             name: "affine".into(),
             formula: "L = E + Σ_i C_i h_i".into(),
             parameters: "1+k".into(),
             uses_mixture: true,
             uses_scale: false,
-            kernel: None,
+            kernel,
             conventions: Conventions::SHUKOR,
             nested: None,
             family: Box::new(Affine),
@@ -171,7 +171,7 @@ mod tests {
     /// refuses it clearly before a fit starts.
     #[test]
     fn a_law_without_a_kernel_runs_on_the_cpu_under_auto() {
-        let law = kernel_less();
+        let law = affine(None);
         let domains = vec!["a".to_string(), "b".to_string()];
         let rows = Rows::new(
             vec![0.0; 3],
@@ -199,6 +199,24 @@ mod tests {
         assert_eq!(notice.is_some(), real_gpu, "{notice:?}");
         if let Ok(gpu) = Gpu::new() {
             let e = gpu.check(&problem).unwrap_err().to_string();
+            assert!(e.contains("no kernel for law 'affine'"), "{e}");
+            // A kernel the registry does not hold (here: the linear law's id under another
+            // function) is refused too, rather than running another law's function.
+            let forged = affine(Some(crate::law::Kernel {
+                id: 6,
+                function: "affine",
+            }));
+            let rows = problem.rows().clone();
+            let p = Problem::new(
+                &forged,
+                forged.params(&domains),
+                rows,
+                vec![1.0; 3],
+                Residual::Raw,
+                Reduce::Mean,
+                1e-3,
+            );
+            let e = gpu.check(&p).unwrap_err().to_string();
             assert!(e.contains("no kernel for law 'affine'"), "{e}");
         }
     }

@@ -16,8 +16,8 @@
 //!   replicates `j ≡ i (mod n)` and the merge of the shards is the whole study, byte for byte.
 //! * **Written as they finish.** Records go to the study file ([`record`]) as replicates
 //!   complete; an interrupted study resumes from what it wrote.
-//! * **A study's lifecycle is the library's** ([`run`], [`merge`]): start (claiming the study file
-//!   before the full-data fit), resume with its checks, shard, and merge, so that every front end
+//! * **A study's lifecycle is the library's** ([`run`], [`merge`]): start (checking the study
+//!   file's destination before the full-data fit), resume with its checks, shard, and merge, so that every front end
 //!   gets the same guarantees.
 //! * **Summaries are derived.** Intervals, predictions at given points and the distribution of
 //!   the optimal mixture are computed from the records ([`summary`]), so `merge` and a whole run
@@ -62,11 +62,7 @@ pub fn header(
     study: &StudySettings,
     shard: Option<Shard>,
 ) -> Result<Header> {
-    if study.replicates == 0 || study.starts == 0 {
-        return Err(Error::usage(
-            "a study needs at least one replicate and one start per replicate",
-        ));
-    }
+    study.check()?;
     let mut study = study.clone();
     study.optimum_at = match (law.uses_mixture(), study.optimum_at) {
         (false, _) => None,
@@ -260,8 +256,20 @@ fn optimum(law: &Law, domains: &[String], params: &[f64], at: [f64; 2], s: &FitS
     Params(domains.iter().cloned().zip(solution.h).collect())
 }
 
+/// An error unless `level` is a confidence level strictly between 0 and 1.
+pub fn check_level(level: f64) -> Result<()> {
+    if level > 0.0 && level < 1.0 {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--level must be between 0 and 1, got {level}"
+        )))
+    }
+}
+
 /// Summarise a study's records at confidence `level`, with predicted losses at `at`.
 pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> Result<Summary> {
+    check_level(level)?;
     let law = registry::by_name(&header.law)
         .ok_or_else(|| Error::usage(format!("unknown law '{}'", header.law)))?;
     let specs = law.params(&header.domains);

@@ -104,6 +104,32 @@ pub struct StudySettings {
     pub fit: FitSettings,
 }
 
+impl StudySettings {
+    /// A study of `replicates` replicates fitted by `fit` (whose starts are the full-data fit's):
+    /// 10 starts per replicate, rows resampled, the seed of `fit`, each replicate's best 2
+    /// minima polished, and the optimal mixture at the table's largest N and D.
+    pub fn new(replicates: usize, fit: FitSettings) -> Self {
+        StudySettings {
+            replicates,
+            starts: 10,
+            seed: fit.seed,
+            resample: Resample::Rows,
+            optimum_at: None,
+            fit: FitSettings { polish: 2, ..fit },
+        }
+    }
+
+    /// The errors a study's settings have whatever the data.
+    pub fn check(&self) -> Result<()> {
+        if self.replicates == 0 || self.starts == 0 {
+            return Err(Error::usage(
+                "a study needs at least one replicate and one start per replicate",
+            ));
+        }
+        self.fit.check()
+    }
+}
+
 /// The data a study was run on: a digest of every value used, so that shards of different
 /// tables (or filters) are never merged.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
 /// canonical order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Study {
     /// Law, settings, data digest, shard and the full-data fits.
     pub header: Header,
@@ -39,6 +39,22 @@ pub struct Destination {
     pub resume: bool,
     /// Replace an existing file at `path` (not with `resume`).
     pub force: bool,
+}
+
+impl Destination {
+    /// The errors a destination has before any work: resumed and replaced at once, or a file
+    /// that exists and may not be replaced.
+    pub fn check(&self) -> Result<()> {
+        if self.resume && self.force {
+            return Err(Error::usage(
+                "a study is either resumed or replaced (--force), not both",
+            ));
+        }
+        match (&self.path, self.resume) {
+            (Some(out), false) => check_writable(out, self.force),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a running study reports.
@@ -70,8 +86,8 @@ pub enum Event<'a> {
 }
 
 /// Run the study `study` of `law` on `ds` (or shard `shard` of it) on `backend`, writing it to
-/// `dest`: the study file is claimed before the full-data fit, records are appended as
-/// replicates finish, and the complete study is rewritten atomically in canonical order. A
+/// `dest`: the destination is checked before the full-data fit (and the file written after
+/// it), records are appended as replicates finish, and the complete study is rewritten atomically in canonical order. A
 /// resumed study keeps its own full-data fits and records (the file must hold this very study:
 /// same settings, data, law and shard).
 pub fn run(

@@ -7,10 +7,10 @@
 
 use clap::Args;
 
-use mixlaw::backend::{gpu, Gpu};
+use mixlaw::backend::Gpu;
 use mixlaw::law::registry;
 use mixlaw::report::TextTable;
-use mixlaw::throughput::{measure, problem, Measurement};
+use mixlaw::throughput::{check_bandwidth, measure, Measurement};
 use mixlaw::Result;
 
 #[derive(Args)]
@@ -38,6 +38,7 @@ pub struct BenchCmd {
 
 pub fn run(c: BenchCmd) -> Result<()> {
     let law = registry::lookup(&c.law)?;
+    check_bandwidth(c.bandwidth)?;
     let gpu = if c.cpu_only {
         None
     } else {
@@ -45,26 +46,26 @@ pub fn run(c: BenchCmd) -> Result<()> {
             .inspect_err(|e| eprintln!("note: no GPU measured: {e}"))
             .ok()
     };
-    let out = measure(&law, &c.batches, c.reps, gpu.as_ref(), c.bandwidth)?;
+    let found = measure(&law, &c.batches, c.reps, gpu.as_ref(), c.bandwidth)?;
+    let out = &found.measurements;
     if c.json {
-        super::print_json(&out);
+        super::print_json(out);
         return Ok(());
     }
-    let pr = problem(&law)?;
-    let (k, dim) = (pr.rows().k(), pr.dim());
     println!(
-        "{} law, k = {k}, {} rows, {dim} parameters; median of {} evaluations\n",
+        "{} law, k = {}, {} rows, {} parameters; median of {} evaluations\n",
         law.name(),
-        pr.rows().len(),
+        found.k,
+        found.rows,
+        found.dim,
         c.reps.max(1)
     );
-    if let Some(gbs) = c.bandwidth {
-        let b = gbs * 1e9 / gpu::bytes_per_pair(k) as f64;
+    if let (Some(gbs), Some(b)) = (c.bandwidth, found.bound) {
         println!(
             "memory-bandwidth bound: {gbs} GB/s / {} bytes per pair (a row of {} floats and its \
              weight) = {b:.3e} pairs/s\n",
-            gpu::bytes_per_pair(k),
-            gpu::bytes_per_pair(k) / 4 - 1
+            found.bytes_per_pair,
+            found.bytes_per_pair / 4 - 1
         );
     }
     let mut t = TextTable::new([
@@ -83,7 +84,7 @@ pub fn run(c: BenchCmd) -> Result<()> {
         None if m.gpu => "n/a".to_string(),
         None => "-".to_string(),
     };
-    for m in &out {
+    for m in out {
         let cpu = out
             .iter()
             .find(|x| x.batch == m.batch)

@@ -32,12 +32,7 @@ pub struct SummaryArgs {
 
 impl SummaryArgs {
     pub fn points(&self) -> Result<Vec<At>> {
-        if !(self.level > 0.0 && self.level < 1.0) {
-            return Err(Error::usage(format!(
-                "--level must be between 0 and 1, got {}",
-                self.level
-            )));
-        }
+        bootstrap::check_level(self.level)?;
         self.at.iter().map(|a| At::parse(a)).collect()
     }
 }
@@ -89,32 +84,31 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
         .map(Shard::parse)
         .transpose()?
         .filter(|s| s.count > 1);
-    let mut fit = FitArgs {
+    let fit = FitArgs {
         starts: None,
         ..c.fit.clone()
     }
     .settings(&law)?;
-    if c.fit.polish.is_none() {
-        fit.polish = 2;
+    let mut study = bootstrap::StudySettings::new(c.replicates, fit);
+    if let Some(p) = c.fit.polish {
+        study.fit.polish = p;
     }
-    let study = bootstrap::StudySettings {
-        replicates: c.replicates,
-        starts: c.fit.starts.unwrap_or(10),
-        seed: c.fit.seed,
-        resample: match c.resample {
-            ResampleArg::Rows => Resample::Rows,
-            ResampleArg::Runs => Resample::Runs,
-        },
-        optimum_at: c.optimum_at.as_deref().map(parse_pair).transpose()?,
-        fit,
+    study.starts = c.fit.starts.unwrap_or(study.starts);
+    study.resample = match c.resample {
+        ResampleArg::Rows => Resample::Rows,
+        ResampleArg::Runs => Resample::Runs,
     };
+    study.optimum_at = c.optimum_at.as_deref().map(parse_pair).transpose()?;
     let dest = Destination {
         path: c.out.clone(),
         resume: c.resume,
         force: c.output.force,
     };
-    let table = c.data.read()?;
-    let ds = mixlaw::load(&table, &c.data.spec(&law))?;
+    study.check()?;
+    dest.check()?;
+    let spec = c.data.spec(&law);
+    let table = c.data.read(&spec)?;
+    let ds = mixlaw::load(&table, &spec)?;
     super::print_notices(&ds.notices);
     for a in &points {
         a.check(&law, ds.k())?;

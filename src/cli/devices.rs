@@ -19,6 +19,12 @@ pub fn run(c: DevicesCmd) -> Result<()> {
         super::print_json(&devices);
         return Ok(());
     }
+    if !mixlaw::backend::gpu::BUILT {
+        println!(
+            "this mixlaw was built without GPU support (the `gpu` cargo feature); it uses the CPU"
+        );
+        return Ok(());
+    }
     if devices.is_empty() {
         println!("no GPU adapters found (WGPU_BACKEND selects backends); mixlaw will use the CPU");
         return Ok(());

@@ -1,6 +1,7 @@
 //! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
-//! file per command. Nothing here computes: a command file parses its flags, calls one library
-//! entry point and prints what it returns.
+//! file per command. Nothing here computes: a command file parses its flags into the library's
+//! settings (checking them before any slow step), calls the library's entry point and prints
+//! what it returns.
 
 mod bench;
 mod bootstrap;
@@ -24,7 +25,7 @@ use mixlaw::data::{DataSpec, Dataset, Table};
 use mixlaw::fit::FitSettings;
 use mixlaw::law::{registry, Init, Law};
 use mixlaw::loss::{Reduce, Residual};
-use mixlaw::{Error, Result};
+use mixlaw::Result;
 
 #[derive(Parser)]
 #[command(
@@ -127,8 +128,10 @@ impl DataArgs {
         .for_law(law)
     }
 
-    /// The table, read.
-    pub fn read(&self) -> Result<Table> {
+    /// The table, read once the spec has been checked (so that a bad flag is reported before
+    /// a missing file).
+    pub fn read(&self, spec: &DataSpec) -> Result<Table> {
+        spec.check()?;
         Table::read(&self.table)
     }
 }
@@ -267,18 +270,6 @@ impl FitArgs {
         if let Some(n) = self.starts {
             s.starts = n;
         }
-        let positive = |name: &str, v: f64| {
-            if v > 0.0 && v.is_finite() {
-                Ok(())
-            } else {
-                Err(Error::usage(format!(
-                    "--{name} must be a positive number, got {v}"
-                )))
-            }
-        };
-        positive("delta", self.delta)?;
-        positive("n-unit", self.n_unit)?;
-        positive("d-unit", self.d_unit)?;
         s.delta = self.delta;
         s.seed = self.seed;
         s.hop.hops = self.hops;
@@ -296,6 +287,7 @@ impl FitArgs {
         s.nest = !self.no_nest;
         s.n_unit = self.n_unit;
         s.d_unit = self.d_unit;
+        s.check()?;
         Ok(s)
     }
 }
@@ -336,8 +328,9 @@ pub fn prepare(
     if let Some(out) = out {
         mixlaw::report::check_writable(out, force)?;
     }
-    let table = data.read()?;
-    let ds = mixlaw::load(&table, &data.spec(&law))?;
+    let spec = data.spec(&law);
+    let table = data.read(&spec)?;
+    let ds = mixlaw::load(&table, &spec)?;
     print_notices(&ds.notices);
     let backend = open_backend(fit.backend, Some(&law))?;
     Ok(Prepared {

@@ -156,27 +156,22 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     let (file, law) = c.m.read()?;
     let scale = match c.m.scale() {
         Scale::At { n, d } if !c.n_grid.is_empty() || !c.d_grid.is_empty() => Scale::Grid {
-            n: if c.n_grid.is_empty() {
-                vec![n]
-            } else {
-                c.n_grid.clone()
-            },
-            d: if c.d_grid.is_empty() {
-                vec![d]
-            } else {
-                c.d_grid.clone()
-            },
+            n,
+            d,
+            n_grid: c.n_grid.clone(),
+            d_grid: c.d_grid.clone(),
         },
         scale => scale,
     };
     let mut settings = c.m.settings(scale)?;
+    settings.check(&file, &law)?;
+    let backend = c.m.backend(&law)?;
     settings.weightings = Weighting::named(&c.targets, &file)?;
     if let Some(path) = &c.targets_file {
         settings
             .weightings
             .extend(Weighting::read(&Table::read(path)?, &file)?);
     }
-    let backend = c.m.backend(&law)?;
     let optimum = mixlaw::optimize(&file, &law, &settings, backend.as_ref())?;
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
         return print_scaled(&c, &file, &optimum);
@@ -201,7 +196,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         row.extend(s.h.iter().map(|v| format!("{v:.6}")));
         row.push(num(s.loss));
         row.push(num(s.lattice_loss));
-        row.push(bound_names(s, &file.domains));
+        row.push(bound_names(s, &file.domains).join(" "));
         t.row(row);
     }
     println!(
@@ -251,13 +246,9 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
     Ok(())
 }
 
-/// The domains on a bound, space-separated.
-pub fn bound_names(s: &Solution, domains: &[String]) -> String {
-    s.on_bounds
-        .iter()
-        .map(|&i| domains[i].as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The domains on a bound.
+pub fn bound_names<'a>(s: &Solution, domains: &'a [String]) -> Vec<&'a str> {
+    s.on_bounds.iter().map(|&i| domains[i].as_str()).collect()
 }
 
 fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {
@@ -269,10 +260,6 @@ fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {
         lattice_h: named(file.domains.iter().cloned(), &s.lattice_h),
         lattice_loss: s.lattice_loss,
         lattice_gap: s.lattice_loss - s.loss,
-        on_bounds: s
-            .on_bounds
-            .iter()
-            .map(|&i| file.domains[i].as_str())
-            .collect(),
+        on_bounds: bound_names(s, &file.domains),
     }
 }

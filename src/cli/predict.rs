@@ -28,8 +28,9 @@ pub fn run(c: PredictCmd) -> Result<()> {
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
     }
-    let table = c.data.read()?;
-    let p = mixlaw::predict(&file, &law, &table, &c.data.spec(&law))?;
+    let spec = c.data.spec(&law);
+    let table = c.data.read(&spec)?;
+    let p = mixlaw::predict(&file, &law, &table, &spec)?;
     super::print_notices(&p.notices);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["row".to_string(), "N".into(), "D".into()];

@@ -21,11 +21,13 @@ pub struct SweepCmd {
 }
 
 pub fn run(c: SweepCmd) -> Result<()> {
+    let settings = c.m.settings(c.m.scale())?;
+    settings.check_fixed_scale()?;
     let (file, law) = c.m.read()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
     }
-    let settings = c.m.settings(c.m.scale())?;
+    settings.check(&file, &law)?;
     let backend = c.m.backend(&law)?;
     let optimum = mixlaw::sweep(&file, &law, &settings, backend.as_ref())?;
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -40,7 +42,7 @@ pub fn run(c: SweepCmd) -> Result<()> {
         rec.extend(s.predicted.iter().map(|v| v.to_string()));
         rec.push(s.loss.to_string());
         rec.push(s.lattice_loss.to_string());
-        rec.push(bound_names(s, &file.domains));
+        rec.push(bound_names(s, &file.domains).join(" "));
         w.write_record(&rec).expect("in-memory CSV");
     }
     let bytes = w.into_inner().expect("in-memory CSV");

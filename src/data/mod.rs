@@ -1,13 +1,14 @@
-//! Reading run tables: one CSV row per training-run checkpoint, turned into a [`Dataset`] that
-//! the fitting code can trust without re-checking.
+//! Reading run tables: one row per training-run checkpoint (a CSV file's, or columns held in
+//! memory: [`Table`]), turned into a [`Dataset`] that the fitting code can trust without
+//! re-checking.
 //!
 //! Why this module is strict and front-loaded:
 //!
 //! * **Fail once, precisely, before any fitting.** A fit runs for minutes; a bad cell found
 //!   then is expensive and vague. So every cell of every *used* column is parsed and checked up
-//!   front, and every error names file, 1-based data row and column. Resolved the law does not
+//!   front, and every error names file, 1-based data row and column. Columns the law does not
 //!   use are never read, since real tables carry text columns (Epoch's `color`).
-//! * **Resolved are found, not configured, where the common tables agree** (`model_size`/`N`,
+//! * **Columns are found, not configured, where the common tables agree** (`model_size`/`N`,
 //!   `n_tokens`/`D`, `weight_*`, `*_loss`), with flags to override. Epoch's table has no token
 //!   column, so `D = C / (6 N)` can be derived from a FLOP column.
 //! * **Published tables repeat rows.** The mixture-law paper's table lists each run's last
@@ -17,7 +18,7 @@
 //! * **An empty loss cell is data, not an error**: some runs lack an evaluation on one domain.
 //!   That row is skipped for that target only (`y = NaN`), so one gap does not cost a run.
 //!
-//! Order of operations: read header → resolve columns → parse and validate every used cell →
+//! Order of operations: check the spec → resolve columns → parse and validate every used cell →
 //! drop duplicates → apply `--where` filters → fail if nothing is left → per-target
 //! `drop_highest` (Epoch's outlier rule) → build the [`Dataset`].
 //!
@@ -97,6 +98,18 @@ pub struct DataSpec {
 }
 
 impl DataSpec {
+    /// The errors a spec has whatever the table: a token column and a FLOP column both given,
+    /// or a `--where` expression that does not parse. Returns the parsed expressions. Front ends
+    /// call it before reading the table, so that a bad flag is reported first.
+    pub fn check(&self) -> Result<Vec<Expr>> {
+        if self.d_col.is_some() && self.flops_col.is_some() {
+            return Err(Error::usage(
+                "give either a token column or a FLOP column (D = C / (6 N)), not both",
+            ));
+        }
+        self.filters.iter().map(|f| expr::parse(f)).collect()
+    }
+
     /// This spec with the columns `law` reads required ([`DataSpec::needs_scale`],
     /// [`DataSpec::needs_mixture`]).
     pub fn for_law(self, law: &crate::law::Law) -> Self {
@@ -261,16 +274,7 @@ struct Parsed {
 
 /// Validate and filter a table of runs (see the module docs for the order of steps).
 pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
-    if spec.d_col.is_some() && spec.flops_col.is_some() {
-        return Err(Error::usage(
-            "give either a token column or a FLOP column (D = C / (6 N)), not both",
-        ));
-    }
-    let exprs = spec
-        .filters
-        .iter()
-        .map(|f| expr::parse(f))
-        .collect::<Result<Vec<_>>>()?;
+    let exprs = spec.check()?;
 
     let cols = resolve(table, spec, &exprs)?;
     let parsed = parse_rows(table, spec, &cols)?;

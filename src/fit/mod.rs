@@ -25,7 +25,8 @@ pub use eval::{eval, EvalReport, TargetScore};
 pub use file::{DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
 pub use hop::HopSettings;
 pub use predict::{predict, PredictedTarget, Predictions};
-pub use problem::{row_ids, target_rows};
+pub use problem::row_ids;
+pub(crate) use problem::target_rows;
 pub use settings::FitSettings;
 pub use summary::TargetFit;
 
@@ -51,6 +52,7 @@ pub fn fit(
     filters: &[String],
     progress: &mut (dyn FnMut(&str, usize, usize) + Send),
 ) -> Result<FitFile> {
+    settings.check()?;
     let clock = Instant::now();
     let mut targets = Vec::with_capacity(ds.targets.len());
     for (t, target) in ds.targets.iter().enumerate() {

@@ -4,6 +4,7 @@ use super::hop::HopSettings;
 use super::lbfgs;
 use crate::law::{Init, Law, Tolerances};
 use crate::loss::{Reduce, Residual};
+use crate::{Error, Result};
 
 /// Everything that decides a fit besides the data. Stored in fit files.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -68,5 +69,22 @@ impl FitSettings {
             n_unit: 1e6,
             d_unit: 1e9,
         }
+    }
+
+    /// The errors settings have whatever the data: a Huber threshold or a unit that is not a
+    /// positive number.
+    pub fn check(&self) -> Result<()> {
+        for (name, v) in [
+            ("delta", self.delta),
+            ("n-unit", self.n_unit),
+            ("d-unit", self.d_unit),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(Error::usage(format!(
+                    "--{name} must be a positive number, got {v}"
+                )));
+            }
+        }
+        Ok(())
     }
 }

@@ -418,10 +418,6 @@ impl Law {
         let inner = registry::by_name(n.law).expect("a nested law is registered");
         Some((inner, n.embed))
     }
-    /// The mathematics.
-    pub fn family(&self) -> &dyn Family {
-        self.0.family.as_ref()
-    }
     /// See [`Family::params`].
     pub fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         self.0.family.params(domains)
@@ -603,8 +599,8 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn parameter_count_matches_count_formula() {
-        // count_formula is "a", "a+bk" or "k+a".
+    fn parameter_count_matches_the_registered_rule() {
+        // The rule is "a", "a+bk" or "k+a".
         fn count(f: &str, k: usize) -> usize {
             f.split('+')
                 .map(|t| match t.strip_suffix('k') {

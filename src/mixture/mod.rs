@@ -34,7 +34,7 @@ pub struct Laws {
     pub domains: Vec<String>,
     /// One parameter vector per fitted target.
     pub params: Vec<Vec<f64>>,
-    /// N and D in fit units.
+    /// N in fit units.
     pub n: f64,
     /// D in fit units.
     pub d: f64,

@@ -1,7 +1,7 @@
 //! The mixture search as a front end asks for it: a fit file, where to solve (a scale, a grid
 //! of scales, or a compute budget), what to minimise and under which limits.
 
-use super::{at_flops, minimize, Constraints, Laws, Search, Solution, Weighting};
+use super::{at_flops, minimize, Bounds, Constraints, Laws, Search, Solution, Weighting};
 use crate::backend::Backend;
 use crate::fit::FitFile;
 use crate::law::Law;
@@ -17,12 +17,17 @@ pub enum Scale {
         /// Training tokens D.
         d: f64,
     },
-    /// Every pair of `n × d`: a table h*(N, D).
+    /// Every pair of `n_grid × d_grid`: a table h*(N, D). An empty list stands for the one
+    /// value `n` (or `d`), and a token cap ([`Constraints::available`]) is taken at `d`.
     Grid {
+        /// The model size an empty `n_grid` stands for.
+        n: f64,
+        /// The token count an empty `d_grid` stands for, and at which token caps hold.
+        d: f64,
         /// Model sizes.
-        n: Vec<f64>,
+        n_grid: Vec<f64>,
         /// Token counts.
-        d: Vec<f64>,
+        d_grid: Vec<f64>,
     },
     /// A compute budget C: N (with D = C/(6N)) chosen with the mixture.
     Flops(f64),
@@ -68,22 +73,18 @@ pub struct Optimum {
     pub solutions: Vec<Placed>,
 }
 
-/// The optimal mixtures `settings` asks for, of the fitted `law` of `fit`, the lattice sweep's
-/// predictions on `backend` (refined in f64 on the CPU).
-pub fn optimize(
+/// The laws at the scale to begin with, the boxes on the weights and the search: what every
+/// solve needs, checked in the order a user fixes them (scale, law, limits, search).
+fn prepare(
     fit: &FitFile,
     law: &Law,
     settings: &OptimizeSettings,
-    backend: &dyn Backend,
-) -> Result<Optimum> {
-    let positive = |v: f64| v > 0.0 && v.is_finite();
-    // The laws' scale to begin with: the scale asked for, or a placeholder a budget replaces.
+) -> Result<(Laws, Bounds, Search)> {
+    // A NaN fails `> 0`, an infinite value passes, as the flags always took them.
+    let positive = |v: f64| v > 0.0;
     let (n, d) = match &settings.scale {
-        Scale::At { n, d } if positive(*n) && positive(*d) => (*n, *d),
-        Scale::Grid { n, d } => (
-            n.first().copied().unwrap_or(1e9),
-            d.first().copied().unwrap_or(2e10),
-        ),
+        Scale::At { n, d } | Scale::Grid { n, d, .. } if positive(*n) && positive(*d) => (*n, *d),
+        // A placeholder scale, which the search over budgets replaces.
         Scale::Flops(c) if positive(*c) => (1e9, c / 6e9),
         _ => {
             return Err(Error::usage(
@@ -91,7 +92,7 @@ pub fn optimize(
             ))
         }
     };
-    let mut laws = Laws::new(fit, law, n, d)?;
+    let laws = Laws::new(fit, law, n, d)?;
     let fixed_d = match &settings.scale {
         Scale::Flops(_) => None,
         _ => Some(d),
@@ -105,6 +106,37 @@ pub fn optimize(
         top: settings.top,
         max_iter: 100_000,
     };
+    Ok((laws, bounds, search))
+}
+
+impl OptimizeSettings {
+    /// The errors these settings have for the fitted `law` of `fit` before any search: a scale
+    /// that is not positive, a law without a mixture, unknown domains or infeasible limits, an
+    /// empty search. Front ends call it before opening a backend.
+    pub fn check(&self, fit: &FitFile, law: &Law) -> Result<()> {
+        prepare(fit, law, self).map(|_| ())
+    }
+
+    /// An error for a compute budget, which [`sweep`] does not take.
+    pub fn check_fixed_scale(&self) -> Result<()> {
+        match self.scale {
+            Scale::Flops(_) => Err(Error::usage(
+                "sweep solves at a fixed --n and --d; use optimize --flops for a budget",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The optimal mixtures `settings` asks for, of the fitted `law` of `fit`, the lattice sweep's
+/// predictions on `backend` (refined in f64 on the CPU).
+pub fn optimize(
+    fit: &FitFile,
+    law: &Law,
+    settings: &OptimizeSettings,
+    backend: &dyn Backend,
+) -> Result<Optimum> {
+    let (mut laws, bounds, search) = prepare(fit, law, settings)?;
     let weightings = if settings.weightings.is_empty() {
         vec![Weighting::avg(fit)]
     } else {
@@ -116,28 +148,44 @@ pub fn optimize(
         scales: Vec::new(),
         solutions: Vec::new(),
     };
-    if let Scale::Flops(c) = settings.scale {
-        out.flops = Some(c);
-        for w in &weightings {
-            let (n, solution) = at_flops(&mut laws, fit.units, w, &bounds, &search, backend, c)?;
-            let d = c / (6.0 * n);
-            out.solutions.push(Placed { n, d, solution });
-        }
-        return Ok(out);
-    }
     out.scales = match &settings.scale {
-        Scale::Grid { n, d } => {
-            if n.is_empty() || d.is_empty() || n.iter().chain(d).any(|v| !positive(*v)) {
+        Scale::Flops(c) => {
+            out.flops = Some(*c);
+            for w in &weightings {
+                let (n, solution) =
+                    at_flops(&mut laws, fit.units, w, &bounds, &search, backend, *c)?;
+                let d = c / (6.0 * n);
+                out.solutions.push(Placed { n, d, solution });
+            }
+            return Ok(out);
+        }
+        Scale::At { n, d } => vec![(*n, *d)],
+        Scale::Grid {
+            n,
+            d,
+            n_grid,
+            d_grid,
+        } => {
+            let ns = if n_grid.is_empty() {
+                vec![*n]
+            } else {
+                n_grid.clone()
+            };
+            let ds = if d_grid.is_empty() {
+                vec![*d]
+            } else {
+                d_grid.clone()
+            };
+            if ns.iter().chain(&ds).any(|v| v.is_nan() || *v <= 0.0) {
                 return Err(Error::usage(
                     "--n-grid and --d-grid need positive values (and --n, --d where a grid is \
                      not given)",
                 ));
             }
-            n.iter()
-                .flat_map(|&n| d.iter().map(move |&d| (n, d)))
+            ns.iter()
+                .flat_map(|&n| ds.iter().map(move |&d| (n, d)))
                 .collect()
         }
-        _ => vec![(n, d)],
     };
     for &(n, d) in &out.scales {
         laws.n = n / fit.units.n;
@@ -157,11 +205,7 @@ pub fn sweep(
     settings: &OptimizeSettings,
     backend: &dyn Backend,
 ) -> Result<Optimum> {
-    if let Scale::Flops(_) = settings.scale {
-        return Err(Error::usage(
-            "sweep solves at a fixed --n and --d; use optimize --flops for a budget",
-        ));
-    }
+    settings.check_fixed_scale()?;
     let settings = OptimizeSettings {
         weightings: Weighting::each_and_avg(fit),
         ..settings.clone()

@@ -84,6 +84,9 @@ pub use device::{devices, Gpu};
 #[cfg(not(feature = "gpu"))]
 pub use stub::{devices, Gpu};
 
+/// Whether this mixlaw was built with the GPU backend (the `gpu` cargo feature).
+pub const BUILT: bool = cfg!(feature = "gpu");
+
 /// What `mixlaw devices` shows of an adapter.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct DeviceInfo {

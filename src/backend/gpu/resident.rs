@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::device::Gpu;
 use super::shader::{Class, Pipelines, Uniforms};
 use super::stride;
+use crate::law::{registry, Law};
 use crate::loss::Residual;
 use crate::objective::Problem;
 use crate::Error;
@@ -69,7 +70,15 @@ impl Gpu {
     /// [`Gpu::check`], returning the problem's size class's pipelines.
     pub(super) fn prepare(&self, problem: &Problem) -> Result<Arc<Pipelines>, Error> {
         let law = problem.law();
-        if law.kernel().is_none() {
+        // The shader dispatches to the registry's kernels only: a kernel named elsewhere (a law
+        // defined at run time) would run another law's function, or none.
+        let registered = law.kernel().filter(|k| {
+            registry::builtin()
+                .get(k.id as usize)
+                .and_then(Law::kernel)
+                .is_some_and(|r| r == *k)
+        });
+        if registered.is_none() {
             return Err(Error::Gpu(format!(
                 "the GPU backend has no kernel for law '{}'",
                 law.name()
