@@ -172,23 +172,21 @@ mod tests {
     #[test]
     fn a_law_without_a_kernel_runs_on_the_cpu_under_auto() {
         let law = affine(None);
-        let domains = vec!["a".to_string(), "b".to_string()];
-        let rows = Rows::new(
-            vec![0.0; 3],
-            vec![0.0; 3],
-            vec![0.2, 0.8, 0.5, 0.5, 1.0, 0.0],
-            vec![1.0, 1.1, 1.2],
-            2,
-        );
-        let problem = Problem::new(
-            &law,
-            law.params(&domains),
-            rows,
-            vec![1.0; 3],
-            Residual::Raw,
-            Reduce::Mean,
-            1e-3,
-        );
+        let problem_of = |law: &Law| {
+            let domains = ["a".to_string(), "b".to_string()];
+            let h = vec![0.2, 0.8, 0.5, 0.5, 1.0, 0.0];
+            let rows = Rows::new(vec![0.0; 3], vec![0.0; 3], h, vec![1.0, 1.1, 1.2], 2);
+            Problem::new(
+                law,
+                law.params(&domains),
+                rows,
+                vec![1.0; 3],
+                Residual::Raw,
+                Reduce::Mean,
+                1e-3,
+            )
+        };
+        let problem = problem_of(&law);
         let (backend, notice) = open(Choice::Auto, Some(&law)).unwrap();
         backend.check(&problem).unwrap();
         let (mut f, mut g) = (vec![0.0], vec![0.0; 3]);
@@ -206,17 +204,7 @@ mod tests {
                 id: 6,
                 function: "affine",
             }));
-            let rows = problem.rows().clone();
-            let p = Problem::new(
-                &forged,
-                forged.params(&domains),
-                rows,
-                vec![1.0; 3],
-                Residual::Raw,
-                Reduce::Mean,
-                1e-3,
-            );
-            let e = gpu.check(&p).unwrap_err().to_string();
+            let e = gpu.check(&problem_of(&forged)).unwrap_err().to_string();
             assert!(e.contains("no kernel for law 'affine'"), "{e}");
         }
     }
