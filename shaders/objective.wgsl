@@ -3,8 +3,13 @@
 // The shader twin of `Problem::eval` (src/objective/mod.rs) and of the laws in src/law/; the
 // parity suite (tests/suite/backend.rs) holds them together. Per entry it computes, in f32,
 //
-//   out[0]        = Σ_j w_j · Huber_δ(r_j) / δ
-//   out[1 + i]    = Σ_j w_j · clamp(r_j/δ, −1, 1) · dr_j/dpred · ∂pred_j/∂p_i
+//   out[0]        = Σ_j w_j · m_j · Huber_δ(r_j) / δ
+//   out[1 + i]    = Σ_j w_j · m_j · clamp(r_j/δ, −1, 1) · dr_j/dpred · ∂pred_j/∂p_i
+//
+// with m_j the overestimate penalty W where r_j > 0, else 1 (`Loss::smoothed` times
+// `Loss::scale`, src/loss.rs): the Huber loss over δ and the absolute error's stand-in
+// Huber_δ/δ are the same values; the squared error scaled by 1/(2δ) is the quadratic branch
+// everywhere (r²/(2δ), r/δ), which `loss` = 1 selects.
 //   out[1 + dim]  = number of rows whose residual was not finite (0 or more)
 //
 // in *natural* coordinates. The host does everything that is per entry rather than per row, in
@@ -39,9 +44,12 @@ struct Uniforms {
     inv_delta: f32,
     // `predict_mixtures` only: how many targets' parameter vectors `theta` holds.
     targets: u32,
+    // 0: Huber over δ (and the absolute error's stand-in, the same values), 1: squared error
+    // over 2δ.
+    loss: u32,
+    // The overestimate penalty W (1: symmetric).
+    penalty: f32,
     pad0: u32,
-    pad1: u32,
-    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Uniforms;
@@ -284,16 +292,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             bad += 1.0;
             continue;
         }
-        // Huber and its derivative, both divided by δ.
+        // The loss and its derivative on the optimiser's scale: Huber over δ, or (`loss` 1) the
+        // squared error over 2δ; times the penalty for an over-prediction.
         let a = abs(r);
         var hv: f32;
         var psi: f32;
-        if a <= params.delta {
+        if a <= params.delta || params.loss == 1u {
             hv = 0.5 * r * r * params.inv_delta;
             psi = r * params.inv_delta;
         } else {
             hv = a - 0.5 * params.delta;
             psi = sign(r);
+        }
+        if r > 0.0 {
+            hv *= params.penalty;
+            psi *= params.penalty;
         }
         f += w * hv;
         let c = w * psi * dr;

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::backend::{gpu, Backend, Cpu, Gpu};
 use crate::law::Law;
-use crate::loss::{Reduce, Residual};
+use crate::loss::{Loss, Reduce, Residual};
 use crate::objective::{Problem, Rows};
 use crate::rng::Rng;
 use crate::simulate::{simulate, Design};
@@ -88,7 +88,7 @@ pub fn problem(law: &Law) -> Result<Problem> {
         vec![1.0; n],
         Residual::Raw,
         Reduce::Mean,
-        1e-3,
+        Loss::huber(1e-3),
     ))
 }
 

@@ -120,7 +120,7 @@ pub fn open(
 mod tests {
     use super::*;
     use crate::law::{Conventions, Definition, Family, ParamSpec};
-    use crate::loss::{Reduce, Residual};
+    use crate::loss::{Loss, Reduce, Residual};
     use crate::objective::Rows;
     use crate::rng::Rng;
 
@@ -183,7 +183,7 @@ mod tests {
                 vec![1.0; 3],
                 Residual::Raw,
                 Reduce::Mean,
-                1e-3,
+                Loss::huber(1e-3),
             )
         };
         let problem = problem_of(&law);

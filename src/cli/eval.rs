@@ -85,11 +85,14 @@ pub fn run(c: EvalCmd) -> Result<()> {
             .map_or("-".into(), |v| format!("{v:.4}")),
     ]);
     println!(
-        "{} law, train: {}; test: {}  ({:.2}s)\n",
+        "{} law, train: {}; test: {}  ({:.2}s)\n{}",
         rep.law,
         c.train.join(" and "),
         c.test.join(" and "),
-        rep.wall_s
+        rep.wall_s,
+        rep.objective_name
+            .as_ref()
+            .map_or(String::new(), |o| format!("objective: {o}\n"))
     );
     print!("{}", t.render());
     Ok(())

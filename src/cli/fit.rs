@@ -91,13 +91,25 @@ pub fn summary(file: &FitFile) -> String {
         }
     }
     format!(
-        "{} law: {}  ({} rows, {}, {:.2}s)\n\n{}\n{}",
+        "{} law: {}  ({} rows, {}, {:.2}s)\n{}\n{}\n{}",
         file.law,
         file.formula,
         file.data.rows,
         file.backend,
         file.wall_s,
+        objective_line(&file.settings),
         t.render(),
         p.render()
     )
+}
+
+/// The line under a summary's header naming the objective, `objective: mean asymmetric MAE,
+/// W = 10, raw residual`, for every loss but the default (symmetric Huber), whose summaries
+/// read as they always have (an empty line).
+pub fn objective_line(settings: &mixlaw::fit::FitSettings) -> String {
+    if settings.default_loss() {
+        String::new()
+    } else {
+        format!("objective: {}\n", settings.objective_name())
+    }
 }

@@ -24,7 +24,7 @@ use mixlaw::backend::{Backend, Choice};
 use mixlaw::data::{DataSpec, Dataset, Table};
 use mixlaw::fit::FitSettings;
 use mixlaw::law::{registry, Init, Law};
-use mixlaw::loss::{Reduce, Residual};
+use mixlaw::loss::{LossKind, Reduce, Residual};
 use mixlaw::Result;
 
 #[derive(Parser)]
@@ -149,6 +149,17 @@ pub enum ReduceArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LossArg {
+    /// Huber with threshold --delta (the default).
+    Huber,
+    /// Squared error.
+    Mse,
+    /// Absolute error: explored smoothed at width --delta, narrowed while polishing, reported
+    /// exactly.
+    Mae,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum BackendArg {
     /// A real GPU if there is one (and it implements the law), else the CPU.
     Auto,
@@ -187,15 +198,23 @@ pub struct FitArgs {
     /// re-scored in f64 on the CPU.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendArg,
-    /// Residual scored by the Huber loss [default: log for chinchilla, else raw].
+    /// Residual scored by the loss [default: log for chinchilla, else raw].
     #[arg(long, value_enum)]
     pub residual: Option<ResidualArg>,
     /// Combine per-row losses by mean or sum [default: sum for chinchilla, else mean].
     #[arg(long, value_enum)]
     pub reduce: Option<ReduceArg>,
-    /// Huber threshold δ.
+    /// The loss of each row's residual (README, "Losses").
+    #[arg(long, value_enum, default_value = "huber")]
+    pub loss: LossArg,
+    /// Huber threshold δ; for mae the width of the smoothed stand-in the exploration minimises
+    /// (polishing narrows it); for mse the residual scale the tolerances refer to.
     #[arg(long, default_value_t = 1e-3)]
     pub delta: f64,
+    /// Weigh the loss of rows the law over-predicts (prediction above observation) W times
+    /// (kyo-takano's chinchilla package: mae with W = 10).
+    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    pub overestimate_penalty: f64,
     /// Start points: Hoffmann's grid (chinchilla) or random draws [default: grid for chinchilla].
     #[arg(long, value_enum)]
     pub init: Option<InitArg>,
@@ -218,8 +237,8 @@ pub struct FitArgs {
     /// [default: 2.2e-6 for chinchilla (scipy's L-BFGS-B), else 1e-9].
     #[arg(long)]
     pub ftol: Option<f64>,
-    /// Projected-gradient stopping tolerance while exploring, on the objective divided by δ
-    /// [default: 1e-2 for chinchilla, else 1e-4].
+    /// Projected-gradient stopping tolerance while exploring, on the scaled objective the
+    /// optimiser sees (huber: divided by δ) [default: 1e-2 for chinchilla, else 1e-4].
     #[arg(long)]
     pub gtol: Option<f64>,
     /// Do not start a joint (full) fit from the optimum of the additive (joint) law it contains.
@@ -270,7 +289,13 @@ impl FitArgs {
         if let Some(n) = self.starts {
             s.starts = n;
         }
+        s.loss = match self.loss {
+            LossArg::Huber => LossKind::Huber,
+            LossArg::Mse => LossKind::Mse,
+            LossArg::Mae => LossKind::Mae,
+        };
         s.delta = self.delta;
+        s.overestimate_penalty = self.overestimate_penalty;
         s.seed = self.seed;
         s.hop.hops = self.hops;
         s.hop_chains = self.hop_chains;

@@ -16,7 +16,7 @@ pub struct TargetScore {
     pub train_mre_pct: f64,
     /// Mean relative error (%) on the test split (`None` when the target has no test rows).
     pub test_mre_pct: Option<f64>,
-    /// The fit's objective on the train split.
+    /// The fit's objective on the train split (the exact loss, [`super::TargetFit::objective`]).
     pub objective: f64,
     /// Rows fitted.
     pub train_rows: usize,
@@ -35,6 +35,10 @@ pub struct EvalReport {
     pub train: Vec<String>,
     /// The test split's expressions.
     pub test: Vec<String>,
+    /// The objective in words (`mean asymmetric MAE, W = 10, raw residual`), for every loss but
+    /// the default symmetric Huber (`None`, not written: reports read as they always have).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective_name: Option<String>,
     /// Per target.
     pub targets: Vec<TargetScore>,
     /// The mean of the targets' train MRE (%).
@@ -98,6 +102,7 @@ pub fn eval(
         law: law.name().into(),
         train: train.to_vec(),
         test: test.to_vec(),
+        objective_name: (!settings.default_loss()).then(|| settings.objective_name()),
         mean_train_mre_pct: mean(targets.iter().map(|t| t.train_mre_pct).collect())
             .unwrap_or(f64::NAN),
         mean_test_mre_pct: mean(targets.iter().filter_map(|t| t.test_mre_pct).collect()),

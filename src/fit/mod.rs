@@ -145,7 +145,7 @@ pub fn fit_target(
 mod tests {
     use super::*;
     use crate::law::{registry, Point};
-    use crate::loss::{Reduce, Residual};
+    use crate::loss::{Loss, Reduce, Residual};
     use crate::objective::{Problem, Rows};
 
     /// Centred, the optimiser's coordinates are the same in any fit units (a unit of N rescales
@@ -179,7 +179,7 @@ mod tests {
                 vec![1.0; raw.len()],
                 Residual::Log,
                 Reduce::Sum,
-                1e-3,
+                Loss::huber(1e-3),
             );
             let starts = law
                 .grid(n_unit, d_unit)

@@ -54,7 +54,7 @@ impl TargetRows {
             weights,
             s.residual,
             s.reduce,
-            s.delta,
+            s.loss(),
         )
     }
 }

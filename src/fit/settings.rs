@@ -3,18 +3,27 @@
 use super::hop::HopSettings;
 use super::lbfgs;
 use crate::law::{Init, Law, Tolerances};
-use crate::loss::{Reduce, Residual};
+use crate::loss::{Loss, LossKind, Reduce, Residual};
 use crate::{Error, Result};
 
 /// Everything that decides a fit besides the data. Stored in fit files.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FitSettings {
-    /// The residual the Huber loss scores.
+    /// The residual the loss scores.
     pub residual: Residual,
     /// How per-row losses are combined.
     pub reduce: Reduce,
-    /// The Huber threshold δ.
+    /// The loss (huber unless a fit file says otherwise; written only when it is not huber, so
+    /// that huber fits' files read and write exactly as before losses were a setting).
+    #[serde(default, skip_serializing_if = "is_huber")]
+    pub loss: LossKind,
+    /// The loss's width δ: the Huber threshold; for mae the width of the smoothed stand-in the
+    /// exploration minimises (polishing narrows it); for mse only the optimiser's scale.
     pub delta: f64,
+    /// Rows whose law predicts more than was observed weigh this many times more (1:
+    /// symmetric; written only when it is not 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub overestimate_penalty: f64,
     /// Where starts come from.
     pub init: Init,
     /// Random starts, or for the grid the first `starts` grid points (0: all).
@@ -49,7 +58,9 @@ impl FitSettings {
         FitSettings {
             residual: c.residual,
             reduce: c.reduce,
+            loss: LossKind::Huber,
             delta: 1e-3,
+            overestimate_penalty: 1.0,
             init: c.init,
             starts: c.starts,
             seed: 0,
@@ -71,11 +82,32 @@ impl FitSettings {
         }
     }
 
-    /// The errors settings have whatever the data: a Huber threshold or a unit that is not a
-    /// positive number.
+    /// The loss these settings fit with.
+    pub fn loss(&self) -> Loss {
+        Loss {
+            kind: self.loss,
+            delta: self.delta,
+            penalty: self.overestimate_penalty,
+        }
+    }
+
+    /// The fitted objective in words, e.g. `mean asymmetric MAE, W = 10, raw residual`.
+    pub fn objective_name(&self) -> String {
+        self.loss().describe(self.residual, self.reduce)
+    }
+
+    /// Whether the objective is the default one (symmetric Huber), which summaries name only
+    /// when it is not, so that their text stays what it was before losses were a setting.
+    pub fn default_loss(&self) -> bool {
+        is_huber(&self.loss) && is_one(&self.overestimate_penalty)
+    }
+
+    /// The errors settings have whatever the data: a loss width, overestimate penalty or unit
+    /// that is not a positive number.
     pub fn check(&self) -> Result<()> {
         for (name, v) in [
             ("delta", self.delta),
+            ("overestimate-penalty", self.overestimate_penalty),
             ("n-unit", self.n_unit),
             ("d-unit", self.d_unit),
         ] {
@@ -87,4 +119,16 @@ impl FitSettings {
         }
         Ok(())
     }
+}
+
+fn is_huber(kind: &LossKind) -> bool {
+    *kind == LossKind::Huber
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }

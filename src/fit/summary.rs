@@ -20,7 +20,8 @@ pub struct TargetFit {
     pub target: String,
     /// Best parameters by name, in the law's order (natural coordinates, fit units).
     pub params: Params,
-    /// The unscaled objective at `values`, recomputed in f64.
+    /// The objective at `values`, recomputed in f64: the exact loss (for mae the exact mean or
+    /// sum of `|r|`, never the smoothed stand-in the optimiser saw).
     pub objective: f64,
     /// Mean relative error in percent on the rows fitted.
     pub train_mre_pct: f64,
@@ -40,7 +41,8 @@ pub struct TargetFit {
     pub max_iter: usize,
     /// Starts whose objective was not finite at the start point.
     pub failed: usize,
-    /// The lowest few objectives found by distinct starts (how far apart the best few are).
+    /// The lowest few objectives found by distinct starts (how far apart the best few are;
+    /// exact for every loss, as minima are ranked).
     pub best_objectives: Vec<f64>,
     /// Starts within 1e-6 relative of the best objective.
     pub near_best: usize,
@@ -85,7 +87,7 @@ pub(crate) fn summarise(
     let near_best = outcomes.iter().filter(|o| rel(o) <= 1e-6).count();
     let mut best_objectives: Vec<f64> = Vec::new();
     for o in outcomes.iter().filter(|o| o.f.is_finite()) {
-        let v = o.f * problem.delta();
+        let v = problem.loss().unscale(o.f);
         if best_objectives
             .last()
             .is_none_or(|&l| (v - l) > 1e-9 * l.abs())

@@ -1,7 +1,9 @@
 //! The fitting objective: the contract between the optimiser and the evaluators.
 //!
-//! `H(θ) = reduce_j w_j · Huber_δ(r_j)` with `r_j = L̂_j − L_j` (raw, the paper's choice) or
-//! `ln L̂_j − ln L_j` (log, Hoffmann/Epoch's), reduced by a weighted mean or sum ([`crate::loss`]).
+//! `H(θ) = reduce_j w_j · ℓ(r_j)` with `r_j = L̂_j − L_j` (raw, the paper's choice) or
+//! `ln L̂_j − ln L_j` (log, Hoffmann/Epoch's), `ℓ` the [`Loss`] (Huber by default, squared or
+//! absolute error, each optionally weighing over-predictions `W` times), reduced by a weighted
+//! mean or sum ([`crate::loss`]).
 //! A [`Problem`] holds one or more *weight sets* over the same rows and every evaluation names
 //! the set it uses: a plain fit has one set of ones, a bootstrap study one set of resampling
 //! counts per replicate, so that all replicates' starts run as one batch over rows uploaded once.
@@ -9,9 +11,14 @@
 //! This module is the floor that both the optimiser (`fit`) and the backends stand on: a backend
 //! needs nothing but a `Problem` to evaluate a batch, and the optimiser nothing but a backend. The
 //! optimiser sees internal coordinates ([`Coordinates`]: log and centred amplitudes, a box) and
-//! the objective divided by δ: with δ = 1e-3 the Huber values (~1e-5) and gradients are otherwise
-//! so small that any sensible tolerance stops L-BFGS before it has fitted anything (PAPER.md,
-//! pitfalls). [`Problem::eval`] is the f64 reference every backend is held to.
+//! the objective times [`Loss::scale`]: for Huber that is 1/δ, since with δ = 1e-3 the Huber
+//! values (~1e-5) and gradients are otherwise so small that any sensible tolerance stops L-BFGS
+//! before it has fitted anything (PAPER.md, pitfalls); the other losses are scaled to match.
+//! [`Problem::eval`] is the f64 reference every backend is held to.
+//!
+//! The optimiser minimises [`Loss::smoothed`] (for the absolute error a smoothed stand-in, whose
+//! width the polishing stage shrinks: [`Problem::with_loss`]); what a fit reports is
+//! [`Problem::objective_natural`], the exact loss ([`Loss::exact`]), never the stand-in.
 
 mod coords;
 mod rows;
@@ -21,8 +28,10 @@ pub use coords::Coordinates;
 pub use rows::Rows;
 pub use weights::WeightSets;
 
+use std::sync::Arc;
+
 use crate::law::{Law, ParamSpec};
-use crate::loss::{huber, Reduce, Residual};
+use crate::loss::{Loss, LossKind, Reduce, Residual};
 use crate::vmath;
 
 /// Rows per block of [`Problem::objective_natural`]'s evaluation.
@@ -32,21 +41,24 @@ const BLOCK: usize = 64;
 pub struct Problem {
     id: u64,
     law: Law,
-    rows: Rows,
-    weights: WeightSets,
+    /// Shared with the problems [`Problem::with_loss`] derives (a bootstrap's weight sets can
+    /// be large).
+    rows: Arc<Rows>,
+    weights: Arc<WeightSets>,
     residual: Residual,
     reduce: Reduce,
-    delta: f64,
+    loss: Loss,
     coords: Coordinates,
 }
 
 impl Problem {
     /// The problem of fitting `law` (whose parameters are `specs`) to `rows` under the weight
-    /// sets `weights` (`rows.len()` weights per set), scoring `residual`s by Huber with
-    /// threshold `delta`, reduced by `reduce`.
+    /// sets `weights` (`rows.len()` weights per set), scoring `residual`s by `loss`, reduced by
+    /// `reduce`.
     ///
     /// # Panics
-    /// If `delta` is not positive or `weights` is not a whole number of sets.
+    /// If the loss's δ or penalty is not a positive finite number, or `weights` is not a whole
+    /// number of sets.
     pub fn new(
         law: &Law,
         specs: Vec<ParamSpec>,
@@ -54,21 +66,46 @@ impl Problem {
         weights: Vec<f64>,
         residual: Residual,
         reduce: Reduce,
-        delta: f64,
+        loss: Loss,
     ) -> Self {
-        assert!(delta > 0.0, "the Huber δ must be positive, not {delta}");
         let weights = WeightSets::new(rows.len(), weights);
         let coords = Coordinates::new(specs, residual, rows.ln_n(), rows.ln_d());
+        Problem {
+            id: 0,
+            law: law.clone(),
+            rows: Arc::new(rows),
+            weights: Arc::new(weights),
+            residual,
+            reduce,
+            loss,
+            coords,
+        }
+        .with_loss(loss)
+    }
+
+    /// The same problem (rows, weights, residual, reduction, coordinates) scored by `loss`
+    /// instead, under a new [`Problem::id`]: the polishing stage re-minimises a non-smooth loss
+    /// at successively narrower widths this way. Rows and weights are shared, not copied.
+    ///
+    /// # Panics
+    /// If the loss's δ or penalty is not a positive finite number.
+    pub fn with_loss(&self, loss: Loss) -> Problem {
+        for (what, v) in [("δ", loss.delta), ("overestimate penalty", loss.penalty)] {
+            assert!(
+                v > 0.0 && v.is_finite(),
+                "the loss's {what} must be a positive number, not {v}"
+            );
+        }
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Problem {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            law: law.clone(),
-            rows,
-            weights,
-            residual,
-            reduce,
-            delta,
-            coords,
+            law: self.law.clone(),
+            rows: Arc::clone(&self.rows),
+            weights: Arc::clone(&self.weights),
+            residual: self.residual,
+            reduce: self.reduce,
+            loss,
+            coords: self.coords.clone(),
         }
     }
 
@@ -89,7 +126,7 @@ impl Problem {
     pub fn weights(&self) -> &WeightSets {
         &self.weights
     }
-    /// The residual the Huber loss scores.
+    /// The residual the loss scores.
     pub fn residual(&self) -> Residual {
         self.residual
     }
@@ -97,9 +134,17 @@ impl Problem {
     pub fn reduce(&self) -> Reduce {
         self.reduce
     }
-    /// The Huber threshold δ.
+    /// The loss.
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+    /// The loss's width δ (the Huber threshold; for the absolute error the stand-in's width).
     pub fn delta(&self) -> f64 {
-        self.delta
+        self.loss.delta
+    }
+    /// What the optimiser's objective is multiplied by ([`Loss::scale`]).
+    pub fn scale(&self) -> f64 {
+        self.loss.scale()
     }
     /// The map between natural parameters and the optimiser's coordinates.
     pub fn coords(&self) -> &Coordinates {
@@ -120,9 +165,23 @@ impl Problem {
         }
     }
 
-    /// The unscaled objective `H` at natural parameters `p` under weight set `set`.
+    /// The exact objective `H` at natural parameters `p` under weight set `set`, unscaled:
+    /// what fits report. For the absolute error this is the weighted mean or sum of `|r|`
+    /// (times the penalty), not the smoothed stand-in the optimiser sees.
     pub fn objective_natural(&self, p: &[f64], set: usize) -> f64 {
-        self.eval_natural(p, set, None)
+        self.eval_natural(p, set, None, true)
+    }
+
+    /// The smoothed objective the optimiser minimises at natural `p`, unscaled (for the smooth
+    /// losses the same as [`Problem::objective_natural`]).
+    pub fn smoothed_natural(&self, p: &[f64], set: usize) -> f64 {
+        self.eval_natural(p, set, None, false)
+    }
+
+    /// The exact objective at internal θ on the optimiser's scale: what the polishing stage
+    /// ranks minima by, at the end, for a loss the optimiser sees only smoothed.
+    pub fn exact(&self, theta: &[f64], set: usize) -> f64 {
+        self.objective_natural(&self.coords.to_natural(theta), set) * self.scale()
     }
 
     /// The scaled objective seen by the optimiser at internal θ under weight set `set`, and its
@@ -134,19 +193,20 @@ impl Problem {
         }
         NATURAL.with_borrow_mut(|p| {
             self.coords.natural_into(theta, p);
-            let scale = 1.0 / self.delta;
-            let f = self.eval_natural(p, set, Some(grad));
+            let scale = self.loss.scale();
+            let f = self.eval_natural(p, set, Some(grad), false);
             grad.iter_mut().for_each(|g| *g *= scale);
             self.coords.chain_rule(p, grad);
             f * scale
         })
     }
 
-    /// Unscaled `H` at natural `p`; with `grad`, `∂H/∂p` (natural coordinates).
+    /// Unscaled `H` at natural `p`, smoothed or `exact`; with `grad` (smoothed only),
+    /// `∂H/∂p` (natural coordinates).
     ///
-    /// Rows go through the law in blocks ([`Law::eval_rows`]), then residuals, Huber values and
-    /// the gradient's row sums are taken over each block in loops that vectorise.
-    fn eval_natural(&self, p: &[f64], set: usize, grad: Option<&mut [f64]>) -> f64 {
+    /// Rows go through the law in blocks ([`Law::eval_rows`]), then residuals, losses and the
+    /// gradient's row sums are taken over each block in loops that vectorise.
+    fn eval_natural(&self, p: &[f64], set: usize, grad: Option<&mut [f64]>, exact: bool) -> f64 {
         // The gradient columns of a block of rows, kept per thread: this runs a few hundred
         // thousand times per fit, and zeroing fresh scratch each time showed in profiles.
         thread_local! {
@@ -158,7 +218,7 @@ impl Problem {
                 dl.resize(need, 0.0);
             }
             let (this, dl) = (self, &mut dl[..need]);
-            vmath::wide!(Problem::eval_block_loop; this: &Problem, p: &[f64], set: usize, grad: Option<&mut [f64]>, dl: &mut [f64] => f64)
+            vmath::wide!(Problem::eval_block_loop; this: &Problem, p: &[f64], set: usize, grad: Option<&mut [f64]>, dl: &mut [f64], exact: bool => f64)
         })
     }
 
@@ -170,7 +230,12 @@ impl Problem {
         set: usize,
         mut grad: Option<&mut [f64]>,
         dl: &mut [f64],
+        exact: bool,
     ) -> f64 {
+        debug_assert!(
+            !(exact && grad.is_some()),
+            "the exact loss has no gradient here"
+        );
         let weights = self.weights.set(set);
         let dim = p.len();
         let (mut pred, mut r, mut dr) = ([0.0; BLOCK], [0.0; BLOCK], [1.0; BLOCK]);
@@ -208,17 +273,37 @@ impl Problem {
                     }
                 }
             }
-            let out = hv[..n].iter_mut().zip(&mut c[..n]);
-            let residuals = r[..n].iter().zip(&dr[..n]).zip(&weights[block]);
-            for ((hj, cj), ((rj, drj), &w)) in out.zip(residuals) {
-                // Rows of weight 0 take no part, whatever their residual; a live row with a
-                // non-finite residual has a non-finite Huber value, caught below in the sum.
-                let (h, psi) = huber(*rj, self.delta);
-                let live = w != 0.0;
-                *hj = if live { w * h } else { 0.0 };
-                *cj = if live { w * psi * drj } else { 0.0 };
+            let (r, dr, w) = (&r[..n], &dr[..n], &weights[block]);
+            let (hv, c) = (&mut hv[..n], &mut c[..n]);
+            // One loop per loss, each with its kind (and, when there is none, its penalty of 1)
+            // a constant the compiler folds: branch-free selects that vectorise, and the
+            // symmetric Huber loop exactly the one before losses were data.
+            let l = self.loss;
+            macro_rules! score {
+                ($l:ident: $kind:ident => $f:expr) => {
+                    if l.penalty == 1.0 {
+                        let $l = Loss {
+                            kind: LossKind::$kind,
+                            penalty: 1.0,
+                            ..l
+                        };
+                        score_rows(r, dr, w, hv, c, $f)
+                    } else {
+                        let $l = Loss {
+                            kind: LossKind::$kind,
+                            ..l
+                        };
+                        score_rows(r, dr, w, hv, c, $f)
+                    }
+                };
             }
-            let block_total = vmath::sum(&hv[..n]);
+            match (l.kind, exact) {
+                (LossKind::Huber, _) => score!(k: Huber => |x| k.smoothed(x)),
+                (LossKind::Mse, _) => score!(k: Mse => |x| k.smoothed(x)),
+                (LossKind::Mae, false) => score!(k: Mae => |x| k.smoothed(x)),
+                (LossKind::Mae, true) => score!(k: Mae => |x| (k.exact(x), 0.0)),
+            }
+            let block_total = vmath::sum(hv);
             total += block_total;
             if !block_total.is_finite() {
                 if let Some(g) = grad.as_deref_mut() {
@@ -228,7 +313,7 @@ impl Problem {
             }
             if let Some(g) = grad.as_deref_mut() {
                 for (gi, col) in g.iter_mut().zip(dl.chunks(n)) {
-                    *gi += vmath::dot(col, &c[..n]);
+                    *gi += vmath::dot(col, c);
                 }
             }
         }
@@ -246,6 +331,27 @@ impl Problem {
     }
 }
 
+/// Per row of a block: `hv = w·ℓ(r)` and `c = w·ℓ'(r)·dr/dpred` from `loss` (value and
+/// derivative). Rows of weight 0 take no part, whatever their residual; a live row with a
+/// non-finite residual has a non-finite value, caught by the caller in the block's sum.
+#[inline(always)]
+fn score_rows(
+    r: &[f64],
+    dr: &[f64],
+    w: &[f64],
+    hv: &mut [f64],
+    c: &mut [f64],
+    loss: impl Fn(f64) -> (f64, f64),
+) {
+    let out = hv.iter_mut().zip(c.iter_mut());
+    for ((hj, cj), ((rj, drj), &w)) in out.zip(r.iter().zip(dr).zip(w)) {
+        let (h, psi) = loss(*rj);
+        let live = w != 0.0;
+        *hj = if live { w * h } else { 0.0 };
+        *cj = if live { w * psi * drj } else { 0.0 };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +359,11 @@ mod tests {
     use crate::rng::Rng;
 
     fn problem(residual: Residual, reduce: Reduce) -> Problem {
+        problem_with(residual, reduce, Loss::huber(1e-3))
+    }
+
+    /// 30 rows of the additive law with 1 % noise and random weights, scored by `loss`.
+    fn problem_with(residual: Residual, reduce: Reduce, loss: Loss) -> Problem {
         let law = &registry::by_name("additive").unwrap();
         let mut rng = Rng::new(5, 0);
         let k = 3;
@@ -275,7 +386,7 @@ mod tests {
             weights,
             residual,
             reduce,
-            1e-3,
+            loss,
         )
     }
 
@@ -353,41 +464,168 @@ mod tests {
         }
     }
 
+    /// The parameters [`problem_with`]'s rows were simulated from (its generator's first draw).
+    fn truth() -> Vec<f64> {
+        registry::by_name("additive")
+            .unwrap()
+            .sample_start(3, &mut Rng::new(5, 0))
+    }
+
+    /// Every loss (with and without an overestimate penalty; δ = 1e-3 and 2e-2, which puts
+    /// many of the 1 %-noise residuals in the quadratic band) × residual × reduction: the
+    /// gradient the optimiser sees is the derivative of the value it sees, by central
+    /// differences in internal coordinates, at random draws (residuals mostly far beyond δ) and
+    /// at points near the parameters the rows came from (residuals of both signs, near 0, where
+    /// the penalty switches).
     #[test]
     fn objective_gradient_matches_central_differences_in_internal_coordinates() {
-        for residual in [Residual::Raw, Residual::Log] {
-            for reduce in [Reduce::Mean, Reduce::Sum] {
-                let pr = problem(residual, reduce);
-                let mut rng = Rng::new(9, 1);
-                for _ in 0..5 {
-                    let theta = pr.coords().to_internal(&pr.law().sample_start(3, &mut rng));
-                    let mut g = vec![0.0; pr.dim()];
-                    let f = pr.eval(&theta, 0, &mut g);
-                    assert!(f.is_finite());
-                    for j in 0..pr.dim() {
-                        let h = 1e-6 * theta[j].abs().max(1e-2);
-                        let (mut a, mut b) = (theta.clone(), theta.clone());
-                        a[j] += h;
-                        b[j] -= h;
-                        let mut tmp = vec![0.0; pr.dim()];
-                        let fd = (pr.eval(&a, 0, &mut tmp) - pr.eval(&b, 0, &mut tmp)) / (2.0 * h);
-                        assert!(
-                            (fd - g[j]).abs() <= 1e-5 * (1.0 + fd.abs()),
-                            "{residual:?}/{reduce:?} param {j}: {} vs {fd}",
-                            g[j]
-                        );
+        let mut losses = Vec::new();
+        for kind in [LossKind::Huber, LossKind::Mse, LossKind::Mae] {
+            for penalty in [1.0, 10.0] {
+                for delta in [1e-3, 2e-2] {
+                    losses.push(Loss {
+                        kind,
+                        delta,
+                        penalty,
+                    });
+                }
+            }
+        }
+        for loss in losses {
+            for residual in [Residual::Raw, Residual::Log] {
+                for reduce in [Reduce::Mean, Reduce::Sum] {
+                    let pr = problem_with(residual, reduce, loss);
+                    let mut rng = Rng::new(9, 1);
+                    for i in 0..8 {
+                        let p = if i < 5 {
+                            pr.law().sample_start(3, &mut rng)
+                        } else {
+                            truth()
+                                .iter()
+                                .map(|v| v * (1.0 + 1e-3 * rng.normal()))
+                                .collect()
+                        };
+                        let theta = pr.coords().to_internal(&p);
+                        let mut g = vec![0.0; pr.dim()];
+                        let f = pr.eval(&theta, 0, &mut g);
+                        assert!(f.is_finite());
+                        for j in 0..pr.dim() {
+                            let h = 1e-6 * theta[j].abs().max(1e-2);
+                            let (mut a, mut b) = (theta.clone(), theta.clone());
+                            a[j] += h;
+                            b[j] -= h;
+                            let mut tmp = vec![0.0; pr.dim()];
+                            let fd =
+                                (pr.eval(&a, 0, &mut tmp) - pr.eval(&b, 0, &mut tmp)) / (2.0 * h);
+                            assert!(
+                                (fd - g[j]).abs() <= 1e-5 * (1.0 + fd.abs()),
+                                "{loss:?} {residual:?}/{reduce:?} param {j}: {} vs {fd}",
+                                g[j]
+                            );
+                        }
                     }
                 }
             }
         }
     }
 
+    /// What the optimiser sees is the smoothed objective times the loss's scale, and for the
+    /// smooth losses the smoothed objective is the exact one, bit for bit (symmetric Huber:
+    /// the value over δ, as before losses were data).
     #[test]
-    fn scaled_objective_is_the_huber_value_over_delta() {
+    fn scaled_objective_is_the_smoothed_value_times_the_scale() {
         let pr = problem(Residual::Raw, Reduce::Mean);
         let p = pr.law().sample_start(3, &mut Rng::new(1, 1));
         let mut g = vec![0.0; pr.dim()];
         let scaled = pr.eval(&pr.coords().to_internal(&p), 0, &mut g);
         assert!((scaled * pr.delta() - pr.objective_natural(&p, 0)).abs() <= 1e-12 * scaled.abs());
+        for kind in [LossKind::Huber, LossKind::Mse, LossKind::Mae] {
+            for penalty in [1.0, 10.0] {
+                let loss = Loss {
+                    kind,
+                    delta: 1e-3,
+                    penalty,
+                };
+                let pr = problem_with(Residual::Log, Reduce::Sum, loss);
+                let theta = pr.coords().to_internal(&p);
+                let scaled = pr.eval(&theta, 0, &mut g);
+                let smoothed = pr.smoothed_natural(&p, 0);
+                assert!((scaled - smoothed * pr.scale()).abs() <= 1e-12 * scaled.abs());
+                if kind.is_smooth() {
+                    assert_eq!(smoothed, pr.objective_natural(&p, 0));
+                }
+                let at = pr.coords().to_natural(&theta);
+                assert_eq!(
+                    pr.exact(&theta, 0),
+                    pr.objective_natural(&at, 0) * pr.scale()
+                );
+            }
+        }
+    }
+
+    /// The reported objective is the exact loss, computed here row by row: for the absolute
+    /// error `Σ w·|r|·(W if r > 0 else 1)` over `Σ w` (mean) or not (sum), never the stand-in,
+    /// which lies below it by at most `W·δ/2` per unit weight.
+    #[test]
+    fn reported_objective_is_the_exact_loss() {
+        let p = problem(Residual::Raw, Reduce::Mean)
+            .law()
+            .sample_start(3, &mut Rng::new(3, 3));
+        for kind in [LossKind::Huber, LossKind::Mse, LossKind::Mae] {
+            for residual in [Residual::Raw, Residual::Log] {
+                for reduce in [Reduce::Mean, Reduce::Sum] {
+                    let loss = Loss {
+                        kind,
+                        delta: 1e-3,
+                        penalty: 10.0,
+                    };
+                    let pr = problem_with(residual, reduce, loss);
+                    let w = pr.weights().set(0);
+                    let mut want = 0.0;
+                    for (j, &wj) in w.iter().enumerate() {
+                        let pred = pr.law().eval(&p, &pr.rows().point(j), None);
+                        let y = pr.rows().y()[j];
+                        let r = match residual {
+                            Residual::Raw => pred - y,
+                            Residual::Log => pred.ln() - y.ln(),
+                        };
+                        let m = if r > 0.0 { 10.0 } else { 1.0 };
+                        want += wj
+                            * m
+                            * match kind {
+                                LossKind::Huber => crate::loss::huber(r, 1e-3).0,
+                                LossKind::Mse => r * r,
+                                LossKind::Mae => r.abs(),
+                            };
+                    }
+                    let sum_w: f64 = w.iter().sum();
+                    if reduce == Reduce::Mean {
+                        want /= sum_w;
+                    }
+                    let got = pr.objective_natural(&p, 0);
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want,
+                        "{kind:?}: {got} vs {want}"
+                    );
+                    if kind == LossKind::Mae {
+                        let smoothed = pr.smoothed_natural(&p, 0);
+                        let gap = 10.0 * 5e-4 * if reduce == Reduce::Mean { 1.0 } else { sum_w };
+                        assert!(smoothed <= got && got - smoothed <= gap, "{smoothed} {got}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A problem derived with another loss shares the rows and weights but not the id (a
+    /// backend's cache must not serve one for the other).
+    #[test]
+    fn with_loss_shares_rows_under_a_new_id() {
+        let pr = problem(Residual::Raw, Reduce::Mean);
+        let narrow = pr.with_loss(pr.loss().narrowed(10.0));
+        assert_ne!(pr.id(), narrow.id());
+        assert!(std::ptr::eq(pr.rows(), narrow.rows()));
+        assert!(std::ptr::eq(pr.weights(), narrow.weights()));
+        assert_eq!(narrow.delta(), 1e-4);
     }
 }

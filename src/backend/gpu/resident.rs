@@ -7,7 +7,7 @@ use super::device::Gpu;
 use super::shader::{Class, Pipelines, Uniforms};
 use super::stride;
 use crate::law::{registry, Law};
-use crate::loss::Residual;
+use crate::loss::{LossKind, Residual};
 use crate::objective::Problem;
 use crate::Error;
 
@@ -168,7 +168,12 @@ impl Gpu {
             delta: problem.delta() as f32,
             inv_delta: (1.0 / problem.delta()) as f32,
             targets: 0,
-            pad: [0; 3],
+            loss: match problem.loss().kind {
+                LossKind::Huber | LossKind::Mae => 0,
+                LossKind::Mse => 1,
+            },
+            penalty: problem.loss().penalty as f32,
+            pad: [0; 1],
         };
         let weights: Vec<f32> = problem.weights().all().iter().map(|&w| w as f32).collect();
         Resident {

@@ -27,7 +27,12 @@ pub(super) struct Uniforms {
     pub inv_delta: f32,
     /// `predict_mixtures` only: parameter vectors in `theta`.
     pub targets: u32,
-    pub pad: [u32; 3],
+    /// 0: Huber and the absolute error's stand-in (`Huber_δ/δ`, the same scaled values),
+    /// 1: squared error.
+    pub loss: u32,
+    /// The overestimate penalty W (1: symmetric).
+    pub penalty: f32,
+    pub pad: [u32; 1],
 }
 
 /// A size class of the kernel: the lengths of its private arrays, `MAXP` (parameters) and

@@ -46,7 +46,9 @@ impl Gpu {
             delta: 1.0,
             inv_delta: 1.0,
             targets: targets as u32,
-            pad: [0; 3],
+            loss: 0,
+            penalty: 1.0,
+            pad: [0; 1],
         };
         let uniforms = self.upload_uniforms("mixture uniforms", &uniforms);
         let rows_buf = self.upload_storage("candidates", &rows);

@@ -71,3 +71,23 @@ pub fn slimpajama_train(target: &str) -> Dataset {
     let all = load(&table, &spec).expect("the SlimPajama table");
     all.subset(&mask(&all, &table, &[PAPER_TRAIN.to_string()]).expect("the split"))
 }
+
+/// Epoch's table as kyo-takano's chinchilla package fits it in its example notebook: the rows
+/// with C > 1e18 and N < D (D = C/(6N)), all of them (234; no highest losses dropped, the
+/// digitised duplicates kept).
+pub fn epoch_kyo_takano() -> Dataset {
+    let spec = DataSpec {
+        n_col: Some("Model Size".into()),
+        flops_col: Some("Training FLOP".into()),
+        targets: vec!["loss".into()],
+        filters: vec!["\"Training FLOP\">1e18".into()],
+        keep_duplicates: true,
+        needs_scale: true,
+        ..DataSpec::default()
+    };
+    let table =
+        Table::read(&dataset("epoch_chinchilla/svg_extracted_data.csv")).expect("Epoch's table");
+    let all = load(&table, &spec).expect("Epoch's table");
+    let keep: Vec<bool> = all.n.iter().zip(&all.d).map(|(n, d)| n < d).collect();
+    all.subset(&keep)
+}
