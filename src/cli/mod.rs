@@ -213,7 +213,12 @@ pub struct FitArgs {
     pub delta: f64,
     /// Weigh the loss of rows the law over-predicts (prediction above observation) W times
     /// (kyo-takano's chinchilla package: mae with W = 10).
-    #[arg(long, default_value_t = 1.0, value_name = "W")]
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "W",
+        allow_negative_numbers = true
+    )]
     pub overestimate_penalty: f64,
     /// Start points: Hoffmann's grid (chinchilla) or random draws [default: grid for chinchilla].
     #[arg(long, value_enum)]

@@ -596,3 +596,47 @@ fn predict_with_a_file_that_is_not_a_fit_file() {
     let out = mixlaw(&["predict", not_fit.to_str().unwrap(), p.to_str().unwrap()]);
     assert_fails(&out, 2, &[&shown(&not_fit), "not a mixlaw fit file"]);
 }
+
+// 25
+#[test]
+fn overestimate_penalty_must_be_a_positive_number() {
+    let p = table("bad-penalty", &csv(PLAIN_HEADER, &good_plain_rows()));
+    for (cmd, w) in [("fit", "0"), ("fit", "-1"), ("fit", "nan"), ("eval", "inf")] {
+        let mut extra = vec!["--loss", "mae", "--overestimate-penalty", w];
+        if cmd == "eval" {
+            extra.extend(["--train", "model_size>0", "--test", "model_size>0"]);
+        }
+        let out = run(cmd, &p, &CHINCHILLA, &extra);
+        assert_fails(
+            &out,
+            2,
+            &["--overestimate-penalty must be a positive number"],
+        );
+    }
+    let out = mixlaw(&[
+        "bootstrap",
+        p.to_str().unwrap(),
+        "--law",
+        "chinchilla",
+        "--overestimate-penalty",
+        "0",
+    ]);
+    assert_fails(
+        &out,
+        2,
+        &["--overestimate-penalty must be a positive number"],
+    );
+}
+
+// 26
+#[test]
+fn unknown_loss_lists_the_losses() {
+    let p = table("bad-loss", &csv(PLAIN_HEADER, &good_plain_rows()));
+    let out = run("fit", &p, &CHINCHILLA, &["--loss", "l1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'l1'") && err.contains("huber") && err.contains("mse") && err.contains("mae"),
+        "{err}"
+    );
+}

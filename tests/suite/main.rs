@@ -23,5 +23,6 @@ mod bad_input;
 mod bootstrap;
 mod cli;
 mod golden;
+mod losses;
 mod peers;
 mod recovery;
