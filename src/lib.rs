@@ -13,14 +13,14 @@
 //! The modules, floor by floor (each imports only from the floors beneath it):
 //!
 //! * Ground: [`error`], [`rng`], [`vmath`] (exp/ln/sums that vectorise), [`loss`] (residual
-//!   kinds, reductions, Huber) and [`report`] (text tables, atomic output: it knows nothing of
-//!   fits).
+//!   kinds, reductions, the losses: Huber, squared and absolute error, each optionally
+//!   asymmetric) and [`report`] (text tables, atomic output: it knows nothing of fits).
 //! * [`law`] defines each law once: a registry entry (name, formula, parameter count, GPU kernel,
 //!   fitting conventions) around its mathematics (named parameters, default bounds, value and
 //!   analytic gradients, checked against finite differences). [`data`] reads and validates a
 //!   table of runs, from a CSV file or from columns in memory.
 //! * [`objective`] is the contract between the optimiser and the evaluators: a [`objective::Problem`]
-//!   (rows, weight sets, the Huber loss of raw or log residuals, the coordinate map).
+//!   (rows, weight sets, the loss of raw or log residuals, the coordinate map).
 //! * [`backend`] evaluates objective and gradient for a batch of parameter vectors: the CPU
 //!   (rayon, f64) or the GPU (wgpu compute shaders, f32; the `gpu` cargo feature).
 //! * [`mod@fit`] minimises a problem from many starts at once with one batched L-BFGS whose every
