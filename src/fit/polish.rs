@@ -18,10 +18,10 @@ use crate::objective::Problem;
 /// objective was 2.28399e-2 at δ = 1e-3, 2.27847e-2 at 1e-4, 2.2781845e-2 at 1e-6 and
 /// 2.27818141e-2 at 1e-9, each decade a tenth of the last gap, settling at 2.278181409077e-2
 /// (1e-13 relative) by 1e-12, a few hundred evaluations per contender in all.
-pub(crate) const NARROWINGS: usize = 9;
+const NARROWINGS: usize = 9;
 
 /// The factor each narrowing divides the width by.
-pub(crate) const NARROWING: f64 = 10.0;
+const NARROWING: f64 = 10.0;
 
 /// Re-minimise the best `s.polish` distinct minima with tight tolerances, in place, on the f64
 /// CPU backend whatever backend explored. Exploring every start to the last digit would spend

@@ -68,10 +68,11 @@ impl Problem {
         reduce: Reduce,
         loss: Loss,
     ) -> Self {
+        check_loss(loss);
         let weights = WeightSets::new(rows.len(), weights);
         let coords = Coordinates::new(specs, residual, rows.ln_n(), rows.ln_d());
         Problem {
-            id: 0,
+            id: next_id(),
             law: law.clone(),
             rows: Arc::new(rows),
             weights: Arc::new(weights),
@@ -80,7 +81,6 @@ impl Problem {
             loss,
             coords,
         }
-        .with_loss(loss)
     }
 
     /// The same problem (rows, weights, residual, reduction, coordinates) scored by `loss`
@@ -90,15 +90,9 @@ impl Problem {
     /// # Panics
     /// If the loss's δ or penalty is not a positive finite number.
     pub fn with_loss(&self, loss: Loss) -> Problem {
-        for (what, v) in [("δ", loss.delta), ("overestimate penalty", loss.penalty)] {
-            assert!(
-                v > 0.0 && v.is_finite(),
-                "the loss's {what} must be a positive number, not {v}"
-            );
-        }
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        check_loss(loss);
         Problem {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: next_id(),
             law: self.law.clone(),
             rows: Arc::clone(&self.rows),
             weights: Arc::clone(&self.weights),
@@ -328,6 +322,23 @@ impl Problem {
     /// (unweighted).
     pub fn mre_pct(&self, p: &[f64]) -> f64 {
         self.rows.mre_pct(&self.law, p)
+    }
+}
+
+/// A fresh [`Problem::id`].
+fn next_id() -> u64 {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Panics unless the loss's δ and penalty are positive finite numbers (settings are checked,
+/// with a usage error, long before a problem is built).
+fn check_loss(loss: Loss) {
+    for (what, v) in [("δ", loss.delta), ("overestimate penalty", loss.penalty)] {
+        assert!(
+            v > 0.0 && v.is_finite(),
+            "the loss's {what} must be a positive number, not {v}"
+        );
     }
 }
 
