@@ -41,6 +41,22 @@ use crate::Result;
 use batch::Outcome;
 use problem::{Starts, TargetRows};
 
+/// The objective a fit reports, of `law` at natural parameters `p` (fit units) on target `t` of
+/// `ds` under `settings`: to score given parameters, or compare two laws at one point.
+pub fn objective_at(
+    ds: &Dataset,
+    t: usize,
+    law: &Law,
+    settings: &FitSettings,
+    p: &[f64],
+) -> Result<f64> {
+    let target = problem::TargetRows::new(ds, t, law, settings)?;
+    let weights = vec![1.0; target.rows.len()];
+    Ok(target
+        .problem(law, settings, weights)
+        .objective_natural(p, 0))
+}
+
 /// Fit `law` to every target of `ds` with `settings`, exploring on `backend`. `filters` are
 /// recorded in the fit file (the expressions that chose the rows); `progress(target, done,
 /// total)` reports starts finished.
@@ -66,6 +82,7 @@ pub fn fit(
         mixlaw: env!("CARGO_PKG_VERSION").to_string(),
         law: law.name().to_string(),
         formula: law.formula().to_string(),
+        law_file: law.source().map(str::to_string),
         domains: ds.domains.clone(),
         units: Units {
             n: settings.n_unit,

@@ -163,6 +163,16 @@ pub fn lookup(name: &str) -> Result<Law> {
     )))
 }
 
+/// The law a fit file or bootstrap study names: the law file text it stored (a formula law), or
+/// else the built-in law of that name.
+pub fn stored(name: &str, source: Option<&str>) -> std::result::Result<Law, String> {
+    match source {
+        Some(text) => super::formula::file::from_toml(text, std::path::Path::new("the stored law"))
+            .map_err(|e| e.to_string()),
+        None => by_name(name).ok_or_else(|| format!("unknown law '{name}'")),
+    }
+}
+
 /// The names of the built-in laws, in registry order.
 pub fn names() -> Vec<&'static str> {
     builtin().iter().map(|l| l.name()).collect()

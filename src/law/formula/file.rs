@@ -75,15 +75,25 @@ struct GridSpec {
 
 /// Reads the law file at `path`.
 pub fn load(path: &Path) -> Result<Law> {
+    load_warned(path).map(|(law, _)| law)
+}
+
+/// Reads the law file at `path`, with the formula's warnings (parameters it does not use).
+pub fn load_warned(path: &Path) -> Result<(Law, Vec<String>)> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    from_toml(&text, path)
+    read(&text, path)
 }
 
 /// The law a law file's text defines; `path` names it in errors.
 pub fn from_toml(text: &str, path: &Path) -> Result<Law> {
+    read(text, path).map(|(law, _)| law)
+}
+
+/// [`from_toml`] with the formula's warnings.
+fn read(text: &str, path: &Path) -> Result<(Law, Vec<String>)> {
     let bad = |msg: String| Error::FitFile {
         path: path.to_path_buf(),
         msg,
@@ -169,14 +179,16 @@ pub fn from_toml(text: &str, path: &Path) -> Result<Law> {
         };
     }
     let grid_order = grid_order(&compiled, f, conventions.init).map_err(bad)?;
-    Ok(law(
+    let warnings = compiled.warnings.clone();
+    let law = law(
         &table.name,
         table.description,
         compiled,
         conventions,
         grid_order,
         text.to_string(),
-    ))
+    );
+    Ok((law, warnings))
 }
 
 /// The errors a set of declarations can have by itself: empty bounds, empty or misplaced starts.
