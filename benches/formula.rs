@@ -90,7 +90,11 @@ fn main() {
             let rate = |m: &mixlaw::throughput::Measurement| {
                 m.kernel_pairs_per_second.unwrap_or(m.pairs_per_second)
             };
-            let how = if x.kernel_pairs_per_second.is_some() { "kernel" } else { "wall" };
+            let how = if x.kernel_pairs_per_second.is_some() {
+                "kernel"
+            } else {
+                "wall"
+            };
             println!(
                 "  {law} throughput on {} ({how}): built-in {:.3e}, formula {:.3e} pairs/s: formula/built-in {:.2}",
                 x.backend,

@@ -333,7 +333,7 @@ fn parse_bound(text: &str) -> Result<(String, [f64; 2])> {
         lo.trim().parse().map_err(|_| bad())?,
         hi.trim().parse().map_err(|_| bad())?,
     );
-    if name.trim().is_empty() || !(lo < hi) {
+    if name.trim().is_empty() || lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
         return Err(bad());
     }
     Ok((name.trim().to_string(), [lo, hi]))

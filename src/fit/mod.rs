@@ -73,9 +73,20 @@ pub fn fit(
     let mut targets = Vec::with_capacity(ds.targets.len());
     for (t, target) in ds.targets.iter().enumerate() {
         let name = target.name.clone();
-        targets.push(fit_target(ds, t, law, settings, backend, &mut |d, n| {
+        let fitted = fit_target(ds, t, law, settings, backend, &mut |d, n| {
             progress(&name, d, n)
-        })?);
+        })?;
+        // A law that is not finite at any start (a formula such as sqrt(-A)) fits nothing: say
+        // so rather than report an infinite objective.
+        if !fitted.objective.is_finite() {
+            return Err(crate::Error::usage(format!(
+                "law '{}' is not finite at any of its {} starts on target {name}: check its \
+                 formula and bounds (N and D are in fit units: --n-unit, --d-unit)",
+                law.name(),
+                fitted.starts
+            )));
+        }
+        targets.push(fitted);
     }
     Ok(FitFile {
         version: FIT_FILE_VERSION,

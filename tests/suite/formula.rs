@@ -145,7 +145,8 @@ fn inline_formulas_and_their_errors_on_the_command_line() {
         "20",
     ]);
     assert!(out.contains("alpha") && out.contains("C_web"), "{out}");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
+        (&["--formula", "E + sqrt(-A) + 0*N"], "law 'formula' is not finite at any of its 100 starts on target target_loss"),
         (&["--formula", "E + A/N^alpha + (B/D^beta"], "expected ')', found the end of the formula\n    E + A/N^alpha + (B/D^beta\n                             ^"),
         (&["--formula", "E + A/N^alpha + foo(B)"], "unknown function 'foo'"),
         (&["--formula", "E + A/N^alpha", "--bound", "alpha=2,1"], "--bound 'alpha=2,1'"),

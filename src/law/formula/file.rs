@@ -197,10 +197,13 @@ fn check_decls(decls: &[Decl]) -> std::result::Result<(), String> {
         let [lo, hi] = d.bounds;
         let [slo, shi] = d.start.range();
         let name = &d.name;
-        if !(lo < hi) || lo.is_nan() || hi.is_nan() {
+        if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
             return Err(format!("parameter '{name}': bounds [{lo}, {hi}] are empty"));
         }
-        if !(slo < shi) || !slo.is_finite() || !shi.is_finite() {
+        if slo.partial_cmp(&shi) != Some(std::cmp::Ordering::Less)
+            || !slo.is_finite()
+            || !shi.is_finite()
+        {
             return Err(format!(
                 "parameter '{name}': start range [{slo}, {shi}] is empty"
             ));

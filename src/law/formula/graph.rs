@@ -222,8 +222,8 @@ impl Graph {
     pub fn add(&mut self, a: Id, b: Id) -> Id {
         match (self.constant(a), self.constant(b)) {
             (Some(x), Some(y)) => self.num(x + y),
-            (Some(z), _) if z == 0.0 => b,
-            (_, Some(z)) if z == 0.0 => a,
+            (Some(0.0), _) => b,
+            (_, Some(0.0)) => a,
             // Addition commutes exactly in floating point: one order for both spellings.
             _ => self.node(Op::Add(a.min(b), a.max(b))),
         }
@@ -232,8 +232,8 @@ impl Graph {
     pub fn sub(&mut self, a: Id, b: Id) -> Id {
         match (self.constant(a), self.constant(b)) {
             (Some(x), Some(y)) => self.num(x - y),
-            (_, Some(z)) if z == 0.0 => a,
-            (Some(z), _) if z == 0.0 => self.neg(b),
+            (_, Some(0.0)) => a,
+            (Some(0.0), _) => self.neg(b),
             _ => self.node(Op::Sub(a, b)),
         }
     }
@@ -241,11 +241,11 @@ impl Graph {
     pub fn mul(&mut self, a: Id, b: Id) -> Id {
         match (self.constant(a), self.constant(b)) {
             (Some(x), Some(y)) => self.num(x * y),
-            (Some(o), _) if o == 1.0 => b,
-            (_, Some(o)) if o == 1.0 => a,
-            (Some(o), _) if o == -1.0 => self.neg(b),
-            (_, Some(o)) if o == -1.0 => self.neg(a),
-            (Some(z), _) | (_, Some(z)) if z == 0.0 => self.num(0.0),
+            (Some(1.0), _) => b,
+            (_, Some(1.0)) => a,
+            (Some(-1.0), _) => self.neg(b),
+            (_, Some(-1.0)) => self.neg(a),
+            (Some(0.0), _) | (_, Some(0.0)) => self.num(0.0),
             _ => self.node(Op::Mul(a.min(b), a.max(b))),
         }
     }
@@ -254,8 +254,8 @@ impl Graph {
     pub fn div(&mut self, a: Id, b: Id) -> Id {
         match (self.constant(a), self.constant(b), self.op(b)) {
             (Some(x), Some(y), _) => self.num(x / y),
-            (_, Some(o), _) if o == 1.0 => a,
-            (Some(z), _, _) if z == 0.0 => self.num(0.0),
+            (_, Some(1.0), _) => a,
+            (Some(0.0), _, _) => self.num(0.0),
             (_, _, Op::Pow(x, y, lx)) => {
                 let ny = self.neg(y);
                 let p = self.node(Op::Pow(x, ny, lx));

@@ -102,11 +102,9 @@ impl Program {
         }
         // The last instruction that reads each node (outputs are read at the end).
         let mut last = vec![0usize; n];
-        for id in 0..n {
-            if live[id] {
-                for c in graph.op(id as Id).children() {
-                    last[c as usize] = last[c as usize].max(id);
-                }
+        for (id, _) in live.iter().enumerate().filter(|(_, l)| **l) {
+            for c in graph.op(id as Id).children() {
+                last[c as usize] = last[c as usize].max(id);
             }
         }
         for &(_, id) in outputs {
