@@ -86,11 +86,29 @@ fn law_files_give_the_built_in_values_and_gradients_to_1e_12() {
         for k in [1usize, 2, 3, 7] {
             let n = 150;
             let (ln_n, ln_d, h) = points(k, n, &mut rng);
-            let rows = crate::objective::Rows::new(ln_n, ln_d, h, vec![1.0; n], k);
+            let ln_h: Vec<f64> = h.iter().map(|&v| crate::law::ln_weight(v)).collect();
+            // Domain-major copies, as the fitting rows lay them out (the law floor's own
+            // `Points`, not the objective's rows: the law module stands beneath the objective).
+            let cols = |v: &[f64]| -> Vec<f64> {
+                (0..k)
+                    .flat_map(|i| (0..n).map(move |j| v[j * k + i]))
+                    .collect()
+            };
+            let (h_cols, ln_h_cols) = (cols(&h), cols(&ln_h));
+            let rows = Points {
+                ln_n: &ln_n,
+                ln_d: &ln_d,
+                h: &h,
+                ln_h: &ln_h,
+                k,
+                h_cols: &h_cols,
+                ln_h_cols: &ln_h_cols,
+                stride: n,
+            };
             for _ in 0..5 {
                 let p = builtin.sample_start(k, &mut rng);
                 let dim = p.len();
-                let x: Points = rows.points(0..n);
+                let x: Points = rows;
                 let (mut v1, mut g1) = (vec![0.0; n], vec![0.0; dim * n]);
                 let (mut v2, mut g2) = (vec![0.0; n], vec![0.0; dim * n]);
                 builtin.eval_rows(&p, &x, &mut v1, Some(&mut g1));
