@@ -162,6 +162,7 @@ mod tests {
             kernel,
             conventions: Conventions::SHUKOR,
             nested: None,
+            source: None,
             family: Box::new(Affine),
         })
     }
@@ -200,7 +201,7 @@ mod tests {
             assert!(e.contains("no kernel for law 'affine'"), "{e}");
             // A kernel the registry does not hold (here: the linear law's id under another
             // function) is refused too, rather than running another law's function.
-            let forged = affine(Some(crate::law::Kernel {
+            let forged = affine(Some(crate::law::Kernel::Builtin {
                 id: 6,
                 function: "affine",
             }));

@@ -78,6 +78,7 @@ pub fn header(
         mixlaw_bootstrap: record::STUDY_VERSION,
         law: law.name().to_string(),
         formula: law.formula().to_string(),
+        law_file: law.source().map(str::to_string),
         domains: ds.domains.clone(),
         units: Units {
             n: study.fit.n_unit,
@@ -270,8 +271,7 @@ pub fn check_level(level: f64) -> Result<()> {
 /// Summarise a study's records at confidence `level`, with predicted losses at `at`.
 pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> Result<Summary> {
     check_level(level)?;
-    let law = registry::by_name(&header.law)
-        .ok_or_else(|| Error::usage(format!("unknown law '{}'", header.law)))?;
+    let law = registry::stored(&header.law, header.law_file.as_deref()).map_err(Error::usage)?;
     let specs = law.params(&header.domains);
     let k = header.domains.len();
     for a in at {

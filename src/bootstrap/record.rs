@@ -191,6 +191,9 @@ pub struct Header {
     pub law: String,
     /// The law's formula.
     pub formula: String,
+    /// A formula law's law file (TOML), from which the law is rebuilt; absent for a built-in law.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub law_file: Option<String>,
     /// The domains, in the order of the law's per-domain parameters.
     pub domains: Vec<String>,
     /// What N and D were divided by.

@@ -23,9 +23,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use mixlaw::backend::{Backend, Choice};
 use mixlaw::data::{DataSpec, Dataset, Table};
 use mixlaw::fit::FitSettings;
-use mixlaw::law::{registry, Init, Law};
+use mixlaw::law::{formula, registry, Init, Law};
 use mixlaw::loss::{LossKind, Reduce, Residual};
-use mixlaw::Result;
+use mixlaw::{Error, Result};
 
 #[derive(Parser)]
 #[command(
@@ -180,7 +180,10 @@ impl BackendArg {
 
 /// The help of `--law`: the registry's laws.
 fn law_help() -> String {
-    format!("Law: {}", registry::names().join(", "))
+    format!(
+        "Law: {}, or a law file (a path ending in .toml, e.g. laws/additive-shared-gamma.toml)",
+        registry::names().join(", ")
+    )
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -194,6 +197,13 @@ pub enum InitArg {
 pub struct FitArgs {
     #[arg(long, default_value = "additive", help = law_help())]
     pub law: String,
+    /// Fit a law written inline, e.g. "E + A/N^alpha + B/D^beta": names that are not inputs (N,
+    /// D, h[i]) become parameters, X[i] a per-domain family (README: "Your own law").
+    #[arg(long, conflicts_with = "law", value_name = "FORMULA")]
+    pub formula: Option<String>,
+    /// Bounds of a --formula parameter, NAME=LO,HI (repeatable); starts move inside them.
+    #[arg(long = "bound", value_name = "NAME=LO,HI", requires = "formula")]
+    pub bounds: Vec<String>,
     /// Where objectives and gradients are evaluated; the best minima are always polished and
     /// re-scored in f64 on the CPU.
     #[arg(long, value_enum, default_value = "auto")]
@@ -262,9 +272,27 @@ pub struct FitArgs {
 }
 
 impl FitArgs {
-    /// The law `--law` names.
+    /// The law `--law` names (a built-in law or a law file), or the inline `--formula`; the
+    /// formula's warnings go to stderr.
     pub fn law(&self) -> Result<Law> {
-        registry::lookup(&self.law)
+        let (law, warnings) = match &self.formula {
+            Some(text) => {
+                let bounds = self
+                    .bounds
+                    .iter()
+                    .map(|b| parse_bound(b))
+                    .collect::<Result<Vec<_>>>()?;
+                formula::file::inline(text, &bounds)?
+            }
+            None if registry::by_name(&self.law).is_none() && self.law.ends_with(".toml") => {
+                formula::file::load_warned(std::path::Path::new(&self.law))?
+            }
+            None => (registry::lookup(&self.law)?, Vec::new()),
+        };
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(law)
     }
 
     /// Validated settings: the law's defaults overridden by what was given.
@@ -320,6 +348,25 @@ impl FitArgs {
         s.check()?;
         Ok(s)
     }
+}
+
+/// `NAME=LO,HI` as `--bound` takes it.
+fn parse_bound(text: &str) -> Result<(String, [f64; 2])> {
+    let bad = || {
+        Error::usage(format!(
+            "--bound '{text}': expected NAME=LO,HI with LO < HI, e.g. alpha=0,2"
+        ))
+    };
+    let (name, range) = text.split_once('=').ok_or_else(bad)?;
+    let (lo, hi) = range.split_once(',').ok_or_else(bad)?;
+    let (lo, hi): (f64, f64) = (
+        lo.trim().parse().map_err(|_| bad())?,
+        hi.trim().parse().map_err(|_| bad())?,
+    );
+    if name.trim().is_empty() || lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
+        return Err(bad());
+    }
+    Ok((name.trim().to_string(), [lo, hi]))
 }
 
 /// Open the backend `choice` names for `law` and say on stderr which one runs (and why, when

@@ -93,6 +93,9 @@ pub struct FitFile {
     pub law: String,
     /// The law's formula.
     pub formula: String,
+    /// A formula law's law file (TOML), from which the law is rebuilt; absent for a built-in law.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub law_file: Option<String>,
     /// The domains, in the order of the law's per-domain parameters.
     pub domains: Vec<String>,
     /// What N and D were divided by.
@@ -128,8 +131,7 @@ impl FitFile {
                 file.version
             )));
         }
-        let law = registry::by_name(&file.law)
-            .ok_or_else(|| bad(format!("unknown law '{}'", file.law)))?;
+        let law = registry::stored(&file.law, file.law_file.as_deref()).map_err(bad)?;
         let specs = law.params(&file.domains);
         for t in &file.targets {
             for s in &specs {

@@ -41,6 +41,22 @@ use crate::Result;
 use batch::Outcome;
 use problem::{Starts, TargetRows};
 
+/// The objective a fit reports, of `law` at natural parameters `p` (fit units) on target `t` of
+/// `ds` under `settings`: to score given parameters, or compare two laws at one point.
+pub fn objective_at(
+    ds: &Dataset,
+    t: usize,
+    law: &Law,
+    settings: &FitSettings,
+    p: &[f64],
+) -> Result<f64> {
+    let target = problem::TargetRows::new(ds, t, law, settings)?;
+    let weights = vec![1.0; target.rows.len()];
+    Ok(target
+        .problem(law, settings, weights)
+        .objective_natural(p, 0))
+}
+
 /// Fit `law` to every target of `ds` with `settings`, exploring on `backend`. `filters` are
 /// recorded in the fit file (the expressions that chose the rows); `progress(target, done,
 /// total)` reports starts finished.
@@ -57,15 +73,27 @@ pub fn fit(
     let mut targets = Vec::with_capacity(ds.targets.len());
     for (t, target) in ds.targets.iter().enumerate() {
         let name = target.name.clone();
-        targets.push(fit_target(ds, t, law, settings, backend, &mut |d, n| {
+        let fitted = fit_target(ds, t, law, settings, backend, &mut |d, n| {
             progress(&name, d, n)
-        })?);
+        })?;
+        // A law that is not finite at any start (a formula such as sqrt(-A)) fits nothing: say
+        // so rather than report an infinite objective.
+        if !fitted.objective.is_finite() {
+            return Err(crate::Error::usage(format!(
+                "law '{}' is not finite at any of its {} starts on target {name}: check its \
+                 formula and bounds (N and D are in fit units: --n-unit, --d-unit)",
+                law.name(),
+                fitted.starts
+            )));
+        }
+        targets.push(fitted);
     }
     Ok(FitFile {
         version: FIT_FILE_VERSION,
         mixlaw: env!("CARGO_PKG_VERSION").to_string(),
         law: law.name().to_string(),
         formula: law.formula().to_string(),
+        law_file: law.source().map(str::to_string),
         domains: ds.domains.clone(),
         units: Units {
             n: settings.n_unit,

@@ -35,6 +35,7 @@
 mod additive;
 mod chinchilla;
 mod datamix;
+pub mod formula;
 mod full;
 mod joint;
 mod linear;
@@ -319,15 +320,22 @@ impl Conventions {
     };
 }
 
-/// The shader function that evaluates a law on the GPU, and the id the kernel's `predict`
-/// switches on (generated from the registry, see `backend::gpu`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Kernel {
-    /// The law's id in the generated shader.
-    pub id: u32,
-    /// The WGSL function in `shaders/objective.wgsl`: `fn NAME(ln_n: f32, ln_d: f32) -> f32`,
-    /// the prediction at the current row with its gradient in `dl`.
-    pub function: &'static str,
+/// How a law is evaluated on the GPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// A hand-written function of `shaders/objective.wgsl`, and the id the kernel's generated
+    /// `predict` switches on (see `backend::gpu`).
+    Builtin {
+        /// The law's id in the generated shader.
+        id: u32,
+        /// The WGSL function: `fn NAME(ln_n: f32, ln_d: f32) -> f32`, the prediction at the
+        /// current row with its gradient in `dl`.
+        function: &'static str,
+    },
+    /// WGSL generated from a formula law ([`formula`]): the function
+    /// `fn formula_law(ln_n: f32, ln_d: f32) -> f32` and its helpers, compiled into a kernel of
+    /// its own.
+    Generated(Arc<str>),
 }
 
 /// A simpler law nested in a richer one: a fit of the simpler law is a valid start for the
@@ -351,7 +359,7 @@ pub struct Definition {
     pub name: String,
     /// The formula, for `mixlaw laws` and the fit file.
     pub formula: String,
-    /// The parameter count as a rule in `k`, the number of domains: `"5"`, `"5+2k"`, `"k+6"`.
+    /// The parameter count as a rule in `k`, the number of domains: `"5"`, `"5+2k"`, `"6+k"`.
     pub parameters: String,
     /// Whether the law uses the mixture `h` (false for chinchilla).
     pub uses_mixture: bool,
@@ -363,6 +371,9 @@ pub struct Definition {
     pub conventions: Conventions,
     /// The law nested in this one, if any.
     pub nested: Option<Nested>,
+    /// For a law defined by a law file (or an inline formula), the file's text: what a fit file
+    /// stores so that the law can be rebuilt from it alone. `None` for the built-in laws.
+    pub source: Option<String>,
     /// The mathematics.
     pub family: Box<dyn Family>,
 }
@@ -404,8 +415,12 @@ impl Law {
         self.0.uses_scale
     }
     /// See [`Definition::kernel`].
-    pub fn kernel(&self) -> Option<Kernel> {
-        self.0.kernel
+    pub fn kernel(&self) -> Option<&Kernel> {
+        self.0.kernel.as_ref()
+    }
+    /// See [`Definition::source`].
+    pub fn source(&self) -> Option<&str> {
+        self.0.source.as_deref()
     }
     /// See [`Definition::conventions`].
     pub fn conventions(&self) -> &Conventions {

@@ -29,12 +29,13 @@ fn definitions() -> Vec<Definition> {
         parameters: parameters.into(),
         uses_mixture,
         uses_scale,
-        kernel: Some(Kernel {
+        kernel: Some(Kernel::Builtin {
             id: 0,
             function: kernel,
         }),
         conventions,
         nested,
+        source: None,
         family,
     };
     vec![
@@ -77,7 +78,7 @@ fn definitions() -> Vec<Definition> {
         def(
             "simple",
             "L = E + (Σ_i C_i h_i)^γ + A/N^α + B/D^β",
-            "k+6",
+            "6+k",
             true,
             true,
             "simple",
@@ -133,8 +134,8 @@ pub fn builtin() -> &'static [Law] {
             .into_iter()
             .enumerate()
             .map(|(i, mut d)| {
-                if let Some(k) = d.kernel.as_mut() {
-                    k.id = i as u32;
+                if let Some(Kernel::Builtin { id, .. }) = d.kernel.as_mut() {
+                    *id = i as u32;
                 }
                 Law::new(d)
             })
@@ -147,14 +148,29 @@ pub fn by_name(name: &str) -> Option<Law> {
     builtin().iter().find(|l| l.name() == name).cloned()
 }
 
-/// The built-in law called `name`, or an error listing the laws there are.
+/// The built-in law called `name`, or the law file at path `name` (a name with a `/` or ending
+/// in `.toml`), or an error listing the laws there are.
 pub fn lookup(name: &str) -> Result<Law> {
-    by_name(name).ok_or_else(|| {
-        Error::usage(format!(
-            "unknown law '{name}'; the laws are {}",
-            names().join(", ")
-        ))
-    })
+    if let Some(law) = by_name(name) {
+        return Ok(law);
+    }
+    if name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/') {
+        return super::formula::file::load(std::path::Path::new(name));
+    }
+    Err(Error::usage(format!(
+        "unknown law '{name}'; the laws are {}, or a law file (a path ending in .toml)",
+        names().join(", ")
+    )))
+}
+
+/// The law a fit file or bootstrap study names: the law file text it stored (a formula law), or
+/// else the built-in law of that name.
+pub fn stored(name: &str, source: Option<&str>) -> std::result::Result<Law, String> {
+    match source {
+        Some(text) => super::formula::file::from_toml(text, std::path::Path::new("the stored law"))
+            .map_err(|e| e.to_string()),
+        None => by_name(name).ok_or_else(|| format!("unknown law '{name}'")),
+    }
 }
 
 /// The names of the built-in laws, in registry order.

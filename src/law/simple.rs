@@ -1,6 +1,6 @@
 //! The simple law of Shukor et al. 2025 (eq. 6.1): one power of a linear mixture term added to
 //! Chinchilla, `L = E + (Σ C_i h_i)^γ + A/N^α + B/D^β` (the paper's printing swaps the letters of
-//! the last two terms; this is the intended form). k+6 parameters.
+//! the last two terms; this is the intended form). 6+k parameters.
 
 use super::chinchilla::{scale_eval, scale_params, scale_start};
 use super::joint::pow_sum;

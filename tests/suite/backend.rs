@@ -319,11 +319,29 @@ struct Worst {
     g_rel: f64,
 }
 
+/// Every built-in law, and every law file of `laws/` (the built-in laws again as formulas, whose
+/// GPU kernels are generated, and the laws that are not built in).
+fn laws() -> Vec<Law> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("laws");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let mut laws = registry::builtin().to_vec();
+    laws.extend(
+        files
+            .iter()
+            .map(|f| mixlaw::law::formula::file::load(f).unwrap()),
+    );
+    laws
+}
+
 /// The backend agrees with `Problem::eval` within the derived tolerance, for every law the
 /// backend supports, both residuals and both reductions.
 fn agrees_with_the_f64_reference(backend: &impl Subject) {
     let mut tested = 0;
-    for law in registry::builtin() {
+    for law in &laws() {
         if !backend.supports(law) {
             eprintln!(
                 "{}: {} not supported, not tested",
@@ -362,7 +380,7 @@ fn agrees_with_the_f64_reference(backend: &impl Subject) {
 fn agrees_with_the_f64_reference_beyond_16_domains(backend: &impl Subject) {
     let cases = [(Residual::Raw, Reduce::Mean), (Residual::Log, Reduce::Sum)];
     for k in [20, MAX_DOMAINS] {
-        for law in registry::builtin() {
+        for law in &laws() {
             let mut worst = Worst::default();
             let mut dim = 0;
             for (seed, (residual, reduce)) in (100..).zip(cases) {

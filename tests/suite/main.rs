@@ -7,6 +7,7 @@
 //! * `bad_input`: every error a user can cause, with its file, row and column;
 //! * `bootstrap`: reproducibility, shards and resume, coverage;
 //! * `cli`: the commands end to end on the bundled example;
+//! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `recovery`: synthetic tables fitted back to the parameters that made them.
@@ -22,6 +23,7 @@ mod backend;
 mod bad_input;
 mod bootstrap;
 mod cli;
+mod formula;
 mod golden;
 mod losses;
 mod peers;

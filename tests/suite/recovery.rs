@@ -43,7 +43,12 @@ fn design(seed: u64, sizes: Vec<f64>, tokens: Vec<f64>) -> Design {
 }
 
 fn recover(law_name: &str, params: &str, check_params: bool) {
-    let law = by_name(law_name).unwrap();
+    recover_law(&by_name(law_name).unwrap(), law_name, params, check_params);
+}
+
+/// [`recover`] for any law (`law_name` names its temporary directory and its messages).
+fn recover_law(law: &mixlaw::law::Law, law_name: &str, params: &str, check_params: bool) {
+    let law = law.clone();
     let doms = if law.uses_mixture() {
         domains()
     } else {
@@ -154,4 +159,41 @@ fn datamix_is_recovered() {
 #[test]
 fn linear_is_recovered() {
     recover("linear", "E=2.5,C_web=-0.3,C_code=0.4,C_books=0.1", false);
+}
+
+/// A law written as a law file and not built in (one γ shared by every domain) is recovered as
+/// the built-in laws are.
+#[test]
+fn a_law_file_is_recovered() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("laws/additive-shared-gamma.toml");
+    let law = mixlaw::law::formula::file::load(&path).unwrap();
+    recover_law(
+        &law,
+        "additive-shared-gamma",
+        "E=1.5,A=4,alpha=0.34,B=1.5,beta=0.3,C_web=2,C_code=0.8,C_books=1.2,gamma=0.4",
+        true,
+    );
+}
+
+/// An inline formula with its unknown names made parameters (bounds overridden for the
+/// exponents) is recovered too.
+#[test]
+fn an_inline_formula_is_recovered() {
+    let bounds = [
+        ("alpha".to_string(), [0.0, 2.0]),
+        ("beta".to_string(), [0.0, 2.0]),
+    ];
+    let (law, warnings) = mixlaw::law::formula::file::inline(
+        "E + A/N^alpha + B/D^beta + 1/sum_i(C[i]*h[i]^0.5)",
+        &bounds,
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    recover_law(
+        &law,
+        "inline-formula",
+        "E=1.5,A=4,alpha=0.34,B=1.5,beta=0.3,C_web=2,C_code=0.8,C_books=1.2",
+        true,
+    );
 }

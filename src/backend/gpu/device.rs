@@ -9,6 +9,10 @@ use super::shader::{build, Built, Class};
 use super::DeviceInfo;
 use crate::Error;
 
+/// A built (or failed) size class, for the registry's laws (`None`) or one formula law's
+/// generated WGSL.
+pub(super) type Pipeline = (Class, Option<Arc<str>>, Built);
+
 /// A wgpu device running `shaders/objective.wgsl`: the one owner of all GPU state.
 pub struct Gpu {
     pub(super) device: wgpu::Device,
@@ -16,7 +20,7 @@ pub struct Gpu {
     /// The size classes built so far (the default one from the start), in build order.
     /// Failed builds are kept too (with their error), so that a class that does not compile is
     /// not compiled again on every call that needs it.
-    pub(super) pipelines: Mutex<Vec<(Class, Built)>>,
+    pub(super) pipelines: Mutex<Vec<Pipeline>>,
     pub(super) info: wgpu::AdapterInfo,
     /// Entries per dispatch at most (device limits, or lower for tests).
     pub(super) split: usize,
@@ -105,14 +109,14 @@ impl Gpu {
             .filter(|&p| device.features().contains(wgpu::Features::TIMESTAMP_QUERY) && p > 0.0);
         // The default size class now: a shader that does not compile fails here, with naga's
         // message.
-        let base = Arc::new(build(&device, &info, Class::BASE)?);
+        let base = Arc::new(build(&device, &info, Class::BASE, None)?);
         let max_binding = required_limits
             .max_storage_buffer_binding_size
             .min(required_limits.max_buffer_size);
         Ok(Gpu {
             device,
             queue,
-            pipelines: Mutex::new(vec![(Class::BASE, Ok(base))]),
+            pipelines: Mutex::new(vec![(Class::BASE, None, Ok(base))]),
             info,
             split: required_limits.max_compute_workgroups_per_dimension as usize,
             max_binding,

@@ -41,10 +41,10 @@ impl Backend for Gpu {
     ) {
         let dim = params.first().map_or(0, Vec::len);
         let sized = k > 0 && k <= crate::law::MAX_DOMAINS;
-        let pipelines = law
-            .kernel()
+        let pipelines = Gpu::kernel_of(law)
+            .ok()
             .filter(|_| sized)
-            .and_then(|_| self.pipelines(Class::of(dim, k)).ok());
+            .and_then(|(_, formula)| self.pipelines(Class::of(dim, k), formula.as_ref()).ok());
         let Some(pipelines) = pipelines else {
             return Cpu.predict_mixtures(law, params, ln_n, ln_d, hs, k, out);
         };

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use super::device::Gpu;
 use super::shader::{Class, Pipelines, Uniforms};
 use super::stride;
-use crate::law::{registry, Law};
 use crate::loss::{LossKind, Residual};
 use crate::objective::Problem;
 use crate::Error;
@@ -70,20 +69,7 @@ impl Gpu {
     /// [`Gpu::check`], returning the problem's size class's pipelines.
     pub(super) fn prepare(&self, problem: &Problem) -> Result<Arc<Pipelines>, Error> {
         let law = problem.law();
-        // The shader dispatches to the registry's kernels only: a kernel named elsewhere (a law
-        // defined at run time) would run another law's function, or none.
-        let registered = law.kernel().filter(|k| {
-            registry::builtin()
-                .get(k.id as usize)
-                .and_then(Law::kernel)
-                .is_some_and(|r| r == *k)
-        });
-        if registered.is_none() {
-            return Err(Error::Gpu(format!(
-                "the GPU backend has no kernel for law '{}'",
-                law.name()
-            )));
-        }
+        let (_, formula) = Gpu::kernel_of(law)?;
         let (dim, k) = (problem.dim(), problem.rows().k());
         let most = crate::law::MAX_DOMAINS;
         if k > most {
@@ -110,7 +96,7 @@ impl Gpu {
                 problem.weights().len()
             )));
         }
-        self.pipelines(Class::of(dim, k))
+        self.pipelines(Class::of(dim, k), formula.as_ref())
     }
 
     /// Entries one dispatch takes for a problem of `dim` parameters.
@@ -159,7 +145,7 @@ impl Gpu {
             n_rows: rows.len() as u32,
             k: k as u32,
             dim: dim as u32,
-            law: problem.law().kernel().expect("checked").id,
+            law: Gpu::kernel_of(problem.law()).expect("checked").0,
             residual: match problem.residual() {
                 Residual::Raw => 0,
                 Residual::Log => 1,

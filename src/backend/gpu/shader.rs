@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::device::Gpu;
-use crate::law::{registry, Law};
+use crate::law::{formula, registry, Kernel, Law};
 use crate::Error;
 
 /// The kernel's source, compiled once per size class with `MAXP` and `MAXK` substituted and the
@@ -67,9 +67,21 @@ impl Class {
     }
 
     /// The shader's source for this class: the sizes substituted and the registered laws'
-    /// dispatch appended.
-    fn source(self) -> Result<String, Error> {
-        Ok(self.substitute(SHADER)? + &dispatch(registry::builtin()))
+    /// dispatch appended, or for a formula law (`formula`: its generated WGSL) a `predict` that
+    /// calls the formula's function.
+    fn source(self, formula: Option<&str>) -> Result<String, Error> {
+        let laws = match formula {
+            None => dispatch(registry::builtin()),
+            Some(f) => format!(
+                "{f}
+fn predict(ln_n: f32, ln_d: f32) -> f32 {{
+    return {}(ln_n, ln_d);
+}}
+",
+                formula::WGSL_FUNCTION
+            ),
+        };
+        Ok(self.substitute(SHADER)? + &laws)
     }
 
     /// `shader` with the default class's `MAXP` and `MAXK` lines (whole lines, trailing
@@ -111,17 +123,18 @@ impl Class {
 }
 
 /// The shader's `predict`: a switch on the uniform law id over the kernel function of every law
-/// of `laws` that has one (a law's id is its [`crate::law::Kernel::id`]).
+/// of `laws` with a hand-written one (a law's id is its [`Kernel::Builtin`] id).
 fn dispatch(laws: &[Law]) -> String {
     let mut src = String::from(
         "\n// Generated from the law registry (src/law/registry.rs) by src/backend/gpu/shader.rs.\n\
          fn predict(ln_n: f32, ln_d: f32) -> f32 {\n    switch params.law {\n",
     );
     for kernel in laws.iter().filter_map(Law::kernel) {
-        src.push_str(&format!(
-            "        case {}u: {{\n            return {}(ln_n, ln_d);\n        }}\n",
-            kernel.id, kernel.function
-        ));
+        if let Kernel::Builtin { id, function } = kernel {
+            src.push_str(&format!(
+                "        case {id}u: {{\n            return {function}(ln_n, ln_d);\n        }}\n"
+            ));
+        }
     }
     src.push_str("        default: {\n            return 0.0;\n        }\n    }\n}\n");
     src
@@ -145,8 +158,9 @@ pub(super) fn build(
     device: &wgpu::Device,
     info: &wgpu::AdapterInfo,
     class: Class,
+    formula: Option<&str>,
 ) -> Result<Pipelines, Error> {
-    let source = class.source()?;
+    let source = class.source(formula)?;
     // Every kind of error is caught: naga's validation errors, and a driver's failure to
     // compile the pipeline (internal) or to find memory for it.
     let scopes = [
@@ -182,8 +196,12 @@ pub(super) fn build(
         } else {
             format!(" (size class MAXP = {}, MAXK = {})", class.maxp, class.maxk)
         };
+        let what = match formula {
+            None => "shaders/objective.wgsl",
+            Some(_) => "shaders/objective.wgsl with a formula law's generated WGSL",
+        };
         return Err(Error::Gpu(format!(
-            "shaders/objective.wgsl{class} does not compile on {}: {e}",
+            "{what}{class} does not compile on {}: {e}",
             info.name
         )));
     }
@@ -200,25 +218,53 @@ impl Gpu {
         let built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
         built
             .iter()
-            .filter(|(_, p)| p.is_ok())
-            .map(|(c, _)| (c.maxp, c.maxk))
+            .filter(|(_, f, p)| p.is_ok() && f.is_none())
+            .map(|(c, ..)| (c.maxp, c.maxk))
             .collect()
     }
 
     /// The pipelines of `class`, built (and kept) if this is the first time it is needed.
-    pub(super) fn pipelines(&self, class: Class) -> Result<Arc<Pipelines>, Error> {
+    pub(super) fn pipelines(
+        &self,
+        class: Class,
+        formula: Option<&Arc<str>>,
+    ) -> Result<Arc<Pipelines>, Error> {
         // Built under the lock: two threads needing a new class compile it once.
         let mut built = self.pipelines.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, p)) = built.iter().find(|(c, _)| *c == class) {
+        if let Some((.., p)) = built
+            .iter()
+            .find(|(c, f, _)| *c == class && f.as_ref() == formula)
+        {
             return p.clone().map_err(Error::Gpu);
         }
-        let p = build(&self.device, &self.info, class).map(Arc::new);
+        let p = build(&self.device, &self.info, class, formula.map(|f| &**f)).map(Arc::new);
         let kept = p.as_ref().map(Arc::clone).map_err(|e| match e {
             Error::Gpu(msg) => msg.clone(),
             other => other.to_string(),
         });
-        built.push((class, kept));
+        built.push((class, formula.cloned(), kept));
         p
+    }
+
+    /// The law id the kernel's uniforms carry for `law` and, for a formula law, its generated
+    /// WGSL; an error for a law without a kernel, or with a built-in kernel the registry does not
+    /// hold (a law defined at run time naming a function would run another law's, or none).
+    pub(super) fn kernel_of(law: &Law) -> Result<(u32, Option<Arc<str>>), Error> {
+        match law.kernel() {
+            Some(Kernel::Generated(src)) => Ok((0, Some(Arc::clone(src)))),
+            Some(k @ Kernel::Builtin { id, .. })
+                if registry::builtin()
+                    .get(*id as usize)
+                    .and_then(Law::kernel)
+                    .is_some_and(|r| r == k) =>
+            {
+                Ok((*id, None))
+            }
+            _ => Err(Error::Gpu(format!(
+                "the GPU backend has no kernel for law '{}'",
+                law.name()
+            ))),
+        }
     }
 }
 
@@ -251,7 +297,7 @@ mod tests {
         assert_eq!(changed.count(), 2);
         assert_eq!(src.lines().count(), SHADER.lines().count());
         // The full source is the substituted shader and the generated dispatch.
-        let full = Class::of(389, 64).source().unwrap();
+        let full = Class::of(389, 64).source(None).unwrap();
         assert!(full.starts_with(&src) && full.contains("fn predict(ln_n: f32, ln_d: f32)"));
     }
 
@@ -265,15 +311,17 @@ mod tests {
         let kernels: Vec<_> = laws.iter().filter_map(Law::kernel).collect();
         assert_eq!(kernels.len(), laws.len(), "every built-in law has a kernel");
         for (i, k) in kernels.iter().enumerate() {
-            assert_eq!(k.id as usize, i, "kernel ids are registry positions");
+            let Kernel::Builtin { id, function } = k else {
+                panic!("built-in laws have hand-written kernels");
+            };
+            assert_eq!(*id as usize, i, "kernel ids are registry positions");
             assert!(
                 src.contains(&format!(
-                    "case {}u: {{\n            return {}(ln_n, ln_d);",
-                    k.id, k.function
+                    "case {id}u: {{\n            return {function}(ln_n, ln_d);"
                 )),
                 "{src}"
             );
-            let declared = format!("fn {}(ln_n: f32, ln_d: f32) -> f32 {{", k.function);
+            let declared = format!("fn {function}(ln_n: f32, ln_d: f32) -> f32 {{");
             assert_eq!(SHADER.matches(&declared).count(), 1, "{declared}");
         }
         assert!(!SHADER.lines().any(|l| l.starts_with("fn predict(")));

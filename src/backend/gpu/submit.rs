@@ -40,7 +40,7 @@ impl Gpu {
             n_rows: n as u32,
             k: k as u32,
             dim: dim as u32,
-            law: law.kernel().expect("checked").id,
+            law: Gpu::kernel_of(law).expect("checked").0,
             residual: 0,
             stride: stride(k) as u32,
             delta: 1.0,
