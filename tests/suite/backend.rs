@@ -610,27 +610,33 @@ fn chinchilla_grid_fit_matches_cpu(backend: &dyn Backend) {
 /// The asymmetric fits of kyo-takano's chinchilla package on Epoch's rows (C > 1e18, N < D):
 /// the absolute error with W = 10 on the raw residual, mean (its smoothed stand-in explored on
 /// the backend, narrowed and ranked exactly in the polish), and the squared error with W = 3 on
-/// the log residual, summed. Hoffmann's grid on the backend, the best exact objective after
+/// the log residual, summed; the first also with the law written as a formula
+/// (`laws/chinchilla.toml`). Hoffmann's grid on the backend, the best exact objective after
 /// polish the all-CPU fit's to 1e-6 relative.
 fn asymmetric_loss_fits_match_cpu(backend: &dyn Backend) {
-    let law = registry::by_name("chinchilla").unwrap();
+    let builtin = registry::by_name("chinchilla").unwrap();
+    let file = mixlaw::law::formula::file::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("laws/chinchilla.toml"),
+    )
+    .unwrap();
     let ds = common::epoch_kyo_takano();
-    for (loss, penalty, residual, reduce) in [
-        (LossKind::Mae, 10.0, Residual::Raw, Reduce::Mean),
-        (LossKind::Mse, 3.0, Residual::Log, Reduce::Sum),
+    for (law, loss, penalty, residual, reduce) in [
+        (&builtin, LossKind::Mae, 10.0, Residual::Raw, Reduce::Mean),
+        (&builtin, LossKind::Mse, 3.0, Residual::Log, Reduce::Sum),
+        (&file, LossKind::Mae, 10.0, Residual::Raw, Reduce::Mean),
     ] {
         let s = FitSettings {
             loss,
             overestimate_penalty: penalty,
             residual,
             reduce,
-            ..FitSettings::defaults_for(&law)
+            ..FitSettings::defaults_for(law)
         };
         same_after_polish(
-            &best_objective(&ds, &law, &s, &Cpu),
-            &best_objective(&ds, &law, &s, backend),
+            &best_objective(&ds, law, &s, &Cpu),
+            &best_objective(&ds, law, &s, backend),
             backend,
-            loss.name(),
+            &format!("{} ({})", s.objective_name(), law.name()),
         );
     }
 }

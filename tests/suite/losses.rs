@@ -1,5 +1,6 @@
 //! The losses people fit with: the asymmetric fit of kyo-takano's chinchilla package reproduced
-//! and beaten, and the loss settings through the command line (fit files, summaries, errors).
+//! and beaten, a formula law fitted with the losses as its built-in twin is, and the loss
+//! settings through the command line (fit files, summaries, errors).
 
 use mixlaw::backend::Cpu;
 use mixlaw::fit::FitSettings;
@@ -72,6 +73,41 @@ fn asymmetric_mae_on_epoch_reaches_kyo_takanos_published_fit() {
         "ours {} above the published parameters' {theirs}",
         t.objective
     );
+}
+
+/// A formula law fits with the losses as a built-in law does: `laws/chinchilla.toml` under
+/// kyo-takano's asymmetric MAE (and under an asymmetric squared error of the log residual)
+/// reaches the built-in law's exact objective, from the same grid, to 1e-9 relative.
+#[test]
+fn a_formula_law_fits_the_losses_as_the_built_in_law_does() {
+    let ds = epoch_kyo_takano();
+    let builtin = registry::by_name("chinchilla").unwrap();
+    let file = mixlaw::law::formula::file::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("laws/chinchilla.toml"),
+    )
+    .unwrap();
+    for (loss, penalty, residual, reduce) in [
+        (LossKind::Mae, 10.0, Residual::Raw, Reduce::Mean),
+        (LossKind::Mse, 3.0, Residual::Log, Reduce::Sum),
+    ] {
+        let s = FitSettings {
+            loss,
+            overestimate_penalty: penalty,
+            residual,
+            reduce,
+            ..FitSettings::defaults_for(&builtin)
+        };
+        let best = |law| {
+            let fit = mixlaw::fit(&ds, law, &s, &Cpu, &[], &mut |_, _, _| {}).unwrap();
+            fit.targets[0].objective
+        };
+        let (a, b) = (best(&builtin), best(&file));
+        eprintln!("{}: built-in {a:e}, law file {b:e}", s.objective_name());
+        assert!(
+            (a - b).abs() <= 1e-9 * a,
+            "{loss:?}: built-in {a:e} vs law file {b:e}"
+        );
+    }
 }
 
 fn example() -> String {
