@@ -284,10 +284,7 @@ impl FitArgs {
                     .collect::<Result<Vec<_>>>()?;
                 formula::file::inline(text, &bounds)?
             }
-            None if registry::by_name(&self.law).is_none() && self.law.ends_with(".toml") => {
-                formula::file::load_warned(std::path::Path::new(&self.law))?
-            }
-            None => (registry::lookup(&self.law)?, Vec::new()),
+            None => registry::lookup_warned(&self.law)?,
         };
         for w in warnings {
             eprintln!("warning: {w}");

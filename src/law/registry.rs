@@ -151,11 +151,16 @@ pub fn by_name(name: &str) -> Option<Law> {
 /// The built-in law called `name`, or the law file at path `name` (a name with a `/` or ending
 /// in `.toml`), or an error listing the laws there are.
 pub fn lookup(name: &str) -> Result<Law> {
+    lookup_warned(name).map(|(law, _)| law)
+}
+
+/// [`lookup`], with a law file's warnings (parameters its formula does not use).
+pub fn lookup_warned(name: &str) -> Result<(Law, Vec<String>)> {
     if let Some(law) = by_name(name) {
-        return Ok(law);
+        return Ok((law, Vec::new()));
     }
     if name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/') {
-        return super::formula::file::load(std::path::Path::new(name));
+        return super::formula::file::load_warned(std::path::Path::new(name));
     }
     Err(Error::usage(format!(
         "unknown law '{name}'; the laws are {}, or a law file (a path ending in .toml)",

@@ -23,6 +23,7 @@
 use std::path::Path;
 
 use super::{compile, Compiled, Decl, Grid, Start};
+use crate::error::Location;
 use crate::law::{Conventions, Definition, Init, Kernel, Law, Tolerances};
 use crate::loss::{Reduce, Residual};
 use crate::{Error, Result};
@@ -67,12 +68,6 @@ struct LawTable {
     parameters: toml::Table,
 }
 
-/// The compiled law's grid order and conventions, kept for [`grid`].
-struct GridSpec {
-    /// Declaration indices, outermost first.
-    order: Vec<usize>,
-}
-
 /// Reads the law file at `path`.
 pub fn load(path: &Path) -> Result<Law> {
     load_warned(path).map(|(law, _)| law)
@@ -94,8 +89,12 @@ pub fn from_toml(text: &str, path: &Path) -> Result<Law> {
 
 /// [`from_toml`] with the formula's warnings.
 fn read(text: &str, path: &Path) -> Result<(Law, Vec<String>)> {
-    let bad = |msg: String| Error::FitFile {
-        path: path.to_path_buf(),
+    let bad = |msg: String| Error::Data {
+        at: Location {
+            file: path.to_path_buf(),
+            row: None,
+            column: None,
+        },
         msg,
     };
     let table: LawTable = toml::from_str(text).map_err(|e| bad(format!("not a law file: {e}")))?;
@@ -283,11 +282,12 @@ fn grid_order(
 fn law(
     name: &str,
     description: Option<String>,
-    compiled: Compiled,
+    mut compiled: Compiled,
     conventions: Conventions,
     grid_order: Option<Vec<usize>>,
     source: String,
 ) -> Law {
+    compiled.grid_order = grid_order;
     let scalars = compiled.decls.iter().filter(|d| !d.per_domain).count();
     let families = compiled.decls.len() - scalars;
     let parameters = match (scalars, families) {
@@ -312,10 +312,7 @@ fn law(
         conventions,
         nested: None,
         source: Some(source),
-        family: Box::new(WithGrid {
-            compiled,
-            grid: grid_order.map(|order| GridSpec { order }),
-        }),
+        family: Box::new(compiled),
     })
 }
 
@@ -383,21 +380,14 @@ fn to_toml(name: &str, c: &Compiled) -> String {
     s
 }
 
-/// A compiled formula and, for a grid-started law, its grid.
-struct WithGrid {
-    compiled: Compiled,
-    grid: Option<GridSpec>,
-}
-
-impl WithGrid {
+impl Compiled {
     /// The product grid of a grid-started law in fit units: amplitudes that multiply a power of
     /// the scale (`A` in `A/N^alpha`) converted from raw units as `A · unit^−alpha`, the exponent
     /// taken from the same grid point.
-    fn points(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
-        let spec = self.grid.as_ref()?;
-        let decls = &self.compiled.decls;
-        let axes: Vec<&[f64]> = spec
-            .order
+    pub(super) fn grid_points(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
+        let order = self.grid_order.as_ref()?;
+        let decls = &self.decls;
+        let axes: Vec<&[f64]> = order
             .iter()
             .map(|&d| decls[d].grid.as_ref().expect("checked").numbers())
             .collect();
@@ -411,13 +401,13 @@ impl WithGrid {
         let mut idx = vec![0usize; axes.len()];
         for _ in 0..total {
             let mut raw = vec![0.0; decls.len()];
-            for (a, &d) in spec.order.iter().enumerate() {
+            for (a, &d) in order.iter().enumerate() {
                 raw[d] = axes[a][idx[a]];
             }
             let point = raw
                 .iter()
                 .enumerate()
-                .map(|(d, &v)| match self.compiled.powers[d] {
+                .map(|(d, &v)| match self.powers[d] {
                     Some((e, axis)) => {
                         let unit = match axis {
                             crate::law::Axis::N => n_unit,
@@ -443,32 +433,5 @@ impl WithGrid {
             }
         }
         Some(out)
-    }
-}
-
-impl crate::law::Family for WithGrid {
-    fn params(&self, domains: &[String]) -> Vec<crate::law::ParamSpec> {
-        self.compiled.params(domains)
-    }
-    fn sample_start(&self, k: usize, rng: &mut crate::rng::Rng) -> Vec<f64> {
-        self.compiled.sample_start(k, rng)
-    }
-    fn grid(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
-        self.points(n_unit, d_unit)
-    }
-    fn eval(&self, p: &[f64], x: &crate::law::Point, grad: Option<&mut [f64]>) -> f64 {
-        self.compiled.eval(p, x, grad)
-    }
-    fn eval_rows(
-        &self,
-        p: &[f64],
-        x: &crate::law::Points,
-        pred: &mut [f64],
-        grad: Option<&mut [f64]>,
-    ) {
-        self.compiled.eval_rows(p, x, pred, grad)
-    }
-    fn grad_h(&self, p: &[f64], x: &crate::law::Point, dh: &mut [f64]) {
-        self.compiled.grad_h(p, x, dh)
     }
 }

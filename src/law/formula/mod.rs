@@ -38,7 +38,7 @@ pub use wgsl::FUNCTION as WGSL_FUNCTION;
 
 use self::graph::{Graph, Id, Op};
 use self::parse::{Ast, AstKind, BinOp, Span};
-use self::program::{Env, Output, Program, Scratch};
+use self::program::{Env, Program, Scratch};
 use super::{Axis, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
 
@@ -157,6 +157,9 @@ pub struct Compiled {
     value_node: Id,
     /// Per declaration, the node of `∂L/∂` it.
     grad_nodes: Vec<Id>,
+    /// For a law started from a grid ([`super::Init::Grid`], set by its law file): the
+    /// declarations in the grid's product order, outermost first.
+    grid_order: Option<Vec<usize>>,
     /// The prediction.
     value: Program,
     /// The prediction and `∂L/∂p` per declaration.
@@ -223,22 +226,10 @@ pub fn compile(text: &str, mut decls: Vec<Decl>, inline: bool) -> Result<Compile
     let zero = graph.num(0.0);
     let grad_of = |id: Id| adj.get(id as usize).copied().flatten().unwrap_or(zero);
     let grad_nodes: Vec<Id> = leaves.iter().map(|&id| grad_of(id)).collect();
-    let mut outputs = vec![(Output::Value, value_node)];
-    outputs.extend(
-        grad_nodes
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (Output::Param(i as u32), id)),
-    );
-    let gradient = Program::compile(&graph, &outputs);
-    let value = Program::compile(&graph, &[(Output::Value, value_node)]);
-    let mixture = Program::compile(
-        &graph,
-        &[
-            (Output::Value, value_node),
-            (Output::H, h.map(grad_of).unwrap_or(zero)),
-        ],
-    );
+    // Outputs: the value, then ∂L/∂ each declaration (gradient) or ∂L/∂h (mixture).
+    let gradient = Program::compile(&graph, &[&[value_node], &grad_nodes[..]].concat());
+    let value = Program::compile(&graph, &[value_node]);
+    let mixture = Program::compile(&graph, &[value_node, h.map(grad_of).unwrap_or(zero)]);
     let powers = powers(&graph, &decls);
     Ok(Compiled {
         text: text.to_string(),
@@ -250,6 +241,7 @@ pub fn compile(text: &str, mut decls: Vec<Decl>, inline: bool) -> Result<Compile
         graph,
         value_node,
         grad_nodes,
+        grid_order: None,
         value,
         gradient,
         mixture,
@@ -605,6 +597,10 @@ impl Family for Compiled {
             }
         }
         out
+    }
+
+    fn grid(&self, n_unit: f64, d_unit: f64) -> Option<Vec<Vec<f64>>> {
+        self.grid_points(n_unit, d_unit)
     }
 
     fn eval(&self, p: &[f64], x: &Point, grad: Option<&mut [f64]>) -> f64 {

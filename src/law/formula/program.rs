@@ -66,17 +66,6 @@ pub struct Instr {
     pub args: Vec<Src>,
 }
 
-/// What an output of a program is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// The prediction.
-    Value,
-    /// `∂L/∂` a declared parameter (a family's: one per domain).
-    Param(u32),
-    /// `∂L/∂h_i`.
-    H,
-}
-
 /// A compiled program.
 #[derive(Clone, Debug)]
 pub struct Program {
@@ -85,16 +74,16 @@ pub struct Program {
     pub regs: Vec<Shape>,
     /// The constants instructions read.
     pub consts: Vec<f64>,
-    /// The outputs, where each is found and its shape.
-    pub outputs: Vec<(Output, Src, Shape)>,
+    /// Where each output is found after a run, in the order `compile` was given them.
+    pub outputs: Vec<Src>,
 }
 
 impl Program {
     /// The program computing `outputs` (nodes of `graph`), with only the nodes they need.
-    pub fn compile(graph: &Graph, outputs: &[(Output, Id)]) -> Program {
+    pub fn compile(graph: &Graph, outputs: &[Id]) -> Program {
         let n = graph.len();
         let mut live = vec![false; n];
-        let mut stack: Vec<Id> = outputs.iter().map(|o| o.1).collect();
+        let mut stack: Vec<Id> = outputs.to_vec();
         while let Some(id) = stack.pop() {
             if !std::mem::replace(&mut live[id as usize], true) {
                 stack.extend(graph.op(id).children());
@@ -107,7 +96,7 @@ impl Program {
                 last[c as usize] = last[c as usize].max(id);
             }
         }
-        for &(_, id) in outputs {
+        for &id in outputs {
             last[id as usize] = usize::MAX;
         }
         let mut src: Vec<Option<Src>> = vec![None; n];
@@ -185,7 +174,7 @@ impl Program {
         }
         let outputs = outputs
             .iter()
-            .map(|&(o, id)| (o, src[id as usize].expect("live"), graph.shape(id)))
+            .map(|&id| src[id as usize].expect("live"))
             .collect();
         Program {
             instrs,
@@ -321,8 +310,7 @@ impl Program {
     /// Output `index`'s value at domain `i`, row `j` after [`Program::run`].
     #[inline]
     pub fn output(&self, index: usize, env: &Env, scratch: &Scratch, i: usize, j: usize) -> f64 {
-        let (_, src, _) = self.outputs[index];
-        let v = view_of(self, env, scratch, src);
+        let v = view_of(self, env, scratch, self.outputs[index]);
         let d = v.domain(if v.dstride == 0 { 0 } else { i });
         if v.row {
             d[j]
@@ -341,8 +329,7 @@ impl Program {
         i: usize,
         out: &mut [f64],
     ) {
-        let (_, src, _) = self.outputs[index];
-        let v = view_of(self, env, scratch, src);
+        let v = view_of(self, env, scratch, self.outputs[index]);
         let d = v.domain(if v.dstride == 0 { 0 } else { i });
         if v.row {
             out.copy_from_slice(&d[..out.len()]);
