@@ -165,6 +165,26 @@ fn inline_formulas_and_their_errors_on_the_command_line() {
         );
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // A per-domain family needs a table with domains, even where the formula never reads h.
+    let epoch = common::dataset("epoch_chinchilla/svg_extracted_data.csv");
+    let o = mixlaw(&[
+        "fit",
+        epoch.to_str().unwrap(),
+        "--n-col",
+        "Model Size",
+        "--flops-col",
+        "Training FLOP",
+        "--target",
+        "loss",
+        "--formula",
+        "E + sum_i(C[i]) + A/N^alpha",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("svg_extracted_data.csv: no weight columns"),
+        "{err}"
+    );
     // A declared parameter the formula does not use is a warning, not an error.
     let tmp = temp_dir("formula-warning");
     let file = tmp.join("unused.toml");

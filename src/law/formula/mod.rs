@@ -146,7 +146,7 @@ pub struct Compiled {
     pub decls: Vec<Decl>,
     /// Warnings (declared parameters the formula does not use).
     pub warnings: Vec<String>,
-    /// Whether the formula reads `h`.
+    /// Whether the formula reads `h` or has a per-domain family (either needs the domains).
     pub uses_mixture: bool,
     /// Whether it reads `N` or `D`.
     pub uses_scale: bool,
@@ -207,7 +207,9 @@ pub fn compile(text: &str, mut decls: Vec<Decl>, inline: bool) -> Result<Compile
         })
         .collect();
     let reads = |g: &Graph, ops: &[Op]| (0..g.len() as Id).any(|i| ops.contains(&g.op(i)));
-    let uses_mixture = reads(&graph, &[Op::H, Op::LnH]);
+    // A per-domain family needs the table's domains as much as h does: it has one value per
+    // domain, and a table without a mixture has none (its fit would silently drop the family).
+    let uses_mixture = reads(&graph, &[Op::H, Op::LnH]) || decls.iter().any(|d| d.per_domain);
     let uses_scale = reads(&graph, &[Op::LnN, Op::LnD]);
     // The adjoints: H must exist before they are taken (ln h_i passes its adjoint to it).
     let h = uses_mixture.then(|| graph.leaf(Op::H));
