@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The modules, lowest floor first, with the modules each may import. The front ends (the
-/// binary, a Python package) stand above all of them.
+/// The modules, lowest floor first, with the modules each may import. The command line (the
+/// flags every front end shares) stands above all of them, and the front ends (the binary, the
+/// Python package) above it.
 const PLAN: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("rng", &[]),
@@ -49,6 +50,22 @@ const PLAN: &[(&str, &[&str])] = &[
             "objective",
             "rng",
             "simulate",
+        ],
+    ),
+    (
+        "cli",
+        &[
+            "backend",
+            "bootstrap",
+            "data",
+            "error",
+            "fit",
+            "law",
+            "loss",
+            "mixture",
+            "report",
+            "simulate",
+            "throughput",
         ],
     ),
 ];

@@ -31,7 +31,8 @@
 //!   from known laws; [`throughput`] measures the backends.
 //!
 //! Front ends (the `mixlaw` binary, a Python package) call the entry points re-exported here and
-//! compute nothing themselves: [`load`] a table, then [`fit()`], [`eval()`], [`predict()`],
+//! compute nothing themselves; [`cli`] holds the command line's flags and commands, in the library
+//! so that the Python package reads its keywords with the very same definitions: [`load`] a table, then [`fit()`], [`eval()`], [`predict()`],
 //! [`optimize()`], [`sweep()`], [`bootstrap()`] or [`merge()`]; results are plain serde structs.
 //!
 //! ```
@@ -52,6 +53,8 @@
 mod architecture;
 pub mod backend;
 pub mod bootstrap;
+#[allow(missing_docs)]
+pub mod cli;
 pub mod data;
 pub mod error;
 pub mod fit;

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-mod cli;
+use mixlaw::cli;
 
 fn main() {
     // The Vulkan loader (and Mesa's window-system layer under it) complains on stderr, with a

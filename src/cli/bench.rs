@@ -1,5 +1,5 @@
 //! `mixlaw bench`: objective+gradient throughput of each backend, side by side in one run
-//! ([`mixlaw::throughput`] measures). GPU rows also give the kernel's own device time and the
+//! ([`crate::throughput`] measures). GPU rows also give the kernel's own device time and the
 //! throughput it implies (`kernel_seconds`, `kernel_pairs_per_second` in `--json`; absent on CPU
 //! rows and "n/a" on adapters without timestamp queries), and with `--bandwidth GB/s` (the card's
 //! memory bandwidth, e.g. 3350 for an H100 SXM) their fraction of the memory-bandwidth bound
@@ -7,11 +7,11 @@
 
 use clap::Args;
 
-use mixlaw::backend::Gpu;
-use mixlaw::law::registry;
-use mixlaw::report::TextTable;
-use mixlaw::throughput::{check_bandwidth, measure, Measurement};
-use mixlaw::Result;
+use crate::backend::Gpu;
+use crate::law::registry;
+use crate::report::TextTable;
+use crate::throughput::{check_bandwidth, measure, Measurement};
+use crate::Result;
 
 #[derive(Args)]
 pub struct BenchCmd {

@@ -6,9 +6,9 @@ use clap::{Args, ValueEnum};
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::bootstrap::{self, At, Destination, Event, Resample, Shard, Summary};
-use mixlaw::report::{num, TextTable};
-use mixlaw::{Error, Result};
+use crate::bootstrap::{self, At, Destination, Event, Resample, Shard, Summary};
+use crate::report::{num, TextTable};
+use crate::{Error, Result};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ResampleArg {
@@ -108,7 +108,7 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
     dest.check()?;
     let spec = c.data.spec(&law);
     let table = c.data.read(&spec)?;
-    let ds = mixlaw::load(&table, &spec)?;
+    let ds = crate::load(&table, &spec)?;
     super::print_notices(&ds.notices);
     for a in &points {
         a.check(&law, ds.k())?;
@@ -116,7 +116,7 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
     let backend = super::open_backend(c.fit.backend, Some(&law))?;
     let mut bar = Progress::new("bootstrap");
     let mut counting = false;
-    let study = mixlaw::bootstrap(
+    let study = crate::bootstrap(
         &ds,
         &law,
         &study,

@@ -3,8 +3,8 @@
 
 use clap::Args;
 
-use mixlaw::report::TextTable;
-use mixlaw::Result;
+use crate::report::TextTable;
+use crate::Result;
 
 #[derive(Args)]
 pub struct DevicesCmd {
@@ -14,12 +14,12 @@ pub struct DevicesCmd {
 }
 
 pub fn run(c: DevicesCmd) -> Result<()> {
-    let devices = mixlaw::backend::gpu::devices();
+    let devices = crate::backend::gpu::devices();
     if c.json {
         super::print_json(&devices);
         return Ok(());
     }
-    if !mixlaw::backend::gpu::BUILT {
+    if !crate::backend::gpu::BUILT {
         println!(
             "this mixlaw was built without GPU support (the `gpu` cargo feature); it uses the CPU"
         );

@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::report::{self, num, TextTable};
-use mixlaw::Result;
+use crate::report::{self, num, TextTable};
+use crate::Result;
 
 #[derive(Args)]
 pub struct EvalCmd {
@@ -38,7 +38,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
         backend,
     } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let mut bar = Progress::new("eval");
-    let (file, rep) = mixlaw::eval(
+    let (file, rep) = crate::eval(
         &table,
         &ds,
         &law,

@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::progress::Progress;
 use super::{DataArgs, FitArgs, OutArgs};
-use mixlaw::fit::FitFile;
-use mixlaw::report::{self, num, TextTable};
-use mixlaw::Result;
+use crate::fit::FitFile;
+use crate::report::{self, num, TextTable};
+use crate::Result;
 
 #[derive(Args)]
 pub struct FitCmd {
@@ -32,12 +32,12 @@ pub fn run(c: FitCmd) -> Result<()> {
         ..
     } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let mut bar = Progress::new("fit");
-    let file = mixlaw::fit(
+    let file = crate::fit(
         &ds,
         &law,
         &settings,
         backend.as_ref(),
-        &c.data.filters,
+        &c.data.columns.filters,
         &mut |t, d, n| bar.update(t, d, n),
     )?;
     bar.finish();
@@ -106,7 +106,7 @@ pub fn summary(file: &FitFile) -> String {
 /// The line under a summary's header naming the objective, `objective: mean asymmetric MAE,
 /// W = 10, raw residual`, for every loss but the default (symmetric Huber), whose summaries
 /// read as they always have (an empty line).
-pub fn objective_line(settings: &mixlaw::fit::FitSettings) -> String {
+pub fn objective_line(settings: &crate::fit::FitSettings) -> String {
     if settings.default_loss() {
         String::new()
     } else {

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
-use mixlaw::law::registry;
-use mixlaw::report::TextTable;
-use mixlaw::Result;
+use crate::law::registry;
+use crate::report::TextTable;
+use crate::Result;
 
 #[derive(Args)]
 pub struct LawsCmd {

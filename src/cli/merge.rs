@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::bootstrap::{print, SummaryArgs};
 use super::OutArgs;
-use mixlaw::Result;
+use crate::Result;
 
 /// Join the study files of the shards of one bootstrap study.
 #[derive(Args)]
@@ -25,7 +25,7 @@ pub struct MergeCmd {
 
 pub fn run(c: MergeCmd) -> Result<()> {
     let points = c.summary.points()?;
-    let study = mixlaw::merge(&c.files, c.out.as_deref(), c.output.force)?;
+    let study = crate::merge(&c.files, c.out.as_deref(), c.output.force)?;
     let summary = study.summarise(c.summary.level, &points)?;
     print(
         &summary,

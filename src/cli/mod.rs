@@ -1,31 +1,34 @@
 //! Command-line layer: clap definitions, the step from raw flags to validated settings, and one
-//! file per command. Nothing here computes: a command file parses its flags into the library's
+//! file per command. It lives in the library, above every other module, because the flags are
+//! the vocabulary of every front end: the Python package parses its keyword arguments with these
+//! same definitions (keyword `n_col` is flag `--n-col`), so defaults, checks and messages cannot
+//! drift apart. Nothing here computes: a command file parses its flags into the library's
 //! settings (checking them before any slow step), calls the library's entry point and prints
 //! what it returns.
 
-mod bench;
-mod bootstrap;
-mod devices;
-mod eval;
-mod fit;
-mod laws;
-mod merge;
-mod optimize;
-mod predict;
-mod progress;
-mod simulate;
-mod sweep;
+pub mod bench;
+pub mod bootstrap;
+pub mod devices;
+pub mod eval;
+pub mod fit;
+pub mod laws;
+pub mod merge;
+pub mod optimize;
+pub mod predict;
+pub mod progress;
+pub mod simulate;
+pub mod sweep;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use mixlaw::backend::{Backend, Choice};
-use mixlaw::data::{DataSpec, Dataset, Table};
-use mixlaw::fit::FitSettings;
-use mixlaw::law::{formula, registry, Init, Law};
-use mixlaw::loss::{LossKind, Reduce, Residual};
-use mixlaw::{Error, Result};
+use crate::backend::{Backend, Choice};
+use crate::data::{DataSpec, Dataset, Table};
+use crate::fit::FitSettings;
+use crate::law::{formula, registry, Init, Law};
+use crate::loss::{LossKind, Reduce, Residual};
+use crate::{Error, Result};
 
 #[derive(Parser)]
 #[command(
@@ -80,11 +83,32 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Which columns of the table mean what, and which rows to use.
+/// The run table, which of its columns mean what, and which rows to use.
 #[derive(Args, Clone, Debug)]
 pub struct DataArgs {
     /// The run table (CSV, one row per run checkpoint).
     pub table: PathBuf,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+}
+
+impl DataArgs {
+    /// How to read the table for `law`.
+    pub fn spec(&self, law: &Law) -> DataSpec {
+        self.columns.spec(law)
+    }
+
+    /// The table, read once the spec has been checked (so that a bad flag is reported before
+    /// a missing file).
+    pub fn read(&self, spec: &DataSpec) -> Result<Table> {
+        spec.check()?;
+        Table::read(&self.table)
+    }
+}
+
+/// Which columns of a table mean what, and which rows to use.
+#[derive(Args, Clone, Debug)]
+pub struct ColumnArgs {
     /// Column holding N, the model size in parameters [default: model_size, N or "Model Size"].
     #[arg(long)]
     pub n_col: Option<String>,
@@ -111,8 +135,8 @@ pub struct DataArgs {
     pub keep_duplicates: bool,
 }
 
-impl DataArgs {
-    /// How to read the table for `law`.
+impl ColumnArgs {
+    /// How to read a table for `law`.
     pub fn spec(&self, law: &Law) -> DataSpec {
         DataSpec {
             n_col: self.n_col.clone(),
@@ -126,13 +150,6 @@ impl DataArgs {
             ..DataSpec::default()
         }
         .for_law(law)
-    }
-
-    /// The table, read once the spec has been checked (so that a bad flag is reported before
-    /// a missing file).
-    pub fn read(&self, spec: &DataSpec) -> Result<Table> {
-        spec.check()?;
-        Table::read(&self.table)
     }
 }
 
@@ -275,6 +292,11 @@ impl FitArgs {
     /// The law `--law` names (a built-in law or a law file), or the inline `--formula`; the
     /// formula's warnings go to stderr.
     pub fn law(&self) -> Result<Law> {
+        self.law_told(&mut |line| eprintln!("{line}"))
+    }
+
+    /// [`FitArgs::law`], telling the warnings to `tell` (`warning: ...`).
+    pub fn law_told(&self, tell: &mut dyn FnMut(String)) -> Result<Law> {
         let (law, warnings) = match &self.formula {
             Some(text) => {
                 let bounds = self
@@ -287,7 +309,7 @@ impl FitArgs {
             None => registry::lookup_warned(&self.law)?,
         };
         for w in warnings {
-            eprintln!("warning: {w}");
+            tell(format!("warning: {w}"));
         }
         Ok(law)
     }
@@ -369,11 +391,20 @@ fn parse_bound(text: &str) -> Result<(String, [f64; 2])> {
 /// Open the backend `choice` names for `law` and say on stderr which one runs (and why, when
 /// `auto` chose the CPU for a law without a GPU kernel).
 pub fn open_backend(choice: BackendArg, law: Option<&Law>) -> Result<Box<dyn Backend>> {
-    let (b, notice) = mixlaw::backend::open(choice.choice(), law)?;
+    open_backend_told(choice, law, &mut |line| eprintln!("{line}"))
+}
+
+/// [`open_backend`], telling its notes to `tell`.
+pub fn open_backend_told(
+    choice: BackendArg,
+    law: Option<&Law>,
+    tell: &mut dyn FnMut(String),
+) -> Result<Box<dyn Backend>> {
+    let (b, notice) = crate::backend::open(choice.choice(), law)?;
     if let Some(n) = notice {
-        eprintln!("note: {n}");
+        tell(format!("note: {n}"));
     }
-    eprintln!("note: backend {}", b.describe());
+    tell(format!("note: backend {}", b.describe()));
     Ok(b)
 }
 
@@ -397,16 +428,39 @@ pub fn prepare(
     out: Option<&std::path::Path>,
     force: bool,
 ) -> Result<Prepared> {
-    let law = fit.law()?;
+    prepare_with(
+        &data.columns,
+        fit,
+        out,
+        force,
+        |spec| data.read(spec),
+        &mut |line| eprintln!("{line}"),
+    )
+}
+
+/// [`prepare`] for a table that `read` gives once the spec has been checked (a file, or columns
+/// a front end holds), telling its warnings and notes to `tell` as they arise (`warning: ...`,
+/// `note: ...`).
+pub fn prepare_with(
+    columns: &ColumnArgs,
+    fit: &FitArgs,
+    out: Option<&std::path::Path>,
+    force: bool,
+    read: impl FnOnce(&DataSpec) -> Result<Table>,
+    tell: &mut dyn FnMut(String),
+) -> Result<Prepared> {
+    let law = fit.law_told(tell)?;
     let settings = fit.settings(&law)?;
     if let Some(out) = out {
-        mixlaw::report::check_writable(out, force)?;
+        crate::report::check_writable(out, force)?;
     }
-    let spec = data.spec(&law);
-    let table = data.read(&spec)?;
-    let ds = mixlaw::load(&table, &spec)?;
-    print_notices(&ds.notices);
-    let backend = open_backend(fit.backend, Some(&law))?;
+    let spec = columns.spec(&law);
+    let table = read(&spec)?;
+    let ds = crate::load(&table, &spec)?;
+    for n in &ds.notices {
+        tell(format!("note: {n}"));
+    }
+    let backend = open_backend_told(fit.backend, Some(&law), tell)?;
     Ok(Prepared {
         law,
         settings,

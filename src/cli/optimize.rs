@@ -4,12 +4,12 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use mixlaw::data::Table;
-use mixlaw::fit::FitFile;
-use mixlaw::law::Law;
-use mixlaw::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting};
-use mixlaw::report::{num, TextTable};
-use mixlaw::{Error, Result};
+use crate::data::Table;
+use crate::fit::FitFile;
+use crate::law::Law;
+use crate::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting};
+use crate::report::{num, TextTable};
+use crate::{Error, Result};
 
 /// What `optimize` and `sweep` share: the fit, the scale, constraints and the search.
 #[derive(Args)]
@@ -79,7 +79,7 @@ impl MixtureArgs {
     }
 
     /// Open the backend of the lattice sweep.
-    pub fn backend(&self, law: &Law) -> Result<Box<dyn mixlaw::backend::Backend>> {
+    pub fn backend(&self, law: &Law) -> Result<Box<dyn crate::backend::Backend>> {
         super::open_backend(self.backend, Some(law))
     }
 }
@@ -172,7 +172,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
             .weightings
             .extend(Weighting::read(&Table::read(path)?, &file)?);
     }
-    let optimum = mixlaw::optimize(&file, &law, &settings, backend.as_ref())?;
+    let optimum = crate::optimize(&file, &law, &settings, backend.as_ref())?;
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
         return print_scaled(&c, &file, &optimum);
     }

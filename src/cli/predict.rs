@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::DataArgs;
-use mixlaw::fit::FitFile;
-use mixlaw::report;
-use mixlaw::Result;
+use crate::fit::FitFile;
+use crate::report;
+use crate::Result;
 
 #[derive(Args)]
 pub struct PredictCmd {
@@ -30,14 +30,14 @@ pub fn run(c: PredictCmd) -> Result<()> {
     }
     let spec = c.data.spec(&law);
     let table = c.data.read(&spec)?;
-    let p = mixlaw::predict(&file, &law, &table, &spec)?;
+    let p = crate::predict(&file, &law, &table, &spec)?;
     super::print_notices(&p.notices);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["row".to_string(), "N".into(), "D".into()];
     header.extend(
         p.domains
             .iter()
-            .map(|d| format!("{}{d}", c.data.weight_prefix)),
+            .map(|d| format!("{}{d}", c.data.columns.weight_prefix)),
     );
     for t in &p.targets {
         header.push(t.target.clone());

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use mixlaw::law::registry;
-use mixlaw::simulate::{parse_params, simulate, Design};
-use mixlaw::Result;
+use crate::law::registry;
+use crate::simulate::{parse_params, simulate, Design};
+use crate::Result;
 
 #[derive(Args)]
 pub struct SimulateCmd {
@@ -56,7 +56,7 @@ pub struct SimulateCmd {
 pub fn run(c: SimulateCmd) -> Result<()> {
     let law = registry::lookup(&c.law)?;
     if let Some(out) = &c.out {
-        mixlaw::report::check_writable(out, c.force)?;
+        crate::report::check_writable(out, c.force)?;
     }
     let domains: Vec<String> = if law.uses_mixture() {
         c.domains.clone()
@@ -76,5 +76,5 @@ pub fn run(c: SimulateCmd) -> Result<()> {
         d_unit: c.d_unit,
     };
     let table = simulate(&law, &params, &design)?.to_csv(&domains, &c.target_name);
-    mixlaw::report::emit(c.out.as_deref(), &table, c.force)
+    crate::report::emit(c.out.as_deref(), &table, c.force)
 }

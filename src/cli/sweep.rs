@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::optimize::{bound_names, MixtureArgs};
-use mixlaw::report;
-use mixlaw::Result;
+use crate::report;
+use crate::Result;
 
 #[derive(Args)]
 pub struct SweepCmd {
@@ -29,7 +29,7 @@ pub fn run(c: SweepCmd) -> Result<()> {
     }
     settings.check(&file, &law)?;
     let backend = c.m.backend(&law)?;
-    let optimum = mixlaw::sweep(&file, &law, &settings, backend.as_ref())?;
+    let optimum = crate::sweep(&file, &law, &settings, backend.as_ref())?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["target".to_string()];
     header.extend(file.domains.iter().map(|d| format!("h_{d}")));
