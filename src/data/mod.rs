@@ -258,6 +258,9 @@ struct Resolved {
     /// Distinct columns the filters mention; filters are resolved to positions in this list.
     filter_cols: Vec<usize>,
     filters: Vec<Expr<usize>>,
+    /// Per filter column, whether a filter compares it with a number (its cells must then be
+    /// numbers; a column compared only with text is never parsed).
+    filter_numeric: Vec<bool>,
 }
 
 /// Every used cell of every row, parsed and validated.
@@ -268,7 +271,7 @@ struct Parsed {
     h: Vec<f64>,
     /// Per target, per row; NaN for an empty cell.
     y: Vec<Vec<f64>>,
-    /// Per filter column, per row.
+    /// Per filter column, per row (NaN for a column only compared with text).
     filter_vals: Vec<Vec<f64>>,
 }
 
@@ -293,9 +296,11 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         .iter()
         .copied()
         .filter(|&r| {
-            cols.filters
-                .iter()
-                .all(|e| e.eval(&|i| parsed.filter_vals[i][r]))
+            cols.filters.iter().all(|e| {
+                e.eval(&|i| parsed.filter_vals[i][r], &|i, s| {
+                    table.cell(r, cols.filter_cols[i]) == s
+                })
+            })
         })
         .collect();
     let filtered_out = after_dups.len() - kept.len();
@@ -384,7 +389,7 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
 /// Evaluate `--where`-style expressions (ANDed) on the rows of `table` (the table `ds` was
 /// loaded from) without building a Dataset: returns a keep-mask aligned with `ds.row_ids`.
 /// Used for `--train EXPR`/`--test EXPR` splits, which refer to raw columns of the same table.
-/// The columns the expressions mention must be numeric in every row of the table.
+/// The columns the expressions compare with numbers must be numeric in every row of the table.
 pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> {
     let parsed = exprs
         .iter()
@@ -394,10 +399,17 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
         return Ok(vec![true; ds.rows()]);
     }
     let (cols, resolved) = resolve_filters(table, &parsed, exprs, "--train/--test")?;
+    let numeric: Vec<bool> = (0..cols.len())
+        .map(|i| resolved.iter().any(|e| e.compares_number(i)))
+        .collect();
     let mut vals = vec![Vec::with_capacity(table.len()); cols.len()];
     for r in 0..table.len() {
         for (i, &c) in cols.iter().enumerate() {
-            vals[i].push(table.required_number(r, c)?);
+            vals[i].push(if numeric[i] {
+                table.required_number(r, c)?
+            } else {
+                f64::NAN
+            });
         }
     }
     ds.row_ids
@@ -414,7 +426,11 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
                     ),
                 ));
             }
-            Ok(resolved.iter().all(|e| e.eval(&|i| vals[i][id - 1])))
+            Ok(resolved.iter().all(|e| {
+                e.eval(&|i| vals[i][id - 1], &|i, s| {
+                    table.cell(id - 1, cols[i]) == s
+                })
+            }))
         })
         .collect()
 }
@@ -612,6 +628,9 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
     }
 
     let (filter_cols, filters) = resolve_filters(table, exprs, &spec.filters, "--where")?;
+    let filter_numeric = (0..filter_cols.len())
+        .map(|i| filters.iter().any(|e| e.compares_number(i)))
+        .collect();
     Ok(Resolved {
         n,
         d,
@@ -620,6 +639,7 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
         targets,
         filter_cols,
         filters,
+        filter_numeric,
     })
 }
 
@@ -726,7 +746,11 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
             p.y[t].push(y);
         }
         for (i, &c) in cols.filter_cols.iter().enumerate() {
-            p.filter_vals[i].push(table.required_number(r, c)?);
+            p.filter_vals[i].push(if cols.filter_numeric[i] {
+                table.required_number(r, c)?
+            } else {
+                f64::NAN
+            });
         }
     }
     Ok(p)

@@ -587,6 +587,60 @@ fn filters() {
     assert_eq!(ds.row_ids, vec![2]);
 }
 
+/// `--where` compares text columns with quoted text, by the cell's text: a text column compared
+/// only with text is never parsed as numbers (the empty cell of `color` included), a numeric
+/// column compared with text matches its cell as written, and `--train`/`--test` masks do the
+/// same.
+#[test]
+fn text_filters() {
+    let with = |filters: &[&str]| DataSpec {
+        filters: filters.iter().map(|f| f.to_string()).collect(),
+        ..mixture_spec()
+    };
+    let rows = |tag: &str, filters: &[&str]| load_text(tag, GOOD, &with(filters)).unwrap().row_ids;
+    assert_eq!(rows("text-eq", &["color == \"red\""]), vec![1]);
+    assert_eq!(rows("text-ne", &["color != 'red'"]), vec![2, 3, 4]);
+    assert_eq!(rows("text-empty", &["color == ''"]), vec![3]);
+    assert_eq!(rows("text-spaces", &["color == 'x y z'"]), vec![4]);
+    assert_eq!(
+        rows("text-and-number", &["color != '' and model_size > 1e8"]),
+        vec![4]
+    );
+    // A numeric column compared with text: the cell's text, exactly.
+    assert_eq!(rows("text-numeric", &["model_size == '2e8'"]), vec![3, 4]);
+    data_err(
+        load_text(
+            "text-numeric-other",
+            GOOD,
+            &with(&["model_size == '200000000'"]),
+        ),
+        "text-numeric-other",
+        None,
+        None,
+        "no rows left after --where",
+    );
+    // The same column compared with a number too must hold numbers.
+    data_err(
+        load_text(
+            "text-and-number-column",
+            GOOD,
+            &with(&["color == 'red' or color < 1"]),
+        ),
+        "text-and-number-column",
+        Some(1),
+        Some("color"),
+        "'red' is not a number",
+    );
+    // Masks for --train/--test.
+    let path = write("text-mask", GOOD);
+    let table = Table::read(&path).unwrap();
+    let ds = load(&table, &mixture_spec()).unwrap();
+    assert_eq!(
+        mask(&ds, &table, &["color == 'blue' or color == 'x y z'".into()]).unwrap(),
+        vec![false, true, false, true]
+    );
+}
+
 #[test]
 fn filter_errors() {
     let spec = DataSpec {
