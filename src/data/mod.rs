@@ -235,6 +235,63 @@ impl Dataset {
             notices: self.notices.clone(),
         }
     }
+
+    /// This dataset with its domains in the order `order` names them: the mixture's columns
+    /// permuted by name. A table's weight columns may come in any order, while a fit's (or a
+    /// study's) per-domain parameters follow the order of the table it was fitted on, so every
+    /// use of a fitted law on a table matches domains by name, never by position. An error,
+    /// naming the missing and extra domains, when the two sets differ; `other` names the holder
+    /// of `order` in it (`the fit`).
+    pub fn with_domains(&self, order: &[String], other: &str) -> Result<Dataset> {
+        let position: Vec<Option<usize>> = order
+            .iter()
+            .map(|d| self.domains.iter().position(|x| x == d))
+            .collect();
+        let missing: Vec<&str> = order
+            .iter()
+            .zip(&position)
+            .filter(|(_, p)| p.is_none())
+            .map(|(d, _)| d.as_str())
+            .collect();
+        let extra: Vec<&str> = self
+            .domains
+            .iter()
+            .filter(|d| !order.contains(d))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() || !extra.is_empty() || order.len() != self.k() {
+            let mut msg = format!(
+                "the table has domains [{}] but {other} has [{}]",
+                self.domains.join(", "),
+                order.join(", ")
+            );
+            if !missing.is_empty() {
+                msg.push_str(&format!("; missing here: {}", missing.join(", ")));
+            }
+            if !extra.is_empty() {
+                msg.push_str(&format!("; not in {other}: {}", extra.join(", ")));
+            }
+            return Err(Error::Data {
+                at: crate::error::Location {
+                    file: self.source.clone(),
+                    row: None,
+                    column: None,
+                },
+                msg,
+            });
+        }
+        let position: Vec<usize> = position.into_iter().flatten().collect();
+        let mut h = Vec::with_capacity(self.h.len());
+        for r in 0..self.rows() {
+            let row = self.h_row(r);
+            h.extend(position.iter().map(|&i| row[i]));
+        }
+        Ok(Dataset {
+            domains: order.to_vec(),
+            h,
+            ..self.clone()
+        })
+    }
 }
 
 /// Where the token count comes from.

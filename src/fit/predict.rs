@@ -3,7 +3,7 @@
 use super::FitFile;
 use crate::data::{load, DataSpec, Table};
 use crate::law::{Law, Point};
-use crate::{Error, Result};
+use crate::Result;
 
 /// A fit's predictions for the rows of a table, with the observed values where the table has
 /// them.
@@ -44,14 +44,10 @@ pub fn predict(fit: &FitFile, law: &Law, table: &Table, spec: &DataSpec) -> Resu
         spec.targets = fit.targets.iter().map(|t| t.target.clone()).collect();
     }
     spec.targets_optional = true;
-    let ds = load(table, &spec)?;
-    if law.uses_mixture() && ds.domains != fit.domains {
-        return Err(Error::usage(format!(
-            "{} has domains [{}] but the fit has [{}]",
-            table.source().display(),
-            ds.domains.join(", "),
-            fit.domains.join(", ")
-        )));
+    let mut ds = load(table, &spec)?;
+    if law.uses_mixture() {
+        // Domains are matched by name: the table's weight columns may come in any order.
+        ds = ds.with_domains(&fit.domains, "the fit")?;
     }
     let targets = fit
         .targets
