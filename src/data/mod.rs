@@ -17,10 +17,16 @@
 //!   notice that says how many.
 //! * **An empty loss cell is data, not an error**: some runs lack an evaluation on one domain.
 //!   That row is skipped for that target only (`y = NaN`), so one gap does not cost a run.
+//! * **Long tables hold several studies** (an experiment column, one isoFLOP set per value).
+//!   With [`DataSpec::group_by`] every row carries its group, the cell's text (a numeric column
+//!   groups too), in order of first appearance, and the fit treats each group as a table of its
+//!   own: duplicates are only looked for within a group and `drop_highest` applies per group, so
+//!   a grouped fit is the fit of each group's rows alone. A row without a group is an error at
+//!   its cell, like any empty cell a fit needs: a row silently left out would change a study.
 //!
 //! Order of operations: check the spec → resolve columns → parse and validate every used cell →
-//! drop duplicates → apply `--where` filters → fail if nothing is left → per-target
-//! `drop_highest` (Epoch's outlier rule) → build the [`Dataset`].
+//! drop duplicates → apply `--where` filters → fail if nothing is left → per-target (and
+//! per-group) `drop_highest` (Epoch's outlier rule) → build the [`Dataset`].
 //!
 //! `N` and `D` stay raw here (parameters and tokens); unit conversion belongs to the fit.
 
@@ -95,6 +101,9 @@ pub struct DataSpec {
     /// Named targets absent from the table are left out instead of being an error (`predict`
     /// on a table of new runs has no loss columns).
     pub targets_optional: bool,
+    /// Group the rows by the text of this column (a long table holding several studies): the
+    /// law is fitted once per group. Every row needs a value.
+    pub group_by: Option<String>,
 }
 
 impl DataSpec {
@@ -134,6 +143,56 @@ pub struct Target {
     pub dropped_highest: usize,
 }
 
+/// The rows of a long table grouped by the cells of one column ([`DataSpec::group_by`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Groups {
+    /// The grouping column.
+    pub column: String,
+    /// The distinct values (the cells' text), in order of first appearance among the kept rows.
+    pub names: Vec<String>,
+    /// Per kept row, the index of its group in `names`.
+    pub of_row: Vec<usize>,
+}
+
+impl Groups {
+    /// Group the rows whose values are `values`, in order of first appearance.
+    fn new(column: String, values: &[&str]) -> Groups {
+        let mut names: Vec<String> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let of_row = values
+            .iter()
+            .map(|&v| {
+                *index.entry(v).or_insert_with(|| {
+                    names.push(v.to_string());
+                    names.len() - 1
+                })
+            })
+            .collect();
+        Groups {
+            column,
+            names,
+            of_row,
+        }
+    }
+
+    /// The group of each row, by name.
+    fn values(&self) -> Vec<&str> {
+        self.of_row
+            .iter()
+            .map(|&g| self.names[g].as_str())
+            .collect()
+    }
+
+    /// The rows of each group, in order.
+    fn members(&self) -> Vec<Vec<usize>> {
+        let mut rows = vec![Vec::new(); self.names.len()];
+        for (r, &g) in self.of_row.iter().enumerate() {
+            rows[g].push(r);
+        }
+        rows
+    }
+}
+
 /// A validated table of runs: per kept row the mixture `h`, raw `N` and `D`, and the targets.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -157,6 +216,8 @@ pub struct Dataset {
     pub filtered_out: usize,
     /// Human sentences about what loading did (duplicates, filters, gaps, dropped outliers).
     pub notices: Vec<String>,
+    /// Each kept row's group, when the rows are grouped ([`DataSpec::group_by`]).
+    pub groups: Option<Groups>,
 }
 
 impl Dataset {
@@ -177,8 +238,9 @@ impl Dataset {
     }
 
     /// Keep only rows where `keep[r]` is true (used for train/test splits). Target counts are
-    /// recomputed for the kept rows; `duplicates_dropped`, `filtered_out` and `notices` describe
-    /// the load and are carried over unchanged.
+    /// recomputed for the kept rows, and groups for them (a group left without rows is gone);
+    /// `duplicates_dropped`, `filtered_out` and `notices` describe the load and are carried over
+    /// unchanged.
     ///
     /// Panics if `keep.len() != self.rows()`.
     pub fn subset(&self, keep: &[bool]) -> Dataset {
@@ -233,7 +295,34 @@ impl Dataset {
             duplicates_dropped: self.duplicates_dropped,
             filtered_out: self.filtered_out,
             notices: self.notices.clone(),
+            groups: self.groups.as_ref().map(|g| {
+                let values: Vec<&str> = g
+                    .values()
+                    .into_iter()
+                    .zip(keep)
+                    .filter(|(_, &x)| x)
+                    .map(|(v, _)| v)
+                    .collect();
+                Groups::new(g.column.clone(), &values)
+            }),
         }
+    }
+
+    /// The dataset of each group, in order, with its name; the whole dataset (borrowed) under
+    /// `None` when the rows are not grouped. What every command that fits does per group.
+    pub fn by_group(&self) -> Vec<(Option<&str>, Cow<'_, Dataset>)> {
+        let Some(groups) = &self.groups else {
+            return vec![(None, Cow::Borrowed(self))];
+        };
+        (0..groups.names.len())
+            .map(|g| {
+                let keep: Vec<bool> = groups.of_row.iter().map(|&x| x == g).collect();
+                (
+                    Some(groups.names[g].as_str()),
+                    Cow::Owned(self.subset(&keep)),
+                )
+            })
+            .collect()
     }
 
     /// This dataset with its domains in the order `order` names them: the mixture's columns
@@ -318,6 +407,8 @@ struct Resolved {
     /// Per filter column, whether a filter compares it with a number (its cells must then be
     /// numbers; a column compared only with text is never parsed).
     filter_numeric: Vec<bool>,
+    /// The grouping column.
+    group: Option<usize>,
 }
 
 /// Every used cell of every row, parsed and validated.
@@ -330,6 +421,8 @@ struct Parsed {
     y: Vec<Vec<f64>>,
     /// Per filter column, per row (NaN for a column only compared with text).
     filter_vals: Vec<Vec<f64>>,
+    /// Per row, its group's value (empty unless the rows are grouped).
+    group: Vec<String>,
 }
 
 /// Validate and filter a table of runs (see the module docs for the order of steps).
@@ -399,6 +492,18 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
             after_dups.len()
         ));
     }
+    let groups = cols.group.map(|c| {
+        let values: Vec<&str> = kept.iter().map(|&r| parsed.group[r].as_str()).collect();
+        Groups::new(table.header()[c].clone(), &values)
+    });
+    let members = groups.as_ref().map(Groups::members);
+    if let Some(g) = &groups {
+        notices.push(format!(
+            "grouped by column '{}': {} groups, each fitted on its own",
+            g.column,
+            g.names.len()
+        ));
+    }
 
     let mut targets = Vec::with_capacity(cols.targets.len());
     for (t, &c) in cols.targets.iter().enumerate() {
@@ -410,10 +515,27 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
                 "{name}: {missing} empty cells; those rows are skipped for this target"
             ));
         }
-        let dropped_highest = drop_highest(&mut y, spec.drop_highest);
+        let dropped_highest = match &members {
+            None => drop_highest(&mut y, spec.drop_highest),
+            // Per group, as in a table of the group's rows alone.
+            Some(members) => members
+                .iter()
+                .map(|rows| {
+                    let mut part: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
+                    let dropped = drop_highest(&mut part, spec.drop_highest);
+                    for (&r, v) in rows.iter().zip(part) {
+                        y[r] = v;
+                    }
+                    dropped
+                })
+                .sum(),
+        };
         if spec.drop_highest > 0 {
+            let each = members
+                .as_ref()
+                .map_or(String::new(), |m| format!(" in each of {} groups", m.len()));
             notices.push(format!(
-                "{name}: dropped the {dropped_highest} highest values (drop_highest {})",
+                "{name}: dropped the {dropped_highest} highest values (drop_highest {}{each})",
                 spec.drop_highest
             ));
         }
@@ -440,6 +562,7 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         duplicates_dropped,
         filtered_out,
         notices,
+        groups,
     })
 }
 
@@ -688,6 +811,10 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
     let filter_numeric = (0..filter_cols.len())
         .map(|i| filters.iter().any(|e| e.compares_number(i)))
         .collect();
+    let group = match &spec.group_by {
+        Some(name) => Some(table.require(name, "the column to group by")?),
+        None => None,
+    };
     Ok(Resolved {
         n,
         d,
@@ -697,6 +824,7 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
         filter_cols,
         filters,
         filter_numeric,
+        group,
     })
 }
 
@@ -711,6 +839,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
         h: Vec::with_capacity(rows * k),
         y: vec![Vec::with_capacity(rows); cols.targets.len()],
         filter_vals: vec![Vec::with_capacity(rows); cols.filter_cols.len()],
+        group: Vec::with_capacity(if cols.group.is_some() { rows } else { 0 }),
     };
     let prefix_glob = format!(
         "{}*",
@@ -809,6 +938,18 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                 f64::NAN
             });
         }
+        if let Some(c) = cols.group {
+            let value = table.cell(r, c);
+            if value.is_empty() {
+                return Err(table.cell_error(
+                    r,
+                    c,
+                    "empty cell; the rows are grouped by this column, so every row needs a group"
+                        .into(),
+                ));
+            }
+            p.group.push(value.into_owned());
+        }
     }
     Ok(p)
 }
@@ -828,7 +969,8 @@ fn dedup(table: &Table, cols: &Resolved, p: &Parsed, rows: &[usize]) -> Vec<usiz
             v.to_bits()
         }
     };
-    // Key: weights, N and target values as bits, and the text of unused weight columns.
+    // Key: weights, N and target values as bits, and the text of unused weight columns and of
+    // the group (rows of two groups are never duplicates).
     type Key<'a> = (Vec<u64>, Vec<Cow<'a, str>>);
     let mut buckets: HashMap<Key, Vec<f64>> = HashMap::new();
     let mut kept = Vec::with_capacity(rows.len());
@@ -837,11 +979,14 @@ fn dedup(table: &Table, cols: &Resolved, p: &Parsed, rows: &[usize]) -> Vec<usiz
         nums.extend(p.h[r * k..(r + 1) * k].iter().map(|&w| bits(w)));
         nums.push(bits(p.n[r]));
         nums.extend(p.y.iter().map(|y| bits(y[r])));
-        let text: Vec<Cow<str>> = cols
+        let mut text: Vec<Cow<str>> = cols
             .unused_weights
             .iter()
             .map(|&c| table.cell(r, c))
             .collect();
+        if let Some(g) = p.group.get(r) {
+            text.push(Cow::Borrowed(g));
+        }
         let d = p.d[r];
         let seen = buckets.entry((nums, text)).or_default();
         let dup = seen
