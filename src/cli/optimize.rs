@@ -17,6 +17,10 @@ pub struct MixtureArgs {
     /// The fit file (`mixlaw fit --out`).
     #[arg(long, value_name = "FIT.json")]
     fit: PathBuf,
+    /// The group whose laws to use, of a fit grouped by a column (`fit --group-by`); required
+    /// when the fit has several groups.
+    #[arg(long, value_name = "VALUE")]
+    group: Option<String>,
     /// Model size N in parameters.
     #[arg(long, required_unless_present = "flops")]
     n: Option<f64>,
@@ -47,9 +51,10 @@ pub struct MixtureArgs {
 }
 
 impl MixtureArgs {
-    /// The fit file and its law.
+    /// The fit file and its law, restricted to the `--group` asked for.
     pub fn read(&self) -> Result<(FitFile, Law)> {
-        FitFile::read(&self.fit)
+        let (file, law) = FitFile::read(&self.fit)?;
+        Ok((file.select_group(self.group.as_deref())?, law))
     }
 
     /// The settings these flags give (weightings left empty), solving at `scale`.
@@ -124,6 +129,8 @@ pub struct OptimizeCmd {
 
 #[derive(serde::Serialize)]
 struct Report<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
     n: f64,
     d: f64,
     resolution: usize,
@@ -180,6 +187,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     let solutions: Vec<&Solution> = optimum.solutions.iter().map(|p| &p.solution).collect();
     if c.json {
         super::print_json(&Report {
+            group: group(&file),
             n,
             d,
             resolution: optimum.resolution,
@@ -200,8 +208,12 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         t.row(row);
     }
     println!(
-        "{} law at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
-        file.law, n, d, optimum.resolution
+        "{} law{} at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
+        file.law,
+        group_words(&file),
+        n,
+        d,
+        optimum.resolution
     );
     print!("{}", t.render());
     Ok(())
@@ -220,12 +232,19 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
                 v
             })
             .collect();
-        super::print_json(&serde_json::json!({
+        let mut report = serde_json::json!({
             "resolution": optimum.resolution,
             "flops": optimum.flops,
             "targets": list
-        }));
+        });
+        if let Some(g) = group(file) {
+            report["group"] = serde_json::json!(g);
+        }
+        super::print_json(&report);
         return Ok(());
+    }
+    if file.group_by.is_some() {
+        println!("{} law{}\n", file.law, group_words(file));
     }
     let mut header = vec!["target".to_string(), "N".into(), "D".into()];
     header.extend(file.domains.iter().cloned());
@@ -244,6 +263,19 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
     }
     print!("{}", t.render());
     Ok(())
+}
+
+/// The group of a fit restricted to one ([`FitFile::select_group`]).
+fn group(file: &FitFile) -> Option<&str> {
+    file.groups().first().copied()
+}
+
+/// ` of group COLUMN = VALUE`, for a grouped fit's headings.
+fn group_words(file: &FitFile) -> String {
+    match (&file.group_by, group(file)) {
+        (Some(column), Some(g)) => format!(" of group {column} = '{g}'"),
+        _ => String::new(),
+    }
 }
 
 /// The domains on a bound.

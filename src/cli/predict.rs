@@ -33,7 +33,10 @@ pub fn run(c: PredictCmd) -> Result<()> {
     let p = crate::predict(&file, &law, &table, &spec)?;
     super::print_notices(&p.notices);
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["row".to_string(), "N".into(), "D".into()];
+    let mut header = vec!["row".to_string()];
+    // A grouped fit's predictions say which group's laws made them.
+    header.extend(p.groups.as_ref().map(|g| g.column.clone()));
+    header.extend(["N".to_string(), "D".into()]);
     header.extend(
         p.domains
             .iter()
@@ -46,7 +49,9 @@ pub fn run(c: PredictCmd) -> Result<()> {
     w.write_record(&header).expect("in-memory CSV");
     let k = p.domains.len();
     for (r, row) in p.rows.iter().enumerate() {
-        let mut rec = vec![row.to_string(), p.n[r].to_string(), p.d[r].to_string()];
+        let mut rec = vec![row.to_string()];
+        rec.extend(p.groups.as_ref().map(|g| g.names[g.of_row[r]].clone()));
+        rec.extend([p.n[r].to_string(), p.d[r].to_string()]);
         rec.extend(p.h[r * k..(r + 1) * k].iter().map(|v| v.to_string()));
         for t in &p.targets {
             rec.push(t.observed[r].map_or(String::new(), |v| v.to_string()));

@@ -144,7 +144,7 @@ pub struct Target {
 }
 
 /// The rows of a long table grouped by the cells of one column ([`DataSpec::group_by`]).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Groups {
     /// The grouping column.
     pub column: String,
