@@ -75,7 +75,7 @@ pub fn fit(
     let mut targets = Vec::with_capacity(ds.targets.len());
     let group_by = ds.groups.as_ref().map(|g| g.column.as_str());
     for (group, part) in ds.by_group() {
-        let in_group = |e| in_group(e, group_by.zip(group));
+        let context = |e| in_group(e, group_by.zip(group));
         for (t, target) in part.targets.iter().enumerate() {
             let name = match group {
                 Some(g) => format!("{g}: {}", target.name),
@@ -84,11 +84,11 @@ pub fn fit(
             let mut fitted = fit_target(&part, t, law, settings, backend, &mut |d, n| {
                 progress(&name, d, n)
             })
-            .map_err(in_group)?;
+            .map_err(context)?;
             // A law that is not finite at any start (a formula such as sqrt(-A)) fits nothing:
             // say so rather than report an infinite objective.
             if !fitted.objective.is_finite() {
-                return Err(in_group(crate::Error::usage(format!(
+                return Err(context(crate::Error::usage(format!(
                     "law '{}' is not finite at any of its {} starts on target {}: check its \
                      formula and bounds (N and D are in fit units: --n-unit, --d-unit)",
                     law.name(),
