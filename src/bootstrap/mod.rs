@@ -222,6 +222,7 @@ pub fn replicate(
             if let Some(e) = failure {
                 return Err(e);
             }
+            crate::interrupt::check()?;
         }
     }
     Ok(())

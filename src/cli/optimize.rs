@@ -11,12 +11,24 @@ use crate::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, We
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
-/// What `optimize` and `sweep` share: the fit, the scale, constraints and the search.
+/// The fit file of `optimize` and `sweep`.
 #[derive(Args)]
-pub struct MixtureArgs {
+pub struct FitFileArg {
     /// The fit file (`mixlaw fit --out`).
     #[arg(long, value_name = "FIT.json")]
     fit: PathBuf,
+}
+
+impl FitFileArg {
+    /// The fit file and its law.
+    pub fn read(&self) -> Result<(FitFile, Law)> {
+        FitFile::read(&self.fit)
+    }
+}
+
+/// What `optimize` and `sweep` share: the scale, constraints and the search.
+#[derive(Args, Clone, Debug)]
+pub struct MixtureArgs {
     /// Model size N in parameters.
     #[arg(long, required_unless_present = "flops")]
     n: Option<f64>,
@@ -47,11 +59,6 @@ pub struct MixtureArgs {
 }
 
 impl MixtureArgs {
-    /// The fit file and its law.
-    pub fn read(&self) -> Result<(FitFile, Law)> {
-        FitFile::read(&self.fit)
-    }
-
     /// The settings these flags give (weightings left empty), solving at `scale`.
     pub fn settings(&self, scale: Scale) -> Result<OptimizeSettings> {
         Ok(OptimizeSettings {
@@ -78,9 +85,13 @@ impl MixtureArgs {
         }
     }
 
-    /// Open the backend of the lattice sweep.
-    pub fn backend(&self, law: &Law) -> Result<Box<dyn crate::backend::Backend>> {
-        super::open_backend(self.backend, Some(law))
+    /// Open the backend of the lattice sweep, telling its notes to `tell`.
+    pub fn backend(
+        &self,
+        law: &Law,
+        tell: &mut dyn FnMut(String),
+    ) -> Result<Box<dyn crate::backend::Backend>> {
+        super::open_backend_told(self.backend, Some(law), tell)
     }
 }
 
@@ -103,23 +114,32 @@ fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, f64)>> {
 #[derive(Args)]
 pub struct OptimizeCmd {
     #[command(flatten)]
+    file: FitFileArg,
+    #[command(flatten)]
     m: MixtureArgs,
-    /// Also solve at each of these model sizes (comma-separated): a table h*(N, D).
-    #[arg(long, value_delimiter = ',')]
-    n_grid: Vec<f64>,
-    /// Also solve at each of these token counts (comma-separated): a table h*(N, D).
-    #[arg(long, value_delimiter = ',')]
-    d_grid: Vec<f64>,
-    /// A fitted target to minimise, or `avg` for their uniform mean (repeatable) [default: avg].
-    #[arg(long = "target")]
-    targets: Vec<String>,
-    /// A CSV of weightings of the fitted targets, one per row (column per target, optional
-    /// `name` column).
-    #[arg(long = "targets", value_name = "FILE.csv")]
-    targets_file: Option<PathBuf>,
+    #[command(flatten)]
+    goals: GoalArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// What `optimize` minimises, and at which scales.
+#[derive(Args, Clone, Debug)]
+pub struct GoalArgs {
+    /// Also solve at each of these model sizes (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    pub n_grid: Vec<f64>,
+    /// Also solve at each of these token counts (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    pub d_grid: Vec<f64>,
+    /// A fitted target to minimise, or `avg` for their uniform mean (repeatable) [default: avg].
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// A CSV of weightings of the fitted targets, one per row (column per target, optional
+    /// `name` column).
+    #[arg(long = "targets", value_name = "FILE.csv")]
+    pub targets_file: Option<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -153,40 +173,18 @@ fn named(
 }
 
 pub fn run(c: OptimizeCmd) -> Result<()> {
-    let (file, law) = c.m.read()?;
-    let scale = match c.m.scale() {
-        Scale::At { n, d } if !c.n_grid.is_empty() || !c.d_grid.is_empty() => Scale::Grid {
-            n,
-            d,
-            n_grid: c.n_grid.clone(),
-            d_grid: c.d_grid.clone(),
-        },
-        scale => scale,
-    };
-    let mut settings = c.m.settings(scale)?;
-    settings.check(&file, &law)?;
-    let backend = c.m.backend(&law)?;
-    settings.weightings = Weighting::named(&c.targets, &file)?;
-    if let Some(path) = &c.targets_file {
-        settings
-            .weightings
-            .extend(Weighting::read(&Table::read(path)?, &file)?);
+    let (file, law) = c.file.read()?;
+    let optimum = compute(&file, &law, &c.m, &c.goals, &mut |line| eprintln!("{line}"))?;
+    if c.json {
+        super::print_json(&report(&file, &optimum));
+        return Ok(());
     }
-    let optimum = crate::optimize(&file, &law, &settings, backend.as_ref())?;
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
-        return print_scaled(&c, &file, &optimum);
+        print_scaled(&file, &optimum);
+        return Ok(());
     }
     let (n, d) = optimum.scales[0];
     let solutions: Vec<&Solution> = optimum.solutions.iter().map(|p| &p.solution).collect();
-    if c.json {
-        super::print_json(&Report {
-            n,
-            d,
-            resolution: optimum.resolution,
-            targets: solutions.iter().map(|s| to_json(&file, s)).collect(),
-        });
-        return Ok(());
-    }
     let mut header = vec!["target".to_string()];
     header.extend(file.domains.iter().cloned());
     header.extend(["loss".into(), "lattice loss".into(), "on bounds".into()]);
@@ -207,9 +205,39 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     Ok(())
 }
 
-/// Solutions at several scales: a table (or JSON list) with N and D per row.
-fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()> {
-    if c.json {
+/// The optimum of `file`'s law that the flags ask for (the backend's notes told to `tell`).
+pub fn compute(
+    file: &FitFile,
+    law: &Law,
+    m: &MixtureArgs,
+    goals: &GoalArgs,
+    tell: &mut dyn FnMut(String),
+) -> Result<Optimum> {
+    let scale = match m.scale() {
+        Scale::At { n, d } if !goals.n_grid.is_empty() || !goals.d_grid.is_empty() => Scale::Grid {
+            n,
+            d,
+            n_grid: goals.n_grid.clone(),
+            d_grid: goals.d_grid.clone(),
+        },
+        scale => scale,
+    };
+    let mut settings = m.settings(scale)?;
+    settings.check(file, law)?;
+    let backend = m.backend(law, tell)?;
+    settings.weightings = Weighting::named(&goals.targets, file)?;
+    if let Some(path) = &goals.targets_file {
+        settings
+            .weightings
+            .extend(Weighting::read(&Table::read(path)?, file)?);
+    }
+    crate::optimize(file, law, &settings, backend.as_ref())
+}
+
+/// The optimum as `--json` prints it: at one scale `{n, d, resolution, targets}`; at several
+/// (grids, or a FLOP budget) `{resolution, flops, targets}` with `n` and `d` in each target.
+pub fn report(file: &FitFile, optimum: &Optimum) -> serde_json::Value {
+    if optimum.flops.is_some() || optimum.scales.len() > 1 {
         let list: Vec<serde_json::Value> = optimum
             .solutions
             .iter()
@@ -220,13 +248,28 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
                 v
             })
             .collect();
-        super::print_json(&serde_json::json!({
+        return serde_json::json!({
             "resolution": optimum.resolution,
             "flops": optimum.flops,
             "targets": list
-        }));
-        return Ok(());
+        });
     }
+    let (n, d) = optimum.scales[0];
+    serde_json::to_value(Report {
+        n,
+        d,
+        resolution: optimum.resolution,
+        targets: optimum
+            .solutions
+            .iter()
+            .map(|p| to_json(file, &p.solution))
+            .collect(),
+    })
+    .expect("serialisable")
+}
+
+/// Solutions at several scales: a table with N and D per row.
+fn print_scaled(file: &FitFile, optimum: &Optimum) {
     let mut header = vec!["target".to_string(), "N".into(), "D".into()];
     header.extend(file.domains.iter().cloned());
     header.push("loss".into());
@@ -243,7 +286,6 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
         t.row(row);
     }
     print!("{}", t.render());
-    Ok(())
 }
 
 /// The domains on a bound.

@@ -115,16 +115,21 @@ pub struct FitFile {
 impl FitFile {
     /// Read and check a fit file.
     pub fn read(path: &Path) -> Result<(FitFile, Law)> {
-        let bad = |msg: String| Error::FitFile {
-            path: path.to_path_buf(),
-            msg,
-        };
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
+        FitFile::parse(&text, path)
+    }
+
+    /// Check the text of a fit file (a front end's copy in memory), called `path` in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<(FitFile, Law)> {
+        let bad = |msg: String| Error::FitFile {
+            path: path.to_path_buf(),
+            msg,
+        };
         let file: FitFile =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a mixlaw fit file: {e}")))?;
+            serde_json::from_str(text).map_err(|e| bad(format!("not a mixlaw fit file: {e}")))?;
         if file.version != FIT_FILE_VERSION {
             return Err(bad(format!(
                 "fit file version {} (this mixlaw reads version {FIT_FILE_VERSION})",
