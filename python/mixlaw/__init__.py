@@ -51,6 +51,7 @@ __all__ = [
     "laws",
     "devices",
     "simulate",
+    "EXACT_FLOATS",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -197,7 +198,8 @@ def _missing(v: Any) -> bool:
 
 
 # pandas before 3 parses floats with a fast parser that may miss by an ulp unless asked for
-# round-trip precision; pandas 3 parses them exactly and deprecates the option.
+# round-trip precision; pandas 3 parses them exactly and deprecates the option. Pass these to
+# ``pd.read_csv`` to read a table exactly as the command line does.
 EXACT_FLOATS: Dict[str, Any] = (
     {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
 )

@@ -175,7 +175,8 @@ fn run<T: Send>(
     if let Some(e) = stopped {
         return Err(e);
     }
-    let result = result.map_err(|_| PyRuntimeError::new_err("mixlaw panicked (a bug: please report it)"))?;
+    let result =
+        result.map_err(|_| PyRuntimeError::new_err("mixlaw panicked (a bug: please report it)"))?;
     let notes = std::mem::take(&mut shared.lock().expect("not poisoned").notes);
     Ok((result.map_err(to_py)?, notes))
 }
@@ -281,9 +282,18 @@ fn predict(
     let (file, law) = fit_file(fit)?;
     let source = Source::from_py(data)?;
     let (p, notes) = run(py, None, |talk| {
-        cli::predict::compute(&file, &law, &kw.columns, |spec| source.read(spec), talk.tell)
+        cli::predict::compute(
+            &file,
+            &law,
+            &kw.columns,
+            |spec| source.read(spec),
+            talk.tell,
+        )
     })?;
-    Ok((text(cli::predict::csv(&p, &kw.columns.weight_prefix)), notes))
+    Ok((
+        text(cli::predict::csv(&p, &kw.columns.weight_prefix)),
+        notes,
+    ))
 }
 
 #[derive(Parser)]
@@ -426,11 +436,12 @@ fn devices(py: Python<'_>) -> String {
 /// `load_fit(path)`: the text of a fit file, checked.
 #[pyfunction]
 fn load_fit(path: PathBuf) -> PyResult<String> {
-    let text = std::fs::read_to_string(&path)
-        .map_err(|source| to_py(Error::Io {
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        to_py(Error::Io {
             path: path.clone(),
             source,
-        }))?;
+        })
+    })?;
     FitFile::parse(&text, &path).map_err(to_py)?;
     Ok(text)
 }

@@ -202,3 +202,18 @@ def test_progress_true_draws_a_bar_and_notes_name_keywords(capsys):
     err = capsys.readouterr().err
     assert "fit target_loss" in err, err
     assert "'where' kept" in err and "--where" not in err, err
+
+
+def test_the_gpu_backend_gives_the_cli_s_numbers(cli_json):
+    """On whatever adapter wgpu finds (Mesa's lavapipe in CI, where MIXLAW_REQUIRE_GPU=1 makes a
+    missing adapter a failure rather than a skip)."""
+    import os
+
+    if mixlaw.devices().empty:
+        if os.environ.get("MIXLAW_REQUIRE_GPU") == "1":
+            pytest.fail("MIXLAW_REQUIRE_GPU=1 but wgpu finds no adapter")
+        pytest.skip("no GPU adapter")
+    want = cli_json("fit", EXAMPLE, "--starts", 16, "--seed", 4, "--backend", "gpu")
+    got = mixlaw.fit(EXAMPLE, starts=16, seed=4, backend="gpu")
+    assert got.file["backend"] == want["backend"] and "gpu" in got.file["backend"].lower()
+    same_targets(got.file, want)
