@@ -11,6 +11,7 @@ use std::path::Path;
 /// Python package) above it.
 const PLAN: &[(&str, &[&str])] = &[
     ("error", &[]),
+    ("interrupt", &["error"]),
     ("rng", &[]),
     ("vmath", &["rng"]),
     ("loss", &[]),
@@ -25,6 +26,7 @@ const PLAN: &[(&str, &[&str])] = &[
             "backend",
             "data",
             "error",
+            "interrupt",
             "law",
             "loss",
             "objective",
@@ -37,7 +39,15 @@ const PLAN: &[(&str, &[&str])] = &[
     (
         "bootstrap",
         &[
-            "backend", "data", "error", "fit", "law", "mixture", "report", "rng",
+            "backend",
+            "data",
+            "error",
+            "fit",
+            "interrupt",
+            "law",
+            "mixture",
+            "report",
+            "rng",
         ],
     ),
     (
@@ -60,6 +70,7 @@ const PLAN: &[(&str, &[&str])] = &[
             "data",
             "error",
             "fit",
+            "interrupt",
             "law",
             "loss",
             "mixture",

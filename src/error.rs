@@ -58,6 +58,9 @@ pub enum Error {
     /// problem beyond the device's limits.
     #[error("gpu: {0}")]
     Gpu(String),
+    /// The run was stopped on request ([`crate::interrupt`]), e.g. by Ctrl-C in Python.
+    #[error("interrupted")]
+    Interrupted,
     /// A fit file that cannot be used.
     #[error("{path}: {msg}")]
     FitFile {
@@ -73,7 +76,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Data { .. } | Error::Usage(_) | Error::FitFile { .. } => 2,
-            Error::Io { .. } | Error::Gpu(_) => 1,
+            Error::Io { .. } | Error::Gpu(_) | Error::Interrupted => 1,
         }
     }
 

@@ -234,6 +234,7 @@ pub fn replicate(
             if let Some(e) = failure {
                 return Err(e);
             }
+            crate::interrupt::check()?;
         }
     }
     Ok(())

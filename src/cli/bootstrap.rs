@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::progress::Progress;
-use super::{DataArgs, FitArgs, OutArgs};
-use crate::bootstrap::{self, At, Destination, Event, Resample, Shard, Summary};
+use super::{ColumnArgs, DataArgs, FitArgs, OutArgs, Talk};
+use crate::bootstrap::{self, At, Destination, Event, Resample, Shard, Study, Summary};
+use crate::data::{DataSpec, Table};
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
@@ -27,7 +28,7 @@ pub struct SummaryArgs {
     /// Also give intervals of the predicted loss at N,D (and mixture h_1,...,h_k for mixture
     /// laws), e.g. --at 7e9,140e9 (repeatable).
     #[arg(long, value_name = "N,D[,h...]")]
-    at: Vec<String>,
+    pub at: Vec<String>,
 }
 
 impl SummaryArgs {
@@ -48,37 +49,82 @@ pub struct BootstrapCmd {
     data: DataArgs,
     #[command(flatten)]
     fit: FitArgs,
-    /// Replicates in the whole study (all shards together).
-    #[arg(long, default_value_t = 1000)]
-    replicates: usize,
-    /// What is drawn with replacement.
-    #[arg(long, value_enum, default_value = "rows")]
-    resample: ResampleArg,
-    /// Raw N,D at which each replicate's optimal mixture is found (mixture laws)
-    /// [default: the table's largest N and D].
-    #[arg(long, value_name = "N,D")]
-    optimum_at: Option<String>,
-    /// Run only replicates j with j mod n = i; `auto` reads SLURM_ARRAY_TASK_ID and
-    /// SLURM_ARRAY_TASK_COUNT. `mixlaw merge` joins the shards' study files.
-    #[arg(long, value_name = "i/n|auto")]
-    shard: Option<String>,
-    /// The study file (JSON Lines: a header, then one record per replicate and target, written
-    /// as replicates finish).
-    #[arg(short, long, value_name = "STUDY.jsonl")]
-    out: Option<PathBuf>,
-    /// Continue the study in --out, keeping the replicates it already holds.
-    #[arg(long, requires = "out", conflicts_with = "force")]
-    resume: bool,
+    #[command(flatten)]
+    study: StudyArgs,
     #[command(flatten)]
     summary: SummaryArgs,
     #[command(flatten)]
     output: OutArgs,
 }
 
+/// The study: how many replicates of what, and where they are written.
+#[derive(Args, Clone, Debug)]
+pub struct StudyArgs {
+    /// Replicates in the whole study (all shards together).
+    #[arg(long, default_value_t = 1000)]
+    pub replicates: usize,
+    /// What is drawn with replacement.
+    #[arg(long, value_enum, default_value = "rows")]
+    pub resample: ResampleArg,
+    /// Raw N,D at which each replicate's optimal mixture is found (mixture laws)
+    /// [default: the table's largest N and D].
+    #[arg(long, value_name = "N,D")]
+    pub optimum_at: Option<String>,
+    /// Run only replicates j with j mod n = i; `auto` reads SLURM_ARRAY_TASK_ID and
+    /// SLURM_ARRAY_TASK_COUNT. `mixlaw merge` joins the shards' study files.
+    #[arg(long, value_name = "i/n|auto")]
+    pub shard: Option<String>,
+    /// The study file (JSON Lines: a header, then one record per replicate and target, written
+    /// as replicates finish).
+    #[arg(short, long, value_name = "STUDY.jsonl")]
+    pub out: Option<PathBuf>,
+    /// Continue the study in --out, keeping the replicates it already holds.
+    #[arg(long, requires = "out", conflicts_with = "force")]
+    pub resume: bool,
+}
+
 pub fn run(c: BootstrapCmd) -> Result<()> {
-    let law = c.fit.law()?;
-    let points = c.summary.points()?;
-    let shard = c
+    let mut bar = Progress::new("bootstrap");
+    let mut counting = false;
+    let (_, summary, backend) = compute(
+        &c.data.columns,
+        &c.fit,
+        &c.study,
+        &c.summary,
+        c.output.force,
+        |spec| c.data.read(spec),
+        &mut Talk {
+            tell: &mut |line| eprintln!("{line}"),
+            progress: &mut |what, done, total| {
+                // The full-data fits count starts; the replicates come after them.
+                if !what.starts_with("full-data fit") && !counting {
+                    bar.count("replicates");
+                    counting = true;
+                }
+                bar.update(what, done, total)
+            },
+        },
+    )?;
+    bar.finish();
+    print(&summary, backend, c.output.json);
+    Ok(())
+}
+
+/// Run (or resume) the study of the table `read` gives and summarise it; returns the study, its
+/// summary and the backend's description. Progress comes as `full-data fit TARGET` (starts),
+/// then per target (replicates).
+pub fn compute(
+    columns: &ColumnArgs,
+    fit_args: &FitArgs,
+    args: &StudyArgs,
+    summary: &SummaryArgs,
+    force: bool,
+    read: impl FnOnce(&DataSpec) -> Result<Table>,
+    talk: &mut Talk,
+) -> Result<(Study, Summary, String)> {
+    let law = fit_args.law_told(talk.tell)?;
+    let points = summary.points()?;
+    let shard = args
         .shard
         .as_deref()
         .map(Shard::parse)
@@ -86,36 +132,36 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
         .filter(|s| s.count > 1);
     let fit = FitArgs {
         starts: None,
-        ..c.fit.clone()
+        ..fit_args.clone()
     }
     .settings(&law)?;
-    let mut study = bootstrap::StudySettings::new(c.replicates, fit);
-    if let Some(p) = c.fit.polish {
+    let mut study = bootstrap::StudySettings::new(args.replicates, fit);
+    if let Some(p) = fit_args.polish {
         study.fit.polish = p;
     }
-    study.starts = c.fit.starts.unwrap_or(study.starts);
-    study.resample = match c.resample {
+    study.starts = fit_args.starts.unwrap_or(study.starts);
+    study.resample = match args.resample {
         ResampleArg::Rows => Resample::Rows,
         ResampleArg::Runs => Resample::Runs,
     };
-    study.optimum_at = c.optimum_at.as_deref().map(parse_pair).transpose()?;
+    study.optimum_at = args.optimum_at.as_deref().map(parse_pair).transpose()?;
     let dest = Destination {
-        path: c.out.clone(),
-        resume: c.resume,
-        force: c.output.force,
+        path: args.out.clone(),
+        resume: args.resume,
+        force,
     };
     study.check()?;
     dest.check()?;
-    let spec = c.data.spec(&law);
-    let table = c.data.read(&spec)?;
+    let spec = columns.spec(&law);
+    let table = read(&spec)?;
     let ds = crate::load(&table, &spec)?;
-    super::print_notices(&ds.notices);
+    for n in &ds.notices {
+        (talk.tell)(format!("note: {n}"));
+    }
     for a in &points {
         a.check(&law, ds.k())?;
     }
-    let backend = super::open_backend(c.fit.backend, Some(&law))?;
-    let mut bar = Progress::new("bootstrap");
-    let mut counting = false;
+    let backend = super::open_backend_told(fit_args.backend, Some(&law), talk.tell)?;
     let study = crate::bootstrap(
         &ds,
         &law,
@@ -128,31 +174,23 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
                 target,
                 done,
                 total,
-            } => bar.update(&format!("full-data fit {target}"), done, total),
-            Event::Resumed { records } => eprintln!(
+            } => (talk.progress)(&format!("full-data fit {target}"), done, total),
+            Event::Resumed { records } => (talk.tell)(format!(
                 "note: resuming {}: {records} records already done",
-                c.out
+                args.out
                     .as_ref()
                     .expect("a resumed study has a file")
                     .display()
-            ),
+            )),
             Event::Replicates {
                 target,
                 done,
                 total,
-            } => {
-                if !counting {
-                    bar.count("replicates");
-                    counting = true;
-                }
-                bar.update(target, done, total)
-            }
+            } => (talk.progress)(target, done, total),
         },
     )?;
-    bar.finish();
-    let summary = study.summarise(c.summary.level, &points)?;
-    print(&summary, backend.describe(), c.output.json);
-    Ok(())
+    let summary = study.summarise(summary.level, &points)?;
+    Ok((study, summary, backend.describe()))
 }
 
 /// `N,D` as two positive numbers.

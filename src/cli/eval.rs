@@ -1,12 +1,14 @@
 //! `mixlaw eval`: fit on one split of a table, score mean relative error on another — the
 //! paper's extrapolation protocol (fit small models, predict larger ones).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::progress::Progress;
-use super::{DataArgs, FitArgs, OutArgs};
+use super::{ColumnArgs, DataArgs, FitArgs, OutArgs, Talk};
+use crate::data::{DataSpec, Table};
+use crate::fit::{EvalReport, FitFile};
 use crate::report::{self, num, TextTable};
 use crate::Result;
 
@@ -16,12 +18,8 @@ pub struct EvalCmd {
     data: DataArgs,
     #[command(flatten)]
     fit: FitArgs,
-    /// Rows to fit on (repeatable, ANDed), e.g. 'model_size<=1.3e9'.
-    #[arg(long = "train", value_name = "EXPR", required = true)]
-    train: Vec<String>,
-    /// Rows to score (repeatable, ANDed), e.g. 'model_size>=2e9'.
-    #[arg(long = "test", value_name = "EXPR", required = true)]
-    test: Vec<String>,
+    #[command(flatten)]
+    split: SplitArgs,
     /// Also write the fit (on the train split) to this fit file.
     #[arg(short, long, value_name = "FIT.json")]
     out: Option<PathBuf>,
@@ -29,24 +27,60 @@ pub struct EvalCmd {
     output: OutArgs,
 }
 
-pub fn run(c: EvalCmd) -> Result<()> {
+/// The two splits of an evaluation.
+#[derive(Args, Clone, Debug)]
+pub struct SplitArgs {
+    /// Rows to fit on (repeatable, ANDed), e.g. 'model_size<=1.3e9'.
+    #[arg(long = "train", value_name = "EXPR", required = true)]
+    pub train: Vec<String>,
+    /// Rows to score (repeatable, ANDed), e.g. 'model_size>=2e9'.
+    #[arg(long = "test", value_name = "EXPR", required = true)]
+    pub test: Vec<String>,
+}
+
+/// Fit on the train split of the table `read` gives and score both splits (an output file `out`
+/// checked writable first).
+pub fn compute(
+    columns: &ColumnArgs,
+    args: &FitArgs,
+    split: &SplitArgs,
+    out: Option<&Path>,
+    force: bool,
+    read: impl FnOnce(&DataSpec) -> Result<Table>,
+    talk: &mut Talk,
+) -> Result<(FitFile, EvalReport)> {
     let super::Prepared {
         law,
         settings,
         table,
         ds,
         backend,
-    } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
-    let mut bar = Progress::new("eval");
-    let (file, rep) = crate::eval(
+    } = super::prepare_with(columns, args, out, force, read, talk.tell)?;
+    crate::eval(
         &table,
         &ds,
         &law,
         &settings,
-        &c.train,
-        &c.test,
+        &split.train,
+        &split.test,
         backend.as_ref(),
-        &mut |t, d, n| bar.update(t, d, n),
+        talk.progress,
+    )
+}
+
+pub fn run(c: EvalCmd) -> Result<()> {
+    let mut bar = Progress::new("eval");
+    let (file, rep) = compute(
+        &c.data.columns,
+        &c.fit,
+        &c.split,
+        c.out.as_deref(),
+        c.output.force,
+        |spec| c.data.read(spec),
+        &mut Talk {
+            tell: &mut |line| eprintln!("{line}"),
+            progress: &mut |t, d, n| bar.update(t, d, n),
+        },
     )?;
     bar.finish();
     if let Some(out) = &c.out {
@@ -96,8 +130,8 @@ pub fn run(c: EvalCmd) -> Result<()> {
     println!(
         "{} law, train: {}; test: {}  ({:.2}s)\n{}",
         rep.law,
-        c.train.join(" and "),
-        c.test.join(" and "),
+        c.split.train.join(" and "),
+        c.split.test.join(" and "),
         rep.wall_s,
         rep.objective_name
             .as_ref()

@@ -1,11 +1,12 @@
 //! `mixlaw fit`: fit a law to every target of a table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
 use super::progress::Progress;
-use super::{DataArgs, FitArgs, OutArgs};
+use super::{ColumnArgs, DataArgs, FitArgs, OutArgs, Talk};
+use crate::data::{DataSpec, Table};
 use crate::fit::FitFile;
 use crate::report::{self, num, TextTable};
 use crate::Result;
@@ -24,21 +25,17 @@ pub struct FitCmd {
 }
 
 pub fn run(c: FitCmd) -> Result<()> {
-    let super::Prepared {
-        law,
-        settings,
-        ds,
-        backend,
-        ..
-    } = super::prepare(&c.data, &c.fit, c.out.as_deref(), c.output.force)?;
     let mut bar = Progress::new("fit");
-    let file = crate::fit(
-        &ds,
-        &law,
-        &settings,
-        backend.as_ref(),
-        &c.data.columns.filters,
-        &mut |t, d, n| bar.update(t, d, n),
+    let file = compute(
+        &c.data.columns,
+        &c.fit,
+        c.out.as_deref(),
+        c.output.force,
+        |spec| c.data.read(spec),
+        &mut Talk {
+            tell: &mut |line| eprintln!("{line}"),
+            progress: &mut |t, d, n| bar.update(t, d, n),
+        },
     )?;
     bar.finish();
     let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
@@ -51,6 +48,32 @@ pub fn run(c: FitCmd) -> Result<()> {
         print!("{}", summary(&file));
     }
     Ok(())
+}
+
+/// The fit of the table `read` gives (an output file `out` checked writable first).
+pub fn compute(
+    columns: &ColumnArgs,
+    args: &FitArgs,
+    out: Option<&Path>,
+    force: bool,
+    read: impl FnOnce(&DataSpec) -> Result<Table>,
+    talk: &mut Talk,
+) -> Result<FitFile> {
+    let super::Prepared {
+        law,
+        settings,
+        ds,
+        backend,
+        ..
+    } = super::prepare_with(columns, args, out, force, read, talk.tell)?;
+    crate::fit(
+        &ds,
+        &law,
+        &settings,
+        backend.as_ref(),
+        &columns.filters,
+        talk.progress,
+    )
 }
 
 /// The human view of a fit file: one line per target, then the parameters (a column per target,

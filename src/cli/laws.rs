@@ -14,22 +14,8 @@ pub struct LawsCmd {
 }
 
 pub fn run(c: LawsCmd) -> Result<()> {
-    let example: Vec<String> = vec!["<domain>".into()];
     if c.json {
-        let laws: Vec<serde_json::Value> = registry::builtin()
-            .iter()
-            .map(|l| {
-                serde_json::json!({
-                    "name": l.name(),
-                    "formula": l.formula(),
-                    "parameters": l.parameters(),
-                    "uses_mixture": l.uses_mixture(),
-                    "uses_scale": l.uses_scale(),
-                    "parameter_names": l.params(&example).iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        super::print_json(&laws);
+        super::print_json(&json());
         return Ok(());
     }
     let mut t = TextTable::new(["law", "parameters", "formula"]);
@@ -43,4 +29,23 @@ pub fn run(c: LawsCmd) -> Result<()> {
     print!("{}", t.render());
     println!("\nk is the number of domains. N and D are in fit units (N in millions, D in billions by default).");
     Ok(())
+}
+
+/// The built-in laws as `--json` lists them: name, formula, parameter count and names (per-domain
+/// ones for a domain called `<domain>`), and which inputs each reads.
+pub fn json() -> serde_json::Value {
+    let example: Vec<String> = vec!["<domain>".into()];
+    registry::builtin()
+        .iter()
+        .map(|l| {
+            serde_json::json!({
+                "name": l.name(),
+                "formula": l.formula(),
+                "parameters": l.parameters(),
+                "uses_mixture": l.uses_mixture(),
+                "uses_scale": l.uses_scale(),
+                "parameter_names": l.params(&example).iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
 }

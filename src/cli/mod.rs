@@ -413,6 +413,16 @@ pub fn open_backend_told(
     Ok(b)
 }
 
+/// How a running command talks: its warnings and notes (`warning: ...`, `note: ...`) and its
+/// progress (`what`, done, total). The binary prints them on stderr; the Python package hands
+/// them to Python (warnings, a progress bar).
+pub struct Talk<'a> {
+    /// Receives each warning or note as it arises.
+    pub tell: &'a mut (dyn FnMut(String) + Send),
+    /// Receives progress: what is running, how many of how many are done.
+    pub progress: &'a mut (dyn FnMut(&str, usize, usize) + Send),
+}
+
 /// Where results go.
 #[derive(Args, Clone, Debug)]
 pub struct OutArgs {

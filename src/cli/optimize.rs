@@ -11,12 +11,24 @@ use crate::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, We
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
-/// What `optimize` and `sweep` share: the fit, the scale, constraints and the search.
+/// The fit file of `optimize` and `sweep`.
 #[derive(Args)]
-pub struct MixtureArgs {
+pub struct FitFileArg {
     /// The fit file (`mixlaw fit --out`).
     #[arg(long, value_name = "FIT.json")]
     fit: PathBuf,
+}
+
+impl FitFileArg {
+    /// The fit file and its law.
+    pub fn read(&self) -> Result<(FitFile, Law)> {
+        FitFile::read(&self.fit)
+    }
+}
+
+/// What `optimize` and `sweep` share: the group, the scale, constraints and the search.
+#[derive(Args, Clone, Debug)]
+pub struct MixtureArgs {
     /// The group whose laws to use, of a fit grouped by a column (`fit --group-by`); required
     /// when the fit has several groups.
     #[arg(long, value_name = "VALUE")]
@@ -51,16 +63,11 @@ pub struct MixtureArgs {
 }
 
 impl MixtureArgs {
-    /// The fit file and its law, restricted to the `--group` asked for.
-    pub fn read(&self) -> Result<(FitFile, Law)> {
-        let (file, law) = FitFile::read(&self.fit)?;
-        Ok((file.select_group(self.group.as_deref())?, law))
-    }
-
     /// The settings these flags give (weightings left empty), solving at `scale`.
     pub fn settings(&self, scale: Scale) -> Result<OptimizeSettings> {
         Ok(OptimizeSettings {
             scale,
+            group: self.group.clone(),
             weightings: Vec::new(),
             constraints: Constraints {
                 min: pairs(&self.min, "min")?,
@@ -83,9 +90,13 @@ impl MixtureArgs {
         }
     }
 
-    /// Open the backend of the lattice sweep.
-    pub fn backend(&self, law: &Law) -> Result<Box<dyn crate::backend::Backend>> {
-        super::open_backend(self.backend, Some(law))
+    /// Open the backend of the lattice sweep, telling its notes to `tell`.
+    pub fn backend(
+        &self,
+        law: &Law,
+        tell: &mut dyn FnMut(String),
+    ) -> Result<Box<dyn crate::backend::Backend>> {
+        super::open_backend_told(self.backend, Some(law), tell)
     }
 }
 
@@ -108,23 +119,32 @@ fn pairs(items: &[String], flag: &str) -> Result<Vec<(String, f64)>> {
 #[derive(Args)]
 pub struct OptimizeCmd {
     #[command(flatten)]
+    file: FitFileArg,
+    #[command(flatten)]
     m: MixtureArgs,
-    /// Also solve at each of these model sizes (comma-separated): a table h*(N, D).
-    #[arg(long, value_delimiter = ',')]
-    n_grid: Vec<f64>,
-    /// Also solve at each of these token counts (comma-separated): a table h*(N, D).
-    #[arg(long, value_delimiter = ',')]
-    d_grid: Vec<f64>,
-    /// A fitted target to minimise, or `avg` for their uniform mean (repeatable) [default: avg].
-    #[arg(long = "target")]
-    targets: Vec<String>,
-    /// A CSV of weightings of the fitted targets, one per row (column per target, optional
-    /// `name` column).
-    #[arg(long = "targets", value_name = "FILE.csv")]
-    targets_file: Option<PathBuf>,
+    #[command(flatten)]
+    goals: GoalArgs,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+/// What `optimize` minimises, and at which scales.
+#[derive(Args, Clone, Debug)]
+pub struct GoalArgs {
+    /// Also solve at each of these model sizes (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    pub n_grid: Vec<f64>,
+    /// Also solve at each of these token counts (comma-separated): a table h*(N, D).
+    #[arg(long, value_delimiter = ',')]
+    pub d_grid: Vec<f64>,
+    /// A fitted target to minimise, or `avg` for their uniform mean (repeatable) [default: avg].
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// A CSV of weightings of the fitted targets, one per row (column per target, optional
+    /// `name` column).
+    #[arg(long = "targets", value_name = "FILE.csv")]
+    pub targets_file: Option<PathBuf>,
 }
 
 #[derive(serde::Serialize)]
@@ -160,41 +180,22 @@ fn named(
 }
 
 pub fn run(c: OptimizeCmd) -> Result<()> {
-    let (file, law) = c.m.read()?;
-    let scale = match c.m.scale() {
-        Scale::At { n, d } if !c.n_grid.is_empty() || !c.d_grid.is_empty() => Scale::Grid {
-            n,
-            d,
-            n_grid: c.n_grid.clone(),
-            d_grid: c.d_grid.clone(),
-        },
-        scale => scale,
-    };
-    let mut settings = c.m.settings(scale)?;
-    settings.check(&file, &law)?;
-    let backend = c.m.backend(&law)?;
-    settings.weightings = Weighting::named(&c.targets, &file)?;
-    if let Some(path) = &c.targets_file {
-        settings
-            .weightings
-            .extend(Weighting::read(&Table::read(path)?, &file)?);
+    let (file, law) = c.file.read()?;
+    let optimum = compute(&file, &law, &c.m, &c.goals, &mut |line| eprintln!("{line}"))?;
+    if c.json {
+        super::print_json(&report(&file, &optimum));
+        return Ok(());
     }
-    let optimum = crate::optimize(&file, &law, &settings, backend.as_ref())?;
+    let file = &file.of_group(optimum.group.as_deref());
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
-        return print_scaled(&c, &file, &optimum);
+        if let Some(group) = group_words(file, &optimum) {
+            println!("{} law{group}\n", file.law);
+        }
+        print_scaled(file, &optimum);
+        return Ok(());
     }
     let (n, d) = optimum.scales[0];
     let solutions: Vec<&Solution> = optimum.solutions.iter().map(|p| &p.solution).collect();
-    if c.json {
-        super::print_json(&Report {
-            group: group(&file),
-            n,
-            d,
-            resolution: optimum.resolution,
-            targets: solutions.iter().map(|s| to_json(&file, s)).collect(),
-        });
-        return Ok(());
-    }
     let mut header = vec!["target".to_string()];
     header.extend(file.domains.iter().cloned());
     header.extend(["loss".into(), "lattice loss".into(), "on bounds".into()]);
@@ -210,7 +211,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     println!(
         "{} law{} at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
         file.law,
-        group_words(&file),
+        group_words(file, &optimum).unwrap_or_default(),
         n,
         d,
         optimum.resolution
@@ -219,9 +220,43 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     Ok(())
 }
 
-/// Solutions at several scales: a table (or JSON list) with N and D per row.
-fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()> {
-    if c.json {
+/// The optimum of `file`'s law that the flags ask for (the backend's notes told to `tell`).
+pub fn compute(
+    file: &FitFile,
+    law: &Law,
+    m: &MixtureArgs,
+    goals: &GoalArgs,
+    tell: &mut dyn FnMut(String),
+) -> Result<Optimum> {
+    let scale = match m.scale() {
+        Scale::At { n, d } if !goals.n_grid.is_empty() || !goals.d_grid.is_empty() => Scale::Grid {
+            n,
+            d,
+            n_grid: goals.n_grid.clone(),
+            d_grid: goals.d_grid.clone(),
+        },
+        scale => scale,
+    };
+    let mut settings = m.settings(scale)?;
+    settings.check(file, law)?;
+    let backend = m.backend(law, tell)?;
+    // Weightings are of the group's targets.
+    let file = &file.select_group(settings.group.as_deref())?;
+    settings.weightings = Weighting::named(&goals.targets, file)?;
+    if let Some(path) = &goals.targets_file {
+        settings
+            .weightings
+            .extend(Weighting::read(&Table::read(path)?, file)?);
+    }
+    crate::optimize(file, law, &settings, backend.as_ref())
+}
+
+/// The optimum as `--json` prints it: at one scale `{n, d, resolution, targets}`; at several
+/// (grids, or a FLOP budget) `{resolution, flops, targets}` with `n` and `d` in each target;
+/// with a `group` first for a grouped fit.
+pub fn report(file: &FitFile, optimum: &Optimum) -> serde_json::Value {
+    let file = &file.of_group(optimum.group.as_deref());
+    if optimum.flops.is_some() || optimum.scales.len() > 1 {
         let list: Vec<serde_json::Value> = optimum
             .solutions
             .iter()
@@ -232,20 +267,32 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
                 v
             })
             .collect();
-        let mut report = serde_json::json!({
-            "resolution": optimum.resolution,
-            "flops": optimum.flops,
-            "targets": list
-        });
-        if let Some(g) = group(file) {
-            report["group"] = serde_json::json!(g);
+        let mut report = serde_json::Map::new();
+        if let Some(g) = &optimum.group {
+            report.insert("group".into(), serde_json::json!(g));
         }
-        super::print_json(&report);
-        return Ok(());
+        report.insert("resolution".into(), serde_json::json!(optimum.resolution));
+        report.insert("flops".into(), serde_json::json!(optimum.flops));
+        report.insert("targets".into(), serde_json::json!(list));
+        return serde_json::Value::Object(report);
     }
-    if file.group_by.is_some() {
-        println!("{} law{}\n", file.law, group_words(file));
-    }
+    let (n, d) = optimum.scales[0];
+    serde_json::to_value(Report {
+        group: optimum.group.as_deref(),
+        n,
+        d,
+        resolution: optimum.resolution,
+        targets: optimum
+            .solutions
+            .iter()
+            .map(|p| to_json(file, &p.solution))
+            .collect(),
+    })
+    .expect("serialisable")
+}
+
+/// Solutions at several scales: a table with N and D per row.
+fn print_scaled(file: &FitFile, optimum: &Optimum) {
     let mut header = vec!["target".to_string(), "N".into(), "D".into()];
     header.extend(file.domains.iter().cloned());
     header.push("loss".into());
@@ -262,20 +309,13 @@ fn print_scaled(c: &OptimizeCmd, file: &FitFile, optimum: &Optimum) -> Result<()
         t.row(row);
     }
     print!("{}", t.render());
-    Ok(())
 }
 
-/// The group of a fit restricted to one ([`FitFile::select_group`]).
-fn group(file: &FitFile) -> Option<&str> {
-    file.groups().first().copied()
-}
-
-/// ` of group COLUMN = VALUE`, for a grouped fit's headings.
-fn group_words(file: &FitFile) -> String {
-    match (&file.group_by, group(file)) {
-        (Some(column), Some(g)) => format!(" of group {column} = '{g}'"),
-        _ => String::new(),
-    }
+/// ` of group COLUMN = 'VALUE'`, for a grouped fit's headings.
+fn group_words(file: &FitFile, optimum: &Optimum) -> Option<String> {
+    let column = file.group_by.as_ref()?;
+    let group = optimum.group.as_ref()?;
+    Some(format!(" of group {column} = '{group}'"))
 }
 
 /// The domains on a bound.

@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::DataArgs;
-use crate::fit::FitFile;
+use super::{ColumnArgs, DataArgs};
+use crate::data::{DataSpec, Table};
+use crate::fit::{FitFile, Predictions};
+use crate::law::Law;
 use crate::report;
 use crate::Result;
 
@@ -28,20 +30,44 @@ pub fn run(c: PredictCmd) -> Result<()> {
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
     }
-    let spec = c.data.spec(&law);
-    let table = c.data.read(&spec)?;
-    let p = crate::predict(&file, &law, &table, &spec)?;
-    super::print_notices(&p.notices);
+    let p = compute(
+        &file,
+        &law,
+        &c.data.columns,
+        |spec| c.data.read(spec),
+        &mut |line| eprintln!("{line}"),
+    )?;
+    let bytes = csv(&p, &c.data.columns.weight_prefix);
+    report::emit(c.out.as_deref(), &bytes, c.force)
+}
+
+/// The predictions of `file` for the table `read` gives (the reader's notes told to `tell`).
+pub fn compute(
+    file: &FitFile,
+    law: &Law,
+    columns: &ColumnArgs,
+    read: impl FnOnce(&DataSpec) -> Result<Table>,
+    tell: &mut dyn FnMut(String),
+) -> Result<Predictions> {
+    let spec = columns.spec(law);
+    let table = read(&spec)?;
+    let p = crate::predict(file, law, &table, &spec)?;
+    for n in &p.notices {
+        tell(format!("note: {n}"));
+    }
+    Ok(p)
+}
+
+/// Predictions as CSV: the 1-based data row, its group (of a grouped fit), N, D, the mixture
+/// (named with `weight_prefix`), then per target the observed value (empty where there is
+/// none) and the prediction.
+pub fn csv(p: &Predictions, weight_prefix: &str) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["row".to_string()];
     // A grouped fit's predictions say which group's laws made them.
     header.extend(p.groups.as_ref().map(|g| g.column.clone()));
     header.extend(["N".to_string(), "D".into()]);
-    header.extend(
-        p.domains
-            .iter()
-            .map(|d| format!("{}{d}", c.data.columns.weight_prefix)),
-    );
+    header.extend(p.domains.iter().map(|d| format!("{weight_prefix}{d}")));
     for t in &p.targets {
         header.push(t.target.clone());
         header.push(format!("{}_pred", t.target));
@@ -59,6 +85,5 @@ pub fn run(c: PredictCmd) -> Result<()> {
         }
         w.write_record(&rec).expect("in-memory CSV");
     }
-    let bytes = w.into_inner().expect("in-memory CSV");
-    report::emit(c.out.as_deref(), &bytes, c.force)
+    w.into_inner().expect("in-memory CSV")
 }

@@ -10,6 +10,19 @@ use crate::Result;
 
 #[derive(Args)]
 pub struct SimulateCmd {
+    #[command(flatten)]
+    design: DesignArgs,
+    /// Write the table here instead of standard output.
+    #[arg(short, long, value_name = "CSV")]
+    out: Option<PathBuf>,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    force: bool,
+}
+
+/// The law, its parameters and the design of the simulated runs.
+#[derive(Args, Clone, Debug)]
+pub struct DesignArgs {
     /// Law family to simulate from.
     #[arg(long)]
     law: String,
@@ -45,19 +58,19 @@ pub struct SimulateCmd {
     /// D unit of the parameters (D in billions by default).
     #[arg(long, default_value_t = 1e9)]
     d_unit: f64,
-    /// Write the table here instead of standard output.
-    #[arg(short, long, value_name = "CSV")]
-    out: Option<PathBuf>,
-    /// Overwrite an existing output file.
-    #[arg(long)]
-    force: bool,
 }
 
 pub fn run(c: SimulateCmd) -> Result<()> {
-    let law = registry::lookup(&c.law)?;
     if let Some(out) = &c.out {
         crate::report::check_writable(out, c.force)?;
     }
+    let table = compute(&c.design)?;
+    crate::report::emit(c.out.as_deref(), &table, c.force)
+}
+
+/// The simulated table as CSV.
+pub fn compute(c: &DesignArgs) -> Result<Vec<u8>> {
+    let law = registry::lookup(&c.law)?;
     let domains: Vec<String> = if law.uses_mixture() {
         c.domains.clone()
     } else {
@@ -68,13 +81,12 @@ pub fn run(c: SimulateCmd) -> Result<()> {
         domains: domains.clone(),
         mixtures: c.mixtures,
         min_weight: c.min_weight,
-        sizes: c.sizes,
-        tokens: c.tokens,
+        sizes: c.sizes.clone(),
+        tokens: c.tokens.clone(),
         noise: c.noise,
         seed: c.seed,
         n_unit: c.n_unit,
         d_unit: c.d_unit,
     };
-    let table = simulate(&law, &params, &design)?.to_csv(&domains, &c.target_name);
-    crate::report::emit(c.out.as_deref(), &table, c.force)
+    Ok(simulate(&law, &params, &design)?.to_csv(&domains, &c.target_name))
 }

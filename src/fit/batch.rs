@@ -118,6 +118,11 @@ fn rounds(
     let (mut thetas, mut sets, mut f, mut g) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut finished_jobs = Vec::new();
     loop {
+        // Stopped on request: the caller's `interrupt::check` turns the unfinished run into an
+        // error.
+        if crate::interrupt::requested() {
+            return;
+        }
         while slots.len() < capacity {
             let Some(job) = jobs.next() else { break };
             let n = job.starts.len();

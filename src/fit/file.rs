@@ -124,16 +124,21 @@ pub struct FitFile {
 impl FitFile {
     /// Read and check a fit file.
     pub fn read(path: &Path) -> Result<(FitFile, Law)> {
-        let bad = |msg: String| Error::FitFile {
-            path: path.to_path_buf(),
-            msg,
-        };
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
+        FitFile::parse(&text, path)
+    }
+
+    /// Check the text of a fit file (a front end's copy in memory), called `path` in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<(FitFile, Law)> {
+        let bad = |msg: String| Error::FitFile {
+            path: path.to_path_buf(),
+            msg,
+        };
         let file: FitFile =
-            serde_json::from_str(&text).map_err(|e| bad(format!("not a mixlaw fit file: {e}")))?;
+            serde_json::from_str(text).map_err(|e| bad(format!("not a mixlaw fit file: {e}")))?;
         if file.version != FIT_FILE_VERSION {
             return Err(bad(format!(
                 "fit file version {} (this mixlaw reads version {FIT_FILE_VERSION})",
@@ -175,6 +180,20 @@ impl FitFile {
             .position(|t| t.target == target && t.group.as_deref() == group)
     }
 
+    /// The targets fitted in `group` (`None`: those without a group, every target of an
+    /// ungrouped fit), as a fit file of their own.
+    pub fn of_group(&self, group: Option<&str>) -> FitFile {
+        FitFile {
+            targets: self
+                .targets
+                .iter()
+                .filter(|t| t.group.as_deref() == group)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The fit of one group: `group` names it, and may be left out when the fit has a single
     /// group (or none). A usage error for a group the fit does not have (listing those it has),
     /// for several groups and no choice, and for a group asked of a fit without groups.
@@ -206,15 +225,7 @@ impl FitFile {
                 )))
             }
         };
-        Ok(FitFile {
-            targets: self
-                .targets
-                .iter()
-                .filter(|t| t.group.as_deref() == Some(chosen))
-                .cloned()
-                .collect(),
-            ..self.clone()
-        })
+        Ok(self.of_group(Some(chosen)))
     }
 
     /// A grouped fit's consistency: every target has a group exactly when the fit is grouped,

@@ -186,6 +186,7 @@ pub fn fit_target(
         );
         outcomes.extend(hopped);
     }
+    crate::interrupt::check()?;
     polish::polish(&problem, &mut outcomes, s);
     let mut fit = summary::summarise(
         &problem,
