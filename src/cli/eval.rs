@@ -92,7 +92,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
         return Ok(());
     }
     // A grouped table's scores lead with the group.
-    let group = file.group_by.as_ref();
+    let group = file.data.group_by.as_ref();
     let mut t = TextTable::new(
         group.into_iter().cloned().chain(
             [

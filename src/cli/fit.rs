@@ -79,7 +79,7 @@ pub fn compute(
 /// The human view of a fit file: one line per target, then the parameters (a column per target,
 /// or for a grouped fit a line per group and target, led by the group).
 pub fn summary(file: &FitFile) -> String {
-    let group = file.group_by.as_ref();
+    let group = file.data.group_by.as_ref();
     let mut t = TextTable::new(
         group.into_iter().cloned().chain(
             [

@@ -313,7 +313,7 @@ fn print_scaled(file: &FitFile, optimum: &Optimum) {
 
 /// ` of group COLUMN = 'VALUE'`, for a grouped fit's headings.
 fn group_words(file: &FitFile, optimum: &Optimum) -> Option<String> {
-    let column = file.group_by.as_ref()?;
+    let column = file.data.group_by.as_ref()?;
     let group = optimum.group.as_ref()?;
     Some(format!(" of group {column} = '{group}'"))
 }

@@ -4,7 +4,8 @@
 //! target the named parameters. Parameters are stored by name, in the law's order, and read
 //! back by name, so a fit file stays readable if a law's internals change.
 //!
-//! A fit of a long table grouped by a column records the column (`group_by`) and, per fitted
+//! A fit of a long table grouped by a column records the column (`data.group_by`, beside the
+//! filters that chose the rows) and, per fitted
 //! target, its group: the targets of every group in turn, each group fitting the same targets.
 //! Both fields are left out of an ungrouped fit, so its file reads as files always have; the
 //! commands that use one group's laws (optimize, sweep) take it with [`FitFile::select_group`].
@@ -83,6 +84,10 @@ pub struct DataSummary {
     pub filtered_out: usize,
     /// The filter expressions (`--where`, or `--train` for `eval`).
     pub filters: Vec<String>,
+    /// The column the rows were grouped by (each target is fitted per group); absent when they
+    /// were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
     /// What loading did, in sentences.
     pub notices: Vec<String>,
 }
@@ -103,10 +108,6 @@ pub struct FitFile {
     pub law_file: Option<String>,
     /// The domains, in the order of the law's per-domain parameters.
     pub domains: Vec<String>,
-    /// The column the rows were grouped by (each target is fitted per group); absent when they
-    /// were not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_by: Option<String>,
     /// What N and D were divided by.
     pub units: Units,
     /// The backend that explored.
@@ -200,7 +201,7 @@ impl FitFile {
     pub fn select_group(&self, group: Option<&str>) -> Result<FitFile> {
         let groups = self.groups();
         let list = || groups.join(", ");
-        let chosen = match (&self.group_by, group) {
+        let chosen = match (&self.data.group_by, group) {
             (None, None) => return Ok(self.clone()),
             (None, Some(g)) => {
                 return Err(Error::usage(format!(
@@ -232,7 +233,7 @@ impl FitFile {
     /// each group fits the same targets in the same order, and no target is fitted twice.
     fn check_groups(&self) -> std::result::Result<(), String> {
         for t in &self.targets {
-            match (&self.group_by, &t.group) {
+            match (&self.data.group_by, &t.group) {
                 (None, Some(g)) => {
                     return Err(format!(
                         "target {} has group '{g}' but the fit has no group_by column",

@@ -107,7 +107,6 @@ pub fn fit(
         formula: law.formula().to_string(),
         law_file: law.source().map(str::to_string),
         domains: ds.domains.clone(),
-        group_by: group_by.map(str::to_string),
         units: Units {
             n: settings.n_unit,
             d: settings.d_unit,
@@ -120,6 +119,7 @@ pub fn fit(
             duplicates_dropped: ds.duplicates_dropped,
             filtered_out: ds.filtered_out,
             filters: filters.to_vec(),
+            group_by: group_by.map(str::to_string),
             notices: ds.notices.clone(),
         },
         targets,

@@ -51,7 +51,7 @@ pub struct PredictedTarget {
 /// groups from its own `group_by` column (a different `spec.group_by` is a usage error).
 pub fn predict(fit: &FitFile, law: &Law, table: &Table, spec: &DataSpec) -> Result<Predictions> {
     let mut spec = spec.clone().for_law(law);
-    match (&spec.group_by, &fit.group_by) {
+    match (&spec.group_by, &fit.data.group_by) {
         (Some(asked), Some(fitted)) if asked != fitted => {
             return Err(Error::usage(format!(
                 "the fit is grouped by column '{fitted}', not '{asked}'"
@@ -62,7 +62,7 @@ pub fn predict(fit: &FitFile, law: &Law, table: &Table, spec: &DataSpec) -> Resu
                 "the fit is not grouped, so its laws cannot be chosen by column '{asked}'"
             )))
         }
-        _ => spec.group_by = fit.group_by.clone(),
+        _ => spec.group_by = fit.data.group_by.clone(),
     }
     if spec.targets.is_empty() {
         let mut names: Vec<String> = Vec::new();

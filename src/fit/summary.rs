@@ -18,7 +18,7 @@ use crate::objective::Problem;
 pub struct TargetFit {
     /// The target column.
     pub target: String,
-    /// The group fitted (its value of the fit file's `group_by` column); absent when the rows
+    /// The group fitted (its value of the fit file's `data.group_by` column); absent when the rows
     /// are not grouped, as in every fit file written before grouping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,

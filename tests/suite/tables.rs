@@ -262,7 +262,7 @@ fn a_grouped_fit_is_each_groups_fit_alone() {
     args.extend(ISO);
     args.extend(["--group-by", "experiment", "--json"]);
     let grouped = json(&mixlaw_ok(&args));
-    assert_eq!(grouped["group_by"], "experiment");
+    assert_eq!(grouped["data"]["group_by"], "experiment");
     let targets = grouped["targets"].as_array().unwrap();
     let groups: Vec<&str> = targets
         .iter()
@@ -278,7 +278,7 @@ fn a_grouped_fit_is_each_groups_fit_alone() {
         args.extend(["--where", &filter, "--json"]);
         let alone = json(&mixlaw_ok(&args));
         let a = &alone["targets"][0];
-        assert!(a.get("group").is_none() && alone.get("group_by").is_none());
+        assert!(a.get("group").is_none() && alone["data"].get("group_by").is_none());
         assert_eq!(t["params"], a["params"], "{experiment}");
         assert_eq!(t["objective"], a["objective"], "{experiment}");
         assert_eq!(t["rows"], a["rows"], "{experiment}");
@@ -335,7 +335,7 @@ fn an_ungrouped_fit_file_has_no_group_fields() {
         "--json",
     ]);
     let file = json(&out);
-    assert!(file.get("group_by").is_none(), "{out}");
+    assert!(file["data"].get("group_by").is_none(), "{out}");
     assert!(file["targets"][0].get("group").is_none(), "{out}");
 }
 
