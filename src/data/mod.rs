@@ -498,10 +498,11 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
     });
     let members = groups.as_ref().map(Groups::members);
     if let Some(g) = &groups {
+        let n = g.names.len();
         notices.push(format!(
-            "grouped by column '{}': {} groups, each fitted on its own",
+            "rows grouped by column '{}': {n} group{}",
             g.column,
-            g.names.len()
+            if n == 1 { "" } else { "s" }
         ));
     }
 

@@ -676,7 +676,9 @@ c,1e9,3e8,2e9,2.4
     assert_eq!(ds.row_ids, [1, 2, 3, 5, 6]);
     assert_eq!(g.of_row, [0, 1, 0, 1, 2]);
     assert!(
-        ds.notices.iter().any(|n| n.contains("3 groups")),
+        ds.notices
+            .iter()
+            .any(|n| n == "rows grouped by column 'study': 3 groups"),
         "{:?}",
         ds.notices
     );
