@@ -32,6 +32,7 @@ fn mixlaw_err(args: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(2), "mixlaw {args:?}: {err}");
     assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty(), "mixlaw {args:?} printed on failing");
     err
 }
 
@@ -435,6 +436,40 @@ fn an_empty_group_cell_is_an_error_at_its_cell() {
     let err = mixlaw_err(&args);
     assert!(
         err.contains("row 3 (line 4), column 'experiment': empty cell; the rows are grouped"),
+        "{err}"
+    );
+}
+
+/// A group too small to fit is an error that names the group, the target and the counts.
+#[test]
+fn a_group_too_small_to_fit_is_named() {
+    let mut text = String::from("study,N,D,loss\n");
+    for (study, sizes) in [("big", &[1e8, 2e8, 4e8][..]), ("small", &[1e8][..])] {
+        for n in sizes {
+            for d in [1e9, 2e9, 4e9] {
+                let loss =
+                    1.7 + 400.0 * (n / 1e6_f64).powf(-0.34) + 410.0 * (d / 1e9_f64).powf(-0.28);
+                text.push_str(&format!("{study},{n},{d},{loss}\n"));
+            }
+        }
+    }
+    let file = TempFile::new("tables-small-group", "runs.csv", text.as_bytes());
+    let err = mixlaw_err(&[
+        "fit",
+        file.to_str().unwrap(),
+        "--law",
+        "chinchilla",
+        "--backend",
+        "cpu",
+        "--group-by",
+        "study",
+    ]);
+    assert!(
+        err.contains(&format!(
+            "{}, column 'loss': in group study = 'small': 3 rows for target loss but the \
+             chinchilla law has 5 parameters",
+            file.display()
+        )),
         "{err}"
     );
 }
