@@ -532,9 +532,7 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
                 .sum(),
         };
         if spec.drop_highest > 0 {
-            let each = members
-                .as_ref()
-                .map_or(String::new(), |m| format!(" in each of {} groups", m.len()));
+            let each = if members.is_some() { " per group" } else { "" };
             notices.push(format!(
                 "{name}: dropped the {dropped_highest} highest values (drop_highest {}{each})",
                 spec.drop_highest

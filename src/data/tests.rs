@@ -711,7 +711,7 @@ c,1e9,3e8,2e9,2.4
     assert!(dropped
         .notices
         .iter()
-        .any(|n| n.contains("dropped the 3 highest values (drop_highest 1 in each of 3 groups)")));
+        .any(|n| n.contains("dropped the 3 highest values (drop_highest 1 per group)")));
 
     // Per group, and after a subset.
     let parts = ds.by_group();

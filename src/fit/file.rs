@@ -5,10 +5,10 @@
 //! back by name, so a fit file stays readable if a law's internals change.
 //!
 //! A fit of a long table grouped by a column records the column (`data.group_by`, beside the
-//! filters that chose the rows) and, per fitted
-//! target, its group: the targets of every group in turn, each group fitting the same targets.
-//! Both fields are left out of an ungrouped fit, so its file reads as files always have; the
-//! commands that use one group's laws (optimize, sweep) take it with [`FitFile::select_group`].
+//! filters that chose the rows) and, per fitted target, its group: the targets of every group in
+//! turn, each group fitting the same targets. Both fields are left out of an ungrouped fit, so
+//! its file reads as files always have; the commands that use one group's laws (optimize, sweep)
+//! take it with [`FitFile::select_group`].
 
 use std::path::Path;
 
@@ -236,7 +236,7 @@ impl FitFile {
             match (&self.data.group_by, &t.group) {
                 (None, Some(g)) => {
                     return Err(format!(
-                        "target {} has group '{g}' but the fit has no group_by column",
+                        "target {} has group '{g}' but the fit is not grouped (no data.group_by)",
                         t.target
                     ))
                 }

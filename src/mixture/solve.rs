@@ -119,8 +119,8 @@ fn prepare(
 }
 
 impl OptimizeSettings {
-    /// The errors these settings have for the fitted `law` of `fit` before any search: a scale
-    /// that is not positive, an unknown or missing group, a law without a mixture, unknown
+    /// The errors these settings have for the fitted `law` of `fit` before any search: an
+    /// unknown or missing group, a scale that is not positive, a law without a mixture, unknown
     /// domains or infeasible limits, an empty search. Front ends call it before opening a
     /// backend.
     pub fn check(&self, fit: &FitFile, law: &Law) -> Result<()> {
