@@ -63,6 +63,10 @@ const PLAN: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "plot",
+        &["bootstrap", "data", "error", "fit", "law", "mixture"],
+    ),
+    (
         "cli",
         &[
             "backend",
@@ -74,6 +78,7 @@ const PLAN: &[(&str, &[&str])] = &[
             "law",
             "loss",
             "mixture",
+            "plot",
             "report",
             "simulate",
             "throughput",

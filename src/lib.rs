@@ -28,7 +28,8 @@
 //!   file; it also evaluates extrapolation and predicts.
 //! * [`mixture`] turns fitted laws into optimal mixtures; [`mod@bootstrap`] refits on resampled
 //!   tables and runs studies that shard across a cluster and resume; [`simulate`] writes tables
-//!   from known laws; [`throughput`] measures the backends.
+//!   from known laws; [`throughput`] measures the backends; [`plot`] draws figures and the HTML
+//!   report.
 //!
 //! Front ends (the `mixlaw` binary, a Python package) call the entry points re-exported here and
 //! compute nothing themselves; [`cli`] holds the command line's flags and commands, in the library
@@ -64,6 +65,7 @@ pub mod law;
 pub mod loss;
 pub mod mixture;
 pub mod objective;
+pub mod plot;
 pub mod report;
 pub mod rng;
 pub mod simulate;

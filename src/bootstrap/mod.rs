@@ -39,7 +39,7 @@ use rayon::prelude::*;
 pub use plan::{Plan, Resample};
 pub use record::{FullDataFit, Header, Record, Shard, StudyFile, StudySettings};
 pub use study::{merge, run, Destination, Event, Study};
-pub use summary::{At, Interval, Prediction, Summary, TargetSummary};
+pub use summary::{quantile, At, Interval, Prediction, Summary, TargetSummary};
 
 use crate::backend::{Backend, Cpu};
 use crate::data::Dataset;

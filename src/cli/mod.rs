@@ -16,6 +16,7 @@ pub mod merge;
 pub mod optimize;
 pub mod predict;
 pub mod progress;
+pub mod report;
 pub mod simulate;
 pub mod sweep;
 
@@ -65,6 +66,10 @@ enum Command {
     Bootstrap(bootstrap::BootstrapCmd),
     /// Merge the study files of a sharded bootstrap into one study.
     Merge(merge::MergeCmd),
+    /// One self-contained HTML report of a fit: its table, optimum and bootstrap study as figures.
+    Report(report::ReportCmd),
+    /// One figure (SVG or PNG) of a fit, a table, an optimum or a study.
+    Plot(report::PlotCmd),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -80,6 +85,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sweep(c) => sweep::run(c),
         Command::Bootstrap(c) => bootstrap::run(c),
         Command::Merge(c) => merge::run(c),
+        Command::Report(c) => report::run(c),
+        Command::Plot(c) => report::run_plot(c),
     }
 }
 

@@ -1,0 +1,322 @@
+//! `mixlaw report` and `mixlaw plot`: the HTML report of a fit, and single figures.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::optimize::{GoalArgs, MixtureArgs};
+use super::ColumnArgs;
+use crate::bootstrap::{Study, StudyFile, Summary};
+use crate::data::{DataSpec, Table};
+use crate::fit::{FitFile, Predictions};
+use crate::law::Law;
+use crate::mixture::Optimum;
+use crate::plot::{self, Format, Inputs, Kind, Role};
+use crate::{Error, Result};
+
+/// What the figures are drawn from besides the fit: a table, a study, an optimum.
+#[derive(Args, Clone, Debug)]
+pub struct SourceArgs {
+    /// A run table: predicted against observed, residuals, loss against N and D.
+    #[arg(long, value_name = "CSV")]
+    pub table: Option<PathBuf>,
+    #[command(flatten)]
+    pub columns: ColumnArgs,
+    /// Rows the fit was made on (repeatable, ANDed) [default: the fit file's own --where]; the
+    /// table's other rows are marked held out.
+    #[arg(long = "train", value_name = "EXPR")]
+    pub train: Vec<String>,
+    /// Keep only these held-out rows (repeatable, ANDed), e.g. the eval's --test.
+    #[arg(long = "test", value_name = "EXPR")]
+    pub test: Vec<String>,
+    /// A bootstrap study file: bands, intervals, histograms, α–β.
+    #[arg(long, value_name = "STUDY.jsonl")]
+    pub study: Option<PathBuf>,
+    /// Confidence level of the study's intervals and bands.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Optimise the mixture (the flags of `optimize`: --n, --d or --flops, --target, --min, ...)
+    /// and draw it.
+    #[command(flatten)]
+    pub mixture: Option<MixtureArgs>,
+    /// The goal of the optimum: a fitted target, or `avg` for their mean (repeatable)
+    /// [default: avg].
+    #[arg(long = "goal", value_name = "TARGET|avg")]
+    pub goal: Vec<String>,
+    /// Also solve at each of these model sizes (comma-separated): h*(N, D) heat maps.
+    #[arg(long, value_delimiter = ',')]
+    pub n_grid: Vec<f64>,
+    /// Also solve at each of these token counts (comma-separated): h*(N, D) heat maps.
+    #[arg(long, value_delimiter = ',')]
+    pub d_grid: Vec<f64>,
+}
+
+/// What the sources hold, read.
+pub struct Sources {
+    table: Option<(Predictions, Vec<Role>, String)>,
+    optimum: Option<Optimum>,
+    study: Option<(Study, Summary)>,
+}
+
+impl Sources {
+    /// Read the sources `args` name for `file`, its table given by `read` when there is one.
+    pub fn read(
+        file: &FitFile,
+        law: &Law,
+        args: &SourceArgs,
+        read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+        tell: &mut dyn FnMut(String),
+    ) -> Result<Sources> {
+        crate::bootstrap::check_level(args.level)?;
+        let table = match read {
+            Some(read) => {
+                let spec = args.columns.spec(law);
+                let table = read(&spec)?;
+                let name = table.source().display().to_string();
+                let (p, roles) =
+                    plot::predictions(file, law, &table, &spec, &args.train, &args.test)?;
+                for n in &p.notices {
+                    tell(format!("note: {n}"));
+                }
+                Some((p, roles, name))
+            }
+            None => None,
+        };
+        let optimum = match &args.mixture {
+            Some(m) => {
+                let goals = GoalArgs {
+                    n_grid: args.n_grid.clone(),
+                    d_grid: args.d_grid.clone(),
+                    targets: args.goal.clone(),
+                    targets_file: None,
+                };
+                Some(super::optimize::compute(file, law, m, &goals, tell)?)
+            }
+            None => None,
+        };
+        let study = match &args.study {
+            Some(path) => {
+                let f = StudyFile::read(path)?;
+                let study = Study {
+                    header: f.header,
+                    records: f.records,
+                };
+                let summary = study.summarise(args.level, &[])?;
+                Some((study, summary))
+            }
+            None => None,
+        };
+        Ok(Sources {
+            table,
+            optimum,
+            study,
+        })
+    }
+
+    /// The inputs of the figures.
+    pub fn inputs<'a>(&'a self, file: &'a FitFile, law: &'a Law) -> Inputs<'a> {
+        Inputs {
+            fit: file,
+            law,
+            table: self
+                .table
+                .as_ref()
+                .map(|(p, r, n)| (p, r.as_slice(), n.clone())),
+            optimum: self.optimum.as_ref(),
+            study: self.study.as_ref().map(|(s, sm)| (s, sm)),
+        }
+    }
+}
+
+/// `mixlaw report`.
+#[derive(Args)]
+pub struct ReportCmd {
+    /// The fit file.
+    #[arg(value_name = "FIT.json")]
+    fit: PathBuf,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// The report's title [default: the law and the fit file's name].
+    #[arg(long)]
+    title: Option<String>,
+    /// Write the report here (one self-contained HTML file).
+    #[arg(short, long, value_name = "REPORT.html")]
+    out: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(c: ReportCmd) -> Result<()> {
+    let (file, law) = FitFile::read(&c.fit)?;
+    crate::report::check_writable(&c.out, c.force)?;
+    let html = html(
+        &file,
+        &law,
+        &c.sources,
+        c.title.as_deref(),
+        &c.fit,
+        &mut |line| eprintln!("{line}"),
+    )?;
+    crate::report::write_atomic(&c.out, html.as_bytes(), c.force)
+}
+
+/// The report of the fit file `path` as HTML.
+pub fn html(
+    file: &FitFile,
+    law: &Law,
+    sources: &SourceArgs,
+    title: Option<&str>,
+    path: &Path,
+    tell: &mut dyn FnMut(String),
+) -> Result<String> {
+    let read = sources.table.as_ref().map(|t| {
+        move |spec: &DataSpec| -> Result<Table> {
+            spec.check()?;
+            Table::read(t)
+        }
+    });
+    let s = Sources::read(
+        file,
+        law,
+        sources,
+        read.as_ref()
+            .map(|r| r as &dyn Fn(&DataSpec) -> Result<Table>),
+        tell,
+    )?;
+    let title = title.map_or_else(
+        || format!("mixlaw report: {} law, {}", file.law, path.display()),
+        str::to_string,
+    );
+    plot::report(&s.inputs(file, law), &title)
+}
+
+/// `mixlaw plot`.
+#[derive(Args)]
+pub struct PlotCmd {
+    /// The kind of figure.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The fit file.
+    #[arg(value_name = "FIT.json")]
+    fit: PathBuf,
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// Of the figures of this kind, the one for this target.
+    #[arg(long = "of", value_name = "TARGET")]
+    of: Option<String>,
+    /// Of the figures left, the one at this position (the error lists them).
+    #[arg(long)]
+    index: Option<usize>,
+    /// Width and height in pixels.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "720,480",
+        value_name = "W,H"
+    )]
+    size: Vec<u32>,
+    /// Write the figure here (.svg or .png).
+    #[arg(short, long, value_name = "FIG.svg|FIG.png")]
+    out: PathBuf,
+    /// Overwrite an existing output file.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run_plot(c: PlotCmd) -> Result<()> {
+    let format = Format::of(&c.out)?;
+    let size = match c.size[..] {
+        [w, h] if (64..=8192).contains(&w) && (64..=8192).contains(&h) => (w, h),
+        _ => return Err(Error::usage("--size: W,H in pixels, each from 64 to 8192")),
+    };
+    let (file, law) = FitFile::read(&c.fit)?;
+    crate::report::check_writable(&c.out, c.force)?;
+    let bytes = figure(
+        &file,
+        &law,
+        &c.sources,
+        c.kind,
+        c.of.as_deref(),
+        c.index,
+        format,
+        size,
+        &mut |line| eprintln!("{line}"),
+    )?;
+    crate::report::write_atomic(&c.out, &bytes, c.force)
+}
+
+/// One figure of `kind`, drawn: the one of target `of` and at `index` when there are several.
+#[allow(clippy::too_many_arguments)]
+pub fn figure(
+    file: &FitFile,
+    law: &Law,
+    sources: &SourceArgs,
+    kind: Kind,
+    of: Option<&str>,
+    index: Option<usize>,
+    format: Format,
+    size: (u32, u32),
+    tell: &mut dyn FnMut(String),
+) -> Result<Vec<u8>> {
+    let read = sources.table.as_ref().map(|t| {
+        move |spec: &DataSpec| -> Result<Table> {
+            spec.check()?;
+            Table::read(t)
+        }
+    });
+    let s = Sources::read(
+        file,
+        law,
+        sources,
+        read.as_ref()
+            .map(|r| r as &dyn Fn(&DataSpec) -> Result<Table>),
+        tell,
+    )?;
+    let mut figs = s.inputs(file, law).figures(kind);
+    if figs.is_empty() {
+        return Err(Error::usage(format!(
+            "no {} figure: it needs {}",
+            plot::kind_name(kind),
+            needs(kind)
+        )));
+    }
+    if let Some(t) = of {
+        figs.retain(|f| f.section == t || f.section.ends_with(&format!(": {t}")));
+        if figs.is_empty() {
+            return Err(Error::usage(format!(
+                "no {} figure of target '{t}'",
+                plot::kind_name(kind)
+            )));
+        }
+    }
+    let chosen = match (figs.len(), index) {
+        (1, None) => 0,
+        (n, Some(i)) if i < n => i,
+        (n, _) => {
+            let list: Vec<String> = figs
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("  {i}: {}", f.chart.title))
+                .collect();
+            return Err(Error::usage(format!(
+                "{n} {} figures; choose one with --index (and --of TARGET):\n{}",
+                plot::kind_name(kind),
+                list.join("\n")
+            )));
+        }
+    };
+    figs[chosen].chart.render(format, size)
+}
+
+/// What a kind of figure needs, for the error when it is missing.
+fn needs(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Observed | Kind::Residuals | Kind::Scaling => "a table (--table)",
+        Kind::Along | Kind::Simplex | Kind::Optimum => {
+            "an optimum (--n and --d, or --flops) of a mixture law"
+        }
+        Kind::OptimumGrid => "optima on a grid (--n-grid and --d-grid)",
+        Kind::Histograms | Kind::AlphaBeta => "a study (--study)",
+    }
+}
