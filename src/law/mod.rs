@@ -40,6 +40,7 @@ mod full;
 mod joint;
 mod linear;
 pub mod registry;
+pub mod separable;
 mod simple;
 
 use std::sync::Arc;
@@ -260,6 +261,18 @@ pub trait Family: Send + Sync {
     /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
     /// Used by mixture optimisation.
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
+    /// The law at `ln N`, `ln D` (fit units) over `k` domains as sums of per-domain terms, if
+    /// its mixture enters that way ([`separable`]); `None` (the default) leaves the mixture
+    /// search to evaluate the law point by point.
+    fn separable(
+        &self,
+        _p: &[f64],
+        _k: usize,
+        _ln_n: f64,
+        _ln_d: f64,
+    ) -> Option<Box<dyn separable::Separable>> {
+        None
+    }
 }
 
 /// How starting points are drawn.
@@ -458,6 +471,16 @@ impl Law {
     /// See [`Family::grad_h`].
     pub fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         self.0.family.grad_h(p, x, dh)
+    }
+    /// See [`Family::separable`].
+    pub fn separable(
+        &self,
+        p: &[f64],
+        k: usize,
+        ln_n: f64,
+        ln_d: f64,
+    ) -> Option<Box<dyn separable::Separable>> {
+        self.0.family.separable(p, k, ln_n, ln_d)
     }
 }
 

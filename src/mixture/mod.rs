@@ -8,10 +8,13 @@
 //! lattice cannot. Constraints are boxes on the weights (`--min`, `--max`, and token availability
 //! `h_i·D ≤ tokens_i`), kept by a KL projection that rescales the free weights.
 
+mod batched;
 mod constraints;
 mod flops;
 pub mod lattice;
+mod separable;
 mod solve;
+mod top;
 mod weighting;
 
 pub use constraints::{Bounds, Constraints};
@@ -187,11 +190,9 @@ pub fn minimize(
         .collect())
 }
 
-/// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64.
-///
-/// Candidates are generated on the host in rank order, feasible ones collected into batches,
-/// and the backend predicts every weighed target at every candidate of a batch at once (the
-/// GPU in f32); weightings are weighted sums of those predictions.
+/// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64:
+/// by the separable sweep where the law has a separable form (every built-in law), else by
+/// evaluating each point on `backend`.
 fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
@@ -199,47 +200,8 @@ fn lattice_best(
     s: &Search,
     backend: &dyn Backend,
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
-    const BATCH: usize = 1 << 15;
-    let k = laws.domains.len();
-    // Targets no weighting weighs are never evaluated.
-    let needed: Vec<usize> = (0..laws.params.len())
-        .filter(|&t| weightings.iter().any(|o| o.weights[t] != 0.0))
-        .collect();
-    let params: Vec<Vec<f64>> = needed.iter().map(|&t| laws.params[t].clone()).collect();
-    let (ln_n, ln_d) = (laws.n.ln(), laws.d.ln());
-    let mut best: Vec<Vec<(f64, Vec<f64>)>> = vec![Vec::new(); weightings.len()];
-    let mut j = vec![0usize; k];
-    lattice::unrank(0, s.resolution, &mut j);
-    let mut more = true;
-    let mut hs: Vec<f64> = Vec::with_capacity(BATCH * k);
-    let mut h = vec![0.0; k];
-    let mut preds = vec![0.0; BATCH * params.len()];
-    while more {
-        hs.clear();
-        while more && hs.len() < BATCH * k {
-            for (hi, ji) in h.iter_mut().zip(&j) {
-                *hi = *ji as f64 / s.resolution as f64;
-            }
-            if bounds.contains(&h) {
-                hs.extend_from_slice(&h);
-            }
-            more = lattice::next(&mut j);
-        }
-        let n = hs.len() / k;
-        let t = params.len();
-        backend.predict_mixtures(&laws.law, &params, ln_n, ln_d, &hs, k, &mut preds[..n * t]);
-        for c in 0..n {
-            let p = &preds[c * t..(c + 1) * t];
-            for (o, top) in weightings.iter().zip(best.iter_mut()) {
-                let v: f64 = needed.iter().zip(p).map(|(&i, l)| o.weights[i] * l).sum();
-                if top.len() < s.top || v < top[top.len() - 1].0 {
-                    top.push((v, hs[c * k..(c + 1) * k].to_vec()));
-                    top.sort_by(|a, b| a.0.total_cmp(&b.0));
-                    top.truncate(s.top);
-                }
-            }
-        }
-    }
+    let mut best = separable::lattice_best(laws, weightings, bounds, s.resolution, s.top)
+        .unwrap_or_else(|| batched::lattice_best(laws, weightings, bounds, s, backend));
     for (o, top) in weightings.iter().zip(best.iter_mut()) {
         for (v, h) in top.iter_mut() {
             *v = laws.value(o, h, None);
