@@ -53,6 +53,9 @@ pub struct MixtureArgs {
     /// Best lattice points refined by mirror descent, per target.
     #[arg(long, default_value_t = 4)]
     top: usize,
+    /// Sweep a lattice of more than 1e10 points (all sweeps together) rather than refuse it.
+    #[arg(long)]
+    large_lattice: bool,
     /// Where the lattice sweep's predictions run; the refinement is always f64 on the CPU.
     #[arg(long, value_enum, default_value = "auto")]
     backend: super::BackendArg,
@@ -71,6 +74,7 @@ impl MixtureArgs {
             },
             resolution: self.resolution,
             top: self.top,
+            large_lattice: self.large_lattice,
         })
     }
 
@@ -230,6 +234,9 @@ pub fn compute(
         settings
             .weightings
             .extend(Weighting::read(&Table::read(path)?, file)?);
+    }
+    if let Some(line) = settings.lattice_notice(file, law)? {
+        tell(line);
     }
     crate::optimize(file, law, &settings, backend.as_ref())
 }

@@ -13,12 +13,14 @@ mod constraints;
 mod flops;
 pub mod lattice;
 mod separable;
+mod size;
 mod solve;
 mod top;
 mod weighting;
 
 pub use constraints::{Bounds, Constraints};
 pub use flops::at_flops;
+pub use size::{feasible, LIMIT as LATTICE_LIMIT};
 pub use solve::{optimize, sweep, OptimizeSettings, Optimum, Placed, Scale};
 pub use weighting::Weighting;
 
@@ -192,8 +194,8 @@ pub fn minimize(
 
 /// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64:
 /// by the separable sweep where the law has a separable form (every built-in law), else by
-/// evaluating each point on `backend`.
-fn lattice_best(
+/// evaluating each point on `backend` ([`lattice_best_batched`]).
+pub fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
     bounds: &Bounds,
@@ -202,13 +204,32 @@ fn lattice_best(
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
     let mut best = separable::lattice_best(laws, weightings, bounds, s.resolution, s.top)
         .unwrap_or_else(|| batched::lattice_best(laws, weightings, bounds, s, backend));
+    rescore(laws, weightings, &mut best);
+    best
+}
+
+/// [`lattice_best`] by evaluating every point on `backend`, whatever the law: the route of laws
+/// without a separable form, public so that benchmarks can set the two side by side.
+pub fn lattice_best_batched(
+    laws: &Laws,
+    weightings: &[Weighting],
+    bounds: &Bounds,
+    s: &Search,
+    backend: &dyn Backend,
+) -> Vec<Vec<(f64, Vec<f64>)>> {
+    let mut best = batched::lattice_best(laws, weightings, bounds, s, backend);
+    rescore(laws, weightings, &mut best);
+    best
+}
+
+/// Each weighting's points re-scored in f64 and sorted by that score.
+fn rescore(laws: &Laws, weightings: &[Weighting], best: &mut [Vec<(f64, Vec<f64>)>]) {
     for (o, top) in weightings.iter().zip(best.iter_mut()) {
         for (v, h) in top.iter_mut() {
             *v = laws.value(o, h, None);
         }
         top.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    best
 }
 
 /// Mirror descent from `h0` (nudged off the simplex boundary, where multiplicative updates could
