@@ -7,7 +7,9 @@ use clap::Args;
 use crate::data::Table;
 use crate::fit::FitFile;
 use crate::law::Law;
-use crate::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting};
+use crate::mixture::{
+    Certificate, Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting,
+};
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
@@ -164,6 +166,7 @@ struct SolutionJson<'a> {
     lattice_loss: f64,
     lattice_gap: f64,
     on_bounds: Vec<&'a str>,
+    certificate: &'a Certificate,
 }
 
 fn named(
@@ -206,6 +209,10 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         file.law, n, d, optimum.resolution
     );
     print!("{}", t.render());
+    println!();
+    for s in &solutions {
+        println!("{}", certificate_line(s));
+    }
     Ok(())
 }
 
@@ -310,5 +317,21 @@ fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {
         lattice_loss: s.lattice_loss,
         lattice_gap: s.lattice_loss - s.loss,
         on_bounds: bound_names(s, &file.domains),
+        certificate: &s.certificate,
+    }
+}
+
+/// The certificate as a line below the table.
+fn certificate_line(s: &Solution) -> String {
+    match (&s.certificate.gap, &s.certificate.why) {
+        (Some(gap), _) => format!(
+            "{}: convex; the loss is within {gap:.1e} of the minimum (duality gap)",
+            s.target
+        ),
+        (None, why) => format!(
+            "{}: not certified ({}); the lattice guards against local minima",
+            s.target,
+            why.as_deref().unwrap_or("not convex")
+        ),
     }
 }

@@ -184,6 +184,27 @@ impl Family for Additive {
         let k = x.h.len();
         mixture_grad_h(&p[5..5 + k], &p[5 + k..5 + 2 * k], x, dh);
     }
+    /// `S = Σ C_i h_i^γ_i` is concave and positive where every `C_i > 0` and `0 < γ_i ≤ 1`, and
+    /// `1/S` is then convex (a convex decreasing function of a concave one); the scale terms
+    /// do not depend on `h`.
+    fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
+        let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
+        if let Some(i) = (0..k).find(|&i| !(c[i] > 0.0)) {
+            return Err(format!(
+                "C of domain {} is {} (convex needs every C_i > 0)",
+                i + 1,
+                c[i]
+            ));
+        }
+        if let Some(i) = (0..k).find(|&i| !(g[i] > 0.0 && g[i] <= 1.0)) {
+            return Err(format!(
+                "gamma of domain {} is {} (convex needs every 0 < gamma_i <= 1)",
+                i + 1,
+                g[i]
+            ));
+        }
+        Ok(())
+    }
     fn separable(&self, p: &[f64], k: usize, ln_n: f64, ln_d: f64) -> Option<Box<dyn Separable>> {
         Some(Box::new(AdditiveSums {
             c: p[5..5 + k].to_vec(),

@@ -67,6 +67,13 @@ impl Family for DataMix {
             dh[i] = cez * g[i];
         }
     }
+    /// `C·e^z` with `z` affine in `h` is convex for `C ≥ 0`.
+    fn convex_in_h(&self, p: &[f64], _k: usize) -> Result<(), String> {
+        match p[1] >= 0.0 {
+            true => Ok(()),
+            false => Err(format!("C is {} (convex needs C >= 0)", p[1])),
+        }
+    }
     fn separable(&self, p: &[f64], _k: usize, _: f64, _: f64) -> Option<Box<dyn Separable>> {
         Some(Box::new(DataMixSums { p: p.to_vec() }))
     }

@@ -273,6 +273,12 @@ pub trait Family: Send + Sync {
     ) -> Option<Box<dyn separable::Separable>> {
         None
     }
+    /// `Ok` if the law with parameters `p` over `k` domains is convex in `h` on the simplex at
+    /// every scale (so that a stationary point of the mixture search is the minimum and a
+    /// duality gap bounds its distance to it); else why not.
+    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+        Err("not known to be convex in h".into())
+    }
 }
 
 /// How starting points are drawn.
@@ -471,6 +477,10 @@ impl Law {
     /// See [`Family::grad_h`].
     pub fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         self.0.family.grad_h(p, x, dh)
+    }
+    /// See [`Family::convex_in_h`].
+    pub fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
+        self.0.family.convex_in_h(p, k)
     }
     /// See [`Family::separable`].
     pub fn separable(
