@@ -34,12 +34,13 @@ if not os.environ.get("XDG_RUNTIME_DIR"):
     os.environ["XDG_RUNTIME_DIR"] = tempfile.gettempdir()
 
 from . import _native  # noqa: E402
-from ._native import InputError  # noqa: E402
+from ._native import GpuError, InputError  # noqa: E402
 
 __version__ = _native.__version__
 
 __all__ = [
     "InputError",
+    "GpuError",
     "Fit",
     "Mixture",
     "Study",

@@ -10,6 +10,10 @@ class InputError(ValueError):
     """Bad input: a table's cell, a keyword's value, a fit or study file. The message names the
     file (or table), the row and the column."""
 
+class GpuError(RuntimeError):
+    """The GPU backend cannot run: no adapter, no device, a shader that does not compile, or a
+    problem beyond the device's limits."""
+
 Table = Union[str, Tuple[str, List[Tuple[str, Union[bytes, List[str]]]]]]
 Progress = Optional[Callable[[str, int, int], None]]
 

@@ -44,6 +44,14 @@ create_exception!(
      file (or table), the row and the column."
 );
 
+create_exception!(
+    _native,
+    GpuError,
+    PyRuntimeError,
+    "The GPU backend cannot run: no adapter, no device, a shader that does not compile, or a \
+     problem beyond the device's limits."
+);
+
 /// How often the waiting thread wakes to report progress and run Python's signal handlers.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -97,7 +105,7 @@ fn to_py(e: Error) -> PyErr {
             PyFileNotFoundError::new_err(msg)
         }
         Error::Io { .. } => PyOSError::new_err(msg),
-        Error::Gpu(_) => PyRuntimeError::new_err(msg),
+        Error::Gpu(_) => GpuError::new_err(msg),
         Error::Interrupted => PyKeyboardInterrupt::new_err(msg),
     }
 }
@@ -457,6 +465,7 @@ fn write(path: PathBuf, text: &str, force: bool) -> PyResult<()> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", m.py().get_type::<InputError>())?;
+    m.add("GpuError", m.py().get_type::<GpuError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(eval, m)?)?;

@@ -19,6 +19,9 @@
 //! * **A study's lifecycle is the library's** ([`run`], [`merge`]): start (checking the study
 //!   file's destination before the full-data fit), resume with its checks, shard, and merge, so that every front end
 //!   gets the same guarantees.
+//! * **One table, one study.** A table grouped by a column (several studies in one table) is
+//!   refused rather than bootstrapped as one: a study file holds one set of full-data fits and
+//!   one data digest, so each group is its own study (`--where` chooses its rows).
 //! * **Summaries are derived.** Intervals, predictions at given points and the distribution of
 //!   the optimal mixture are computed from the records ([`summary`]), so `merge` and a whole run
 //!   summarise identically.
@@ -55,7 +58,8 @@ const MAX_WEIGHTS: usize = 1 << 24;
 /// Lattice points swept per optimal-mixture search before mirror descent refines the best.
 const OPTIMUM_LATTICE: u128 = 3000;
 
-/// The header of a study on `ds`, without its full-data fits (see [`fit_full`]).
+/// The header of a study on `ds`, without its full-data fits (see [`fit_full`]). A usage error
+/// for grouped rows: a study is of one table.
 pub fn header(
     ds: &Dataset,
     law: &Law,
@@ -63,6 +67,14 @@ pub fn header(
     shard: Option<Shard>,
 ) -> Result<Header> {
     study.check()?;
+    if let Some(g) = &ds.groups {
+        let example = g.names.first().map_or("", String::as_str);
+        return Err(Error::usage(format!(
+            "bootstrap does not take grouped rows (--group-by {}): a study is of one table; run \
+             one study per group, choosing its rows with --where \"{} == '{example}'\"",
+            g.column, g.column
+        )));
+    }
     let mut study = study.clone();
     study.optimum_at = match (law.uses_mixture(), study.optimum_at) {
         (false, _) => None,

@@ -104,6 +104,7 @@ mod tests {
             duplicates_dropped: 0,
             filtered_out: 0,
             notices: vec![],
+            groups: None,
         };
         for n in [1e8, 3e8] {
             for h in [[0.3, 0.7], [0.6, 0.4]] {

@@ -108,11 +108,23 @@ pub fn run(
     if let (Some(out), false) = (path, dest.resume) {
         check_writable(out, dest.force)?;
     }
-    let mut header = header(ds, law, study, shard)?;
-    let resumed = match (path, dest.resume) {
-        (Some(out), true) if out.exists() => Some(resume(out, &header)?),
+    let existing = match (path, dest.resume) {
+        (Some(out), true) if out.exists() => Some((out, StudyFile::read(out)?)),
         _ => None,
     };
+    // Domains are matched by name: a table whose weight columns come in another order resumes
+    // the same study. Different sets of domains are left to the header check, which names them.
+    let aligned = existing.as_ref().and_then(|(_, file)| {
+        let order = &file.header.domains;
+        (law.uses_mixture() && *order != ds.domains)
+            .then(|| ds.with_domains(order, "the study").ok())
+            .flatten()
+    });
+    let ds = aligned.as_ref().unwrap_or(ds);
+    let mut header = header(ds, law, study, shard)?;
+    let resumed = existing
+        .map(|(out, file)| resume(out, file, &header))
+        .transpose()?;
     let (mut records, mut appender) = match (resumed, path) {
         (Some((file, appender)), _) => {
             header = file.header;
@@ -173,10 +185,9 @@ pub fn run(
     Ok(Study { header, records })
 }
 
-/// Check that `out` holds the study `header` describes (settings, data, law and shard), and
-/// open it to continue.
-fn resume(out: &Path, header: &Header) -> Result<(StudyFile, Appender)> {
-    let file = StudyFile::read(out)?;
+/// Check that `file`, read from `out`, holds the study `header` describes (settings, data, law
+/// and shard), and open it to continue.
+fn resume(out: &Path, file: StudyFile, header: &Header) -> Result<(StudyFile, Appender)> {
     let mut theirs = file.header.clone();
     theirs.full.clear();
     let mut diff = theirs.differences(header);

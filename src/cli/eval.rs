@@ -91,33 +91,42 @@ pub fn run(c: EvalCmd) -> Result<()> {
         super::print_json(&rep);
         return Ok(());
     }
-    let mut t = TextTable::new([
-        "target",
-        "train rows",
-        "test rows",
-        "objective",
-        "train MRE %",
-        "test MRE %",
-    ]);
+    // A grouped table's scores lead with the group.
+    let group = file.data.group_by.as_ref();
+    let mut t = TextTable::new(
+        group.into_iter().cloned().chain(
+            [
+                "target",
+                "train rows",
+                "test rows",
+                "objective",
+                "train MRE %",
+                "test MRE %",
+            ]
+            .map(String::from),
+        ),
+    );
     for s in &rep.targets {
-        t.row([
+        t.row(s.group.iter().cloned().chain([
             s.target.clone(),
             s.train_rows.to_string(),
             s.test_rows.to_string(),
             num(s.objective),
             format!("{:.4}", s.train_mre_pct),
             s.test_mre_pct.map_or("-".into(), |v| format!("{v:.4}")),
-        ]);
+        ]));
     }
-    t.row([
-        "mean".to_string(),
-        String::new(),
-        String::new(),
-        String::new(),
-        format!("{:.4}", rep.mean_train_mre_pct),
-        rep.mean_test_mre_pct
-            .map_or("-".into(), |v| format!("{v:.4}")),
-    ]);
+    t.row(
+        group.map(|_| String::new()).into_iter().chain([
+            "mean".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("{:.4}", rep.mean_train_mre_pct),
+            rep.mean_test_mre_pct
+                .map_or("-".into(), |v| format!("{v:.4}")),
+        ]),
+    );
     println!(
         "{} law, train: {}; test: {}  ({:.2}s)\n{}",
         rep.law,

@@ -76,19 +76,26 @@ pub fn compute(
     )
 }
 
-/// The human view of a fit file: one line per target, then the parameters.
+/// The human view of a fit file: one line per target, then the parameters (a column per target,
+/// or for a grouped fit a line per group and target, led by the group).
 pub fn summary(file: &FitFile) -> String {
-    let mut t = TextTable::new([
-        "target",
-        "rows",
-        "objective",
-        "train MRE %",
-        "converged",
-        "flat",
-        "at bounds",
-    ]);
+    let group = file.data.group_by.as_ref();
+    let mut t = TextTable::new(
+        group.into_iter().cloned().chain(
+            [
+                "target",
+                "rows",
+                "objective",
+                "train MRE %",
+                "converged",
+                "flat",
+                "at bounds",
+            ]
+            .map(String::from),
+        ),
+    );
     for f in &file.targets {
-        t.row([
+        t.row(f.group.iter().cloned().chain([
             f.target.clone(),
             f.rows.to_string(),
             num(f.objective),
@@ -96,8 +103,27 @@ pub fn summary(file: &FitFile) -> String {
             format!("{}/{}", f.converged, f.starts),
             f.flat.join(" "),
             f.at_bounds.join(" "),
-        ]);
+        ]));
     }
+    let p = match group {
+        Some(column) => grouped_parameters(file, column),
+        None => parameters(file),
+    };
+    format!(
+        "{} law: {}  ({} rows, {}, {:.2}s)\n{}\n{}\n{}",
+        file.law,
+        file.formula,
+        file.data.rows,
+        file.backend,
+        file.wall_s,
+        objective_line(&file.settings),
+        t.render(),
+        p.render()
+    )
+}
+
+/// The parameters with a column per target.
+fn parameters(file: &FitFile) -> TextTable {
     let mut p = TextTable::new(
         std::iter::once("parameter".to_string())
             .chain(file.targets.iter().map(|f| f.target.clone())),
@@ -113,17 +139,33 @@ pub fn summary(file: &FitFile) -> String {
             );
         }
     }
-    format!(
-        "{} law: {}  ({} rows, {}, {:.2}s)\n{}\n{}\n{}",
-        file.law,
-        file.formula,
-        file.data.rows,
-        file.backend,
-        file.wall_s,
-        objective_line(&file.settings),
-        t.render(),
-        p.render()
-    )
+    p
+}
+
+/// The parameters of a grouped fit with a line per group and target (groups' names are long
+/// and many: as columns they would not fit a screen).
+fn grouped_parameters(file: &FitFile, column: &str) -> TextTable {
+    let names: Vec<&String> = file
+        .targets
+        .first()
+        .map_or(Vec::new(), |f| f.params.0.iter().map(|(n, _)| n).collect());
+    let mut p = TextTable::new(
+        [column.to_string(), "target".into()]
+            .into_iter()
+            .chain(names.iter().map(|n| n.to_string())),
+    );
+    for f in &file.targets {
+        p.row(
+            [f.group.clone().unwrap_or_default(), f.target.clone()]
+                .into_iter()
+                .chain(
+                    names
+                        .iter()
+                        .map(|n| num(f.params.get(n).unwrap_or(f64::NAN))),
+                ),
+        );
+    }
+    p
 }
 
 /// The line under a summary's header naming the objective, `objective: mean asymmetric MAE,

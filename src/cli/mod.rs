@@ -133,6 +133,10 @@ pub struct ColumnArgs {
     /// Keep rows that repeat an earlier row (same mixture and N, D within 0.1%, same losses).
     #[arg(long)]
     pub keep_duplicates: bool,
+    /// Fit once per distinct value of this column (a long table holding several studies, e.g.
+    /// an experiment column); every row needs a value.
+    #[arg(long, value_name = "COL")]
+    pub group_by: Option<String>,
 }
 
 impl ColumnArgs {
@@ -147,6 +151,7 @@ impl ColumnArgs {
             filters: self.filters.clone(),
             drop_highest: self.drop_highest,
             keep_duplicates: self.keep_duplicates,
+            group_by: self.group_by.clone(),
             ..DataSpec::default()
         }
         .for_law(law)

@@ -28,9 +28,13 @@ impl FitFileArg {
     }
 }
 
-/// What `optimize` and `sweep` share: the scale, constraints and the search.
+/// What `optimize` and `sweep` share: the group, the scale, constraints and the search.
 #[derive(Args, Clone, Debug)]
 pub struct MixtureArgs {
+    /// The group whose laws to use, of a fit grouped by a column (`fit --group-by`); required
+    /// when the fit has several groups.
+    #[arg(long, value_name = "VALUE")]
+    group: Option<String>,
     /// Model size N in parameters.
     #[arg(long, required_unless_present = "flops")]
     n: Option<f64>,
@@ -68,6 +72,7 @@ impl MixtureArgs {
     pub fn settings(&self, scale: Scale) -> Result<OptimizeSettings> {
         Ok(OptimizeSettings {
             scale,
+            group: self.group.clone(),
             weightings: Vec::new(),
             constraints: Constraints {
                 min: pairs(&self.min, "min")?,
@@ -150,6 +155,8 @@ pub struct GoalArgs {
 
 #[derive(serde::Serialize)]
 struct Report<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
     n: f64,
     d: f64,
     resolution: usize,
@@ -186,8 +193,12 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         super::print_json(&report(&file, &optimum));
         return Ok(());
     }
+    let file = &file.of_group(optimum.group.as_deref());
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
-        print_scaled(&file, &optimum);
+        if let Some(group) = group_words(file, &optimum) {
+            println!("{} law{group}\n", file.law);
+        }
+        print_scaled(file, &optimum);
         return Ok(());
     }
     let (n, d) = optimum.scales[0];
@@ -205,8 +216,12 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         t.row(row);
     }
     println!(
-        "{} law at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
-        file.law, n, d, optimum.resolution
+        "{} law{} at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
+        file.law,
+        group_words(file, &optimum).unwrap_or_default(),
+        n,
+        d,
+        optimum.resolution
     );
     print!("{}", t.render());
     println!();
@@ -236,6 +251,8 @@ pub fn compute(
     let mut settings = m.settings(scale)?;
     settings.check(file, law)?;
     let backend = m.backend(law, tell)?;
+    // Weightings are of the group's targets.
+    let file = &file.select_group(settings.group.as_deref())?;
     settings.weightings = Weighting::named(&goals.targets, file)?;
     if let Some(path) = &goals.targets_file {
         settings
@@ -249,8 +266,10 @@ pub fn compute(
 }
 
 /// The optimum as `--json` prints it: at one scale `{n, d, resolution, targets}`; at several
-/// (grids, or a FLOP budget) `{resolution, flops, targets}` with `n` and `d` in each target.
+/// (grids, or a FLOP budget) `{resolution, flops, targets}` with `n` and `d` in each target;
+/// with a `group` first for a grouped fit.
 pub fn report(file: &FitFile, optimum: &Optimum) -> serde_json::Value {
+    let file = &file.of_group(optimum.group.as_deref());
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
         let list: Vec<serde_json::Value> = optimum
             .solutions
@@ -262,14 +281,18 @@ pub fn report(file: &FitFile, optimum: &Optimum) -> serde_json::Value {
                 v
             })
             .collect();
-        return serde_json::json!({
-            "resolution": optimum.resolution,
-            "flops": optimum.flops,
-            "targets": list
-        });
+        let mut report = serde_json::Map::new();
+        if let Some(g) = &optimum.group {
+            report.insert("group".into(), serde_json::json!(g));
+        }
+        report.insert("resolution".into(), serde_json::json!(optimum.resolution));
+        report.insert("flops".into(), serde_json::json!(optimum.flops));
+        report.insert("targets".into(), serde_json::json!(list));
+        return serde_json::Value::Object(report);
     }
     let (n, d) = optimum.scales[0];
     serde_json::to_value(Report {
+        group: optimum.group.as_deref(),
         n,
         d,
         resolution: optimum.resolution,
@@ -300,6 +323,13 @@ fn print_scaled(file: &FitFile, optimum: &Optimum) {
         t.row(row);
     }
     print!("{}", t.render());
+}
+
+/// ` of group COLUMN = 'VALUE'`, for a grouped fit's headings.
+fn group_words(file: &FitFile, optimum: &Optimum) -> Option<String> {
+    let column = file.data.group_by.as_ref()?;
+    let group = optimum.group.as_ref()?;
+    Some(format!(" of group {column} = '{group}'"))
 }
 
 /// The domains on a bound.

@@ -58,11 +58,15 @@ pub fn compute(
     Ok(p)
 }
 
-/// Predictions as CSV: the 1-based data row, N, D, the mixture (named with `weight_prefix`),
-/// then per target the observed value (empty where there is none) and the prediction.
+/// Predictions as CSV: the 1-based data row, its group (of a grouped fit), N, D, the mixture
+/// (named with `weight_prefix`), then per target the observed value (empty where there is
+/// none) and the prediction.
 pub fn csv(p: &Predictions, weight_prefix: &str) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header = vec!["row".to_string(), "N".into(), "D".into()];
+    let mut header = vec!["row".to_string()];
+    // A grouped fit's predictions say which group's laws made them.
+    header.extend(p.groups.as_ref().map(|g| g.column.clone()));
+    header.extend(["N".to_string(), "D".into()]);
     header.extend(p.domains.iter().map(|d| format!("{weight_prefix}{d}")));
     for t in &p.targets {
         header.push(t.target.clone());
@@ -71,7 +75,9 @@ pub fn csv(p: &Predictions, weight_prefix: &str) -> Vec<u8> {
     w.write_record(&header).expect("in-memory CSV");
     let k = p.domains.len();
     for (r, row) in p.rows.iter().enumerate() {
-        let mut rec = vec![row.to_string(), p.n[r].to_string(), p.d[r].to_string()];
+        let mut rec = vec![row.to_string()];
+        rec.extend(p.groups.as_ref().map(|g| g.names[g.of_row[r]].clone()));
+        rec.extend([p.n[r].to_string(), p.d[r].to_string()]);
         rec.extend(p.h[r * k..(r + 1) * k].iter().map(|v| v.to_string()));
         for t in &p.targets {
             rec.push(t.observed[r].map_or(String::new(), |v| v.to_string()));

@@ -35,8 +35,8 @@ pub fn run(c: SweepCmd) -> Result<()> {
     report::emit(c.out.as_deref(), &csv(&file, &optimum), c.force)
 }
 
-/// The optimal mixture of every target of `file` and of their average (the backend's notes told
-/// to `tell`).
+/// The optimal mixture of every target of `file` (of the group `m` names) and of their average
+/// (the backend's notes told to `tell`).
 pub fn compute(
     file: &FitFile,
     law: &Law,
@@ -57,6 +57,7 @@ pub fn compute(
 /// loss, the lattice's loss and the domains on a bound.
 pub fn csv(file: &FitFile, optimum: &Optimum) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
+    let file = &file.of_group(optimum.group.as_deref());
     let mut header = vec!["target".to_string()];
     header.extend(file.domains.iter().map(|d| format!("h_{d}")));
     header.extend(file.targets.iter().map(|t| format!("pred_{}", t.target)));

@@ -1,7 +1,8 @@
 //! Row filters: the small boolean language of `--where`, `--train` and `--test`.
 //!
-//! Users select runs by comparing columns with numbers (`model_size<=1.3e9`), combined with
-//! `and`/`or`/`not` and parentheses. A tiny hand-written recursive-descent parser keeps the
+//! Users select runs by comparing columns with numbers (`model_size<=1.3e9`) or text
+//! (`experiment == "llama_3"`, since long tables name their studies in a text column), combined
+//! with `and`/`or`/`not` and parentheses. A tiny hand-written recursive-descent parser keeps the
 //! grammar exact and the errors precise: every parse error is a [`Error::Usage`] that reprints
 //! the expression with a caret under the offending character, because a filter typed on a
 //! command line is fixed faster when the mistake is pointed at than when it is described.
@@ -9,16 +10,28 @@
 //! ```text
 //! expr   := and ("or" and)*
 //! and    := unary ("and" unary)*
-//! unary  := "not" unary | "(" expr ")" | COLUMN OP NUMBER
-//! OP     := "<" | "<=" | ">" | ">=" | "==" | "!="
+//! unary  := "not" unary | "(" expr ")" | COLUMN OP NUMBER | COLUMN EQ TEXT
+//! OP     := "<" | "<=" | ">" | ">=" | EQ
+//! EQ     := "==" | "!="
 //! COLUMN := [A-Za-z_][A-Za-z0-9_.]*  |  `any text`  |  "any text"
 //! NUMBER := anything Rust parses as a finite f64 (1.3e9, 680e6, -2, .5)
+//! TEXT   := "any text"  |  'any text'
 //! ```
+//!
+//! A comparison always reads column, operator, value, so the position of a double-quoted string
+//! decides what it is: left of the operator a column name (`"Model Size" > 1e9`, as before text
+//! literals existed), right of it text. Single quotes are only text and backticks only a column,
+//! and a quote cannot appear inside a string of its own kind (use the other one). Text compares
+//! only for equality: an ordering of text has no meaning for run tables, so `<` against text is
+//! an error at the operator.
 //!
 //! Parsing yields names; [`Expr::resolve`] then binds them to column indices of a concrete table
 //! (an unknown name is an error listing the table's columns), so evaluation is a plain tree walk
-//! over one row's numbers. `==` compares exactly: tables write floats exactly (`680000000.0`
-//! equals `680e6`).
+//! over one row. `==` against a number compares exactly: tables write floats exactly
+//! (`680000000.0` equals `680e6`), and a column compared with a number must hold numbers. `==`
+//! against text compares the cell's text exactly (case and all; a CSV cell trimmed, an in-memory
+//! number as Rust prints it), whatever the column holds, so it never fails on a cell; a numeric
+//! column is better compared with a number, since `1e9` and `1000000000` are different text.
 
 use crate::error::{Error, Result};
 
@@ -65,6 +78,15 @@ impl Op {
     }
 }
 
+/// What a column is compared with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A number: the column's cells must be numbers.
+    Number(f64),
+    /// Text (only with `==` and `!=`): compared with the cell's text.
+    Text(String),
+}
+
 /// A parsed filter expression. `C` is the column reference: a name after parsing, an index into
 /// a table's columns after [`Expr::resolve`].
 #[derive(Clone, Debug, PartialEq)]
@@ -75,8 +97,8 @@ pub enum Expr<C = String> {
         column: C,
         /// The comparison.
         op: Op,
-        /// The number compared against.
-        value: f64,
+        /// What it is compared with.
+        value: Value,
     },
     /// Both sides hold.
     And(Box<Expr<C>>, Box<Expr<C>>),
@@ -118,7 +140,7 @@ impl Expr<String> {
             Expr::Cmp { column, op, value } => Expr::Cmp {
                 column: lookup(column).ok_or_else(|| column.clone())?,
                 op: *op,
-                value: *value,
+                value: value.clone(),
             },
             Expr::And(a, b) => {
                 Expr::And(Box::new(a.resolve(lookup)?), Box::new(b.resolve(lookup)?))
@@ -130,17 +152,37 @@ impl Expr<String> {
 }
 
 impl Expr<usize> {
-    /// Evaluate on one row; `value(i)` is the number in column `i`.
-    pub fn eval(&self, value: &impl Fn(usize) -> f64) -> bool {
+    /// Evaluate on one row: `number(i)` is the number in column `i` (asked only of columns
+    /// compared with a number), `text_is(i, s)` whether the text of column `i` is `s`.
+    pub fn eval(
+        &self,
+        number: &impl Fn(usize) -> f64,
+        text_is: &impl Fn(usize, &str) -> bool,
+    ) -> bool {
         match self {
             Expr::Cmp {
                 column,
                 op,
-                value: v,
-            } => op.apply(value(*column), *v),
-            Expr::And(a, b) => a.eval(value) && b.eval(value),
-            Expr::Or(a, b) => a.eval(value) || b.eval(value),
-            Expr::Not(a) => !a.eval(value),
+                value: Value::Number(v),
+            } => op.apply(number(*column), *v),
+            Expr::Cmp {
+                column,
+                op,
+                value: Value::Text(s),
+            } => text_is(*column, s) == (*op == Op::Eq),
+            Expr::And(a, b) => a.eval(number, text_is) && b.eval(number, text_is),
+            Expr::Or(a, b) => a.eval(number, text_is) || b.eval(number, text_is),
+            Expr::Not(a) => !a.eval(number, text_is),
+        }
+    }
+
+    /// Whether column `c` is compared with a number anywhere in the expression (its cells must
+    /// then be numbers).
+    pub fn compares_number(&self, c: usize) -> bool {
+        match self {
+            Expr::Cmp { column, value, .. } => *column == c && matches!(value, Value::Number(_)),
+            Expr::And(a, b) | Expr::Or(a, b) => a.compares_number(c) || b.compares_number(c),
+            Expr::Not(a) => a.compares_number(c),
         }
     }
 }
@@ -205,8 +247,13 @@ fn render(src: &str, flag: &str, e: &ParseError) -> String {
 #[derive(Clone, Debug, PartialEq)]
 enum Kind {
     Ident(String),
-    /// A quoted name; kept apart from `Ident` so that `"and"` is a column, not a keyword.
-    Quoted(String),
+    /// Quoted text and its quote (`"`, `'` or a backtick); kept apart from `Ident` so that
+    /// `"and"` is a column, not a keyword. Whether it is a column or text the parser decides by
+    /// its place and its quote.
+    Quoted {
+        text: String,
+        quote: char,
+    },
     Number(f64),
     Op(Op),
     LParen,
@@ -258,20 +305,21 @@ fn tokenize(src: &str) -> Vec<Token> {
                     _ => Kind::Bad("found '!'; write '!=' or 'not'".into()),
                 }
             }
-            '`' | '"' => match chars[i + 1..].iter().position(|&q| q == c) {
+            '`' | '"' | '\'' => match chars[i + 1..].iter().position(|&q| q == c) {
                 Some(len) => {
-                    let name: String = chars[i + 1..i + 1 + len].iter().collect();
+                    let text: String = chars[i + 1..i + 1 + len].iter().collect();
                     i += len + 2;
-                    if name.is_empty() {
-                        Kind::Bad("found an empty quoted column name".into())
-                    } else {
-                        Kind::Quoted(name)
-                    }
+                    Kind::Quoted { text, quote: c }
                 }
                 None => {
                     i = chars.len();
+                    let what = match c {
+                        '`' => "column name",
+                        '"' => "column name or text",
+                        _ => "text",
+                    };
                     Kind::Bad(format!(
-                        "found an unterminated quoted column name (no closing {c})"
+                        "found an unterminated quoted {what} (no closing {c})"
                     ))
                 }
             },
@@ -418,17 +466,29 @@ impl Parser {
                 }
                 Ok(inner)
             }
-            Kind::Ident(name) | Kind::Quoted(name) => {
+            Kind::Quoted { ref text, quote } if text.is_empty() && quote != '\'' => {
+                Err(ParseError {
+                    at: t.at,
+                    msg: "expected a column name".into(),
+                    note: Some("found an empty quoted column name".into()),
+                })
+            }
+            Kind::Quoted { quote: '\'', .. } => Err(ParseError {
+                at: t.at,
+                msg: "expected a column name".into(),
+                note: Some(
+                    "found text in single quotes, which is a value: quote a column name \
+                     with \" or `"
+                        .into(),
+                ),
+            }),
+            Kind::Ident(name) | Kind::Quoted { text: name, .. } => {
                 let op_tok = self.next();
                 let op = match op_tok.kind {
                     Kind::Op(op) => op,
                     _ => return Err(Self::err(&op_tok, "expected a comparison operator")),
                 };
-                let num_tok = self.next();
-                let value = match num_tok.kind {
-                    Kind::Number(v) => v,
-                    _ => return Err(Self::err(&num_tok, "expected a number")),
-                };
+                let value = self.value(op, op_tok.at)?;
                 Ok(Expr::Cmp {
                     column: name,
                     op,
@@ -436,6 +496,41 @@ impl Parser {
                 })
             }
             _ => Err(Self::err(&t, "expected a column name, 'not' or '('")),
+        }
+    }
+
+    /// The value right of operator `op` (at `op_at`): a number, or text for `==` and `!=`.
+    fn value(&mut self, op: Op, op_at: usize) -> PResult<Value> {
+        const EXPECTED: &str = "expected a number or quoted text";
+        let t = self.next();
+        match t.kind {
+            Kind::Number(v) => Ok(Value::Number(v)),
+            Kind::Quoted {
+                text,
+                quote: '"' | '\'',
+            } => match op {
+                Op::Eq | Op::Ne => Ok(Value::Text(text)),
+                _ => Err(ParseError {
+                    at: op_at,
+                    msg: format!("'{}' does not compare text", op.symbol()),
+                    note: Some("text compares only with == and !=".into()),
+                }),
+            },
+            Kind::Quoted { .. } => Err(ParseError {
+                at: t.at,
+                msg: EXPECTED.into(),
+                note: Some(
+                    "found a column name in backticks; a column compares with a value, not \
+                     with another column"
+                        .into(),
+                ),
+            }),
+            Kind::Ident(word) => Err(ParseError {
+                at: t.at,
+                msg: EXPECTED.into(),
+                note: Some(format!("found '{word}'; write text in quotes: '{word}'")),
+            }),
+            _ => Err(Self::err(&t, EXPECTED)),
         }
     }
 }
@@ -448,7 +543,14 @@ mod tests {
         Expr::Cmp {
             column: c.into(),
             op,
-            value: v,
+            value: Value::Number(v),
+        }
+    }
+    fn text(c: &str, op: Op, v: &str) -> Expr {
+        Expr::Cmp {
+            column: c.into(),
+            op,
+            value: Value::Text(v.into()),
         }
     }
     fn and(a: Expr, b: Expr) -> Expr {
@@ -638,7 +740,7 @@ mod tests {
             .unwrap()
             .resolve(&lookup)
             .unwrap();
-        let row = |n: f64, d: f64| e.eval(&|i| [n, d][i]);
+        let row = |n: f64, d: f64| e.eval(&|i| [n, d][i], &|_, _| unreachable!("no text"));
         assert!(row(680000000.0, 7e9));
         assert!(!row(680000000.0, 6.9e9));
         assert!(row(1.2e9, 1.0));
@@ -657,8 +759,12 @@ mod tests {
 
         for (src, at, needle) in [
             ("model_size 3", 11, "expected a comparison operator"),
-            ("model_size < x", 13, "expected a number"),
-            ("model_size <", 12, "expected a number, found the end"),
+            ("model_size < x", 13, "expected a number or quoted text"),
+            (
+                "model_size <",
+                12,
+                "expected a number or quoted text, found the end",
+            ),
             ("a<1 and", 7, "found the end"),
             ("a<1 and or b<2", 8, "expected a column name, found 'or'"),
             ("(a<1", 4, "expected ')'"),
@@ -667,7 +773,7 @@ mod tests {
             (
                 "a < 1.2.3",
                 4,
-                "expected a number\n  a < 1.2.3\n      ^\n  (found '1.2.3', which is not a number)",
+                "expected a number or quoted text\n  a < 1.2.3\n      ^\n  (found '1.2.3', which is not a number)",
             ),
             ("a < 3x", 4, "'3x', which is not"),
             (
@@ -677,8 +783,16 @@ mod tests {
             ),
             ("a ! 3", 2, "write '!='"),
             ("a < 1 @", 6, "unexpected character '@'"),
-            ("\"Model Size >= 1", 0, "unterminated"),
+            ("\"Model Size >= 1", 0, "unterminated quoted column name or text"),
             ("`` < 1", 0, "empty quoted column name"),
+            ("\"\" == 'x'", 0, "empty quoted column name"),
+            ("'experiment' == 'x'", 0, "found text in single quotes"),
+            ("experiment < 'llama_3'", 11, "'<' does not compare text"),
+            ("experiment >= \"llama_3\"", 11, "text compares only with == and !="),
+            ("experiment == llama_3", 14, "write text in quotes: 'llama_3'"),
+            ("experiment == `model`", 14, "not with another column"),
+            ("experiment == 'llama_3", 14, "unterminated quoted text (no closing ')"),
+            ("(experiment == \"a)", 15, "no closing \""),
             ("", 0, "empty expression"),
             ("   ", 0, "empty expression"),
             ("< 3", 0, "expected a column name"),
@@ -695,6 +809,78 @@ mod tests {
                 "{src:?}: {m}"
             );
         }
+    }
+
+    /// A double-quoted string is a column left of the operator and text right of it; single
+    /// quotes are always text; text keeps its spaces, case and keywords.
+    #[test]
+    fn text_literals() {
+        assert_eq!(
+            parse("experiment == \"llama_3\"").unwrap(),
+            text("experiment", Op::Eq, "llama_3")
+        );
+        assert_eq!(
+            parse("experiment!='chinchilla'").unwrap(),
+            text("experiment", Op::Ne, "chinchilla")
+        );
+        assert_eq!(
+            parse("\"Run name\" == \"and Or  NOT\"").unwrap(),
+            text("Run name", Op::Eq, "and Or  NOT")
+        );
+        assert_eq!(
+            parse("`the study` == 'it\"s'").unwrap(),
+            text("the study", Op::Eq, "it\"s")
+        );
+        assert_eq!(
+            parse("condition == ''").unwrap(),
+            text("condition", Op::Eq, "")
+        );
+        assert_eq!(
+            parse("model_size == '1e9'").unwrap(),
+            text("model_size", Op::Eq, "1e9")
+        );
+        assert_eq!(
+            parse("(experiment == 'a' or experiment == \"b\") and params < 1e9").unwrap(),
+            and(
+                or(
+                    text("experiment", Op::Eq, "a"),
+                    text("experiment", Op::Eq, "b")
+                ),
+                cmp("params", Op::Lt, 1e9)
+            )
+        );
+    }
+
+    /// Text compares with the cell's text exactly; a column compared with text is never asked
+    /// for a number, and one compared with both is.
+    #[test]
+    fn text_evaluation() {
+        let cols = ["experiment", "params"];
+        let lookup = |s: &str| cols.iter().position(|c| *c == s);
+        let e = parse("experiment == 'llama_3' or (experiment != \"a\" and params < 5)")
+            .unwrap()
+            .resolve(&lookup)
+            .unwrap();
+        assert!(e.compares_number(1));
+        assert!(!e.compares_number(0));
+        let row = |x: &str, p: f64| {
+            e.eval(&|i| if i == 1 { p } else { panic!("{i}") }, &|i, s| {
+                assert_eq!(i, 0);
+                x == s
+            })
+        };
+        assert!(row("llama_3", 10.0));
+        assert!(!row("Llama_3", 10.0), "case matters");
+        assert!(!row("llama_3 ", 10.0), "no trimming at evaluation");
+        assert!(row("b", 1.0));
+        assert!(!row("a", 1.0));
+        assert!(!row("b", 6.0));
+        let only_text = parse("not experiment == 'x'")
+            .unwrap()
+            .resolve(&lookup)
+            .unwrap();
+        assert!(!only_text.compares_number(0));
+        assert!(only_text.eval(&|_| panic!("no number is read"), &|_, s| s == "y"));
     }
 
     #[test]

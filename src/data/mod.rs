@@ -17,10 +17,16 @@
 //!   notice that says how many.
 //! * **An empty loss cell is data, not an error**: some runs lack an evaluation on one domain.
 //!   That row is skipped for that target only (`y = NaN`), so one gap does not cost a run.
+//! * **Long tables hold several studies** (an experiment column, one isoFLOP set per value).
+//!   With [`DataSpec::group_by`] every row carries its group, the cell's text (a numeric column
+//!   groups too), in order of first appearance, and the fit treats each group as a table of its
+//!   own: duplicates are only looked for within a group and `drop_highest` applies per group, so
+//!   a grouped fit is the fit of each group's rows alone. A row without a group is an error at
+//!   its cell, like any empty cell a fit needs: a row silently left out would change a study.
 //!
 //! Order of operations: check the spec → resolve columns → parse and validate every used cell →
-//! drop duplicates → apply `--where` filters → fail if nothing is left → per-target
-//! `drop_highest` (Epoch's outlier rule) → build the [`Dataset`].
+//! drop duplicates → apply `--where` filters → fail if nothing is left → per-target (and
+//! per-group) `drop_highest` (Epoch's outlier rule) → build the [`Dataset`].
 //!
 //! `N` and `D` stay raw here (parameters and tokens); unit conversion belongs to the fit.
 
@@ -95,6 +101,9 @@ pub struct DataSpec {
     /// Named targets absent from the table are left out instead of being an error (`predict`
     /// on a table of new runs has no loss columns).
     pub targets_optional: bool,
+    /// Group the rows by the text of this column (a long table holding several studies): the
+    /// law is fitted once per group. Every row needs a value.
+    pub group_by: Option<String>,
 }
 
 impl DataSpec {
@@ -134,6 +143,56 @@ pub struct Target {
     pub dropped_highest: usize,
 }
 
+/// The rows of a long table grouped by the cells of one column ([`DataSpec::group_by`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Groups {
+    /// The grouping column.
+    pub column: String,
+    /// The distinct values (the cells' text), in order of first appearance among the kept rows.
+    pub names: Vec<String>,
+    /// Per kept row, the index of its group in `names`.
+    pub of_row: Vec<usize>,
+}
+
+impl Groups {
+    /// Group the rows whose values are `values`, in order of first appearance.
+    fn new(column: String, values: &[&str]) -> Groups {
+        let mut names: Vec<String> = Vec::new();
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let of_row = values
+            .iter()
+            .map(|&v| {
+                *index.entry(v).or_insert_with(|| {
+                    names.push(v.to_string());
+                    names.len() - 1
+                })
+            })
+            .collect();
+        Groups {
+            column,
+            names,
+            of_row,
+        }
+    }
+
+    /// The group of each row, by name.
+    fn values(&self) -> Vec<&str> {
+        self.of_row
+            .iter()
+            .map(|&g| self.names[g].as_str())
+            .collect()
+    }
+
+    /// The rows of each group, in order.
+    fn members(&self) -> Vec<Vec<usize>> {
+        let mut rows = vec![Vec::new(); self.names.len()];
+        for (r, &g) in self.of_row.iter().enumerate() {
+            rows[g].push(r);
+        }
+        rows
+    }
+}
+
 /// A validated table of runs: per kept row the mixture `h`, raw `N` and `D`, and the targets.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -157,6 +216,8 @@ pub struct Dataset {
     pub filtered_out: usize,
     /// Human sentences about what loading did (duplicates, filters, gaps, dropped outliers).
     pub notices: Vec<String>,
+    /// Each kept row's group, when the rows are grouped ([`DataSpec::group_by`]).
+    pub groups: Option<Groups>,
 }
 
 impl Dataset {
@@ -177,8 +238,9 @@ impl Dataset {
     }
 
     /// Keep only rows where `keep[r]` is true (used for train/test splits). Target counts are
-    /// recomputed for the kept rows; `duplicates_dropped`, `filtered_out` and `notices` describe
-    /// the load and are carried over unchanged.
+    /// recomputed for the kept rows, and groups for them (a group left without rows is gone);
+    /// `duplicates_dropped`, `filtered_out` and `notices` describe the load and are carried over
+    /// unchanged.
     ///
     /// Panics if `keep.len() != self.rows()`.
     pub fn subset(&self, keep: &[bool]) -> Dataset {
@@ -233,7 +295,91 @@ impl Dataset {
             duplicates_dropped: self.duplicates_dropped,
             filtered_out: self.filtered_out,
             notices: self.notices.clone(),
+            groups: self.groups.as_ref().map(|g| {
+                let values: Vec<&str> = g
+                    .values()
+                    .into_iter()
+                    .zip(keep)
+                    .filter(|(_, &x)| x)
+                    .map(|(v, _)| v)
+                    .collect();
+                Groups::new(g.column.clone(), &values)
+            }),
         }
+    }
+
+    /// The dataset of each group, in order, with its name; the whole dataset (borrowed) under
+    /// `None` when the rows are not grouped. What every command that fits does per group.
+    pub fn by_group(&self) -> Vec<(Option<&str>, Cow<'_, Dataset>)> {
+        let Some(groups) = &self.groups else {
+            return vec![(None, Cow::Borrowed(self))];
+        };
+        (0..groups.names.len())
+            .map(|g| {
+                let keep: Vec<bool> = groups.of_row.iter().map(|&x| x == g).collect();
+                (
+                    Some(groups.names[g].as_str()),
+                    Cow::Owned(self.subset(&keep)),
+                )
+            })
+            .collect()
+    }
+
+    /// This dataset with its domains in the order `order` names them: the mixture's columns
+    /// permuted by name. A table's weight columns may come in any order, while a fit's (or a
+    /// study's) per-domain parameters follow the order of the table it was fitted on, so every
+    /// use of a fitted law on a table matches domains by name, never by position. An error,
+    /// naming the missing and extra domains, when the two sets differ; `other` names the holder
+    /// of `order` in it (`the fit`).
+    pub fn with_domains(&self, order: &[String], other: &str) -> Result<Dataset> {
+        let position: Vec<Option<usize>> = order
+            .iter()
+            .map(|d| self.domains.iter().position(|x| x == d))
+            .collect();
+        let missing: Vec<&str> = order
+            .iter()
+            .zip(&position)
+            .filter(|(_, p)| p.is_none())
+            .map(|(d, _)| d.as_str())
+            .collect();
+        let extra: Vec<&str> = self
+            .domains
+            .iter()
+            .filter(|d| !order.contains(d))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() || !extra.is_empty() || order.len() != self.k() {
+            let mut msg = format!(
+                "the table has domains [{}] but {other} has [{}]",
+                self.domains.join(", "),
+                order.join(", ")
+            );
+            if !missing.is_empty() {
+                msg.push_str(&format!("; missing here: {}", missing.join(", ")));
+            }
+            if !extra.is_empty() {
+                msg.push_str(&format!("; not in {other}: {}", extra.join(", ")));
+            }
+            return Err(Error::Data {
+                at: crate::error::Location {
+                    file: self.source.clone(),
+                    row: None,
+                    column: None,
+                },
+                msg,
+            });
+        }
+        let position: Vec<usize> = position.into_iter().flatten().collect();
+        let mut h = Vec::with_capacity(self.h.len());
+        for r in 0..self.rows() {
+            let row = self.h_row(r);
+            h.extend(position.iter().map(|&i| row[i]));
+        }
+        Ok(Dataset {
+            domains: order.to_vec(),
+            h,
+            ..self.clone()
+        })
     }
 }
 
@@ -258,6 +404,11 @@ struct Resolved {
     /// Distinct columns the filters mention; filters are resolved to positions in this list.
     filter_cols: Vec<usize>,
     filters: Vec<Expr<usize>>,
+    /// Per filter column, whether a filter compares it with a number (its cells must then be
+    /// numbers; a column compared only with text is never parsed).
+    filter_numeric: Vec<bool>,
+    /// The grouping column.
+    group: Option<usize>,
 }
 
 /// Every used cell of every row, parsed and validated.
@@ -268,8 +419,10 @@ struct Parsed {
     h: Vec<f64>,
     /// Per target, per row; NaN for an empty cell.
     y: Vec<Vec<f64>>,
-    /// Per filter column, per row.
+    /// Per filter column, per row (NaN for a column only compared with text).
     filter_vals: Vec<Vec<f64>>,
+    /// Per row, its group's value (empty unless the rows are grouped).
+    group: Vec<String>,
 }
 
 /// Validate and filter a table of runs (see the module docs for the order of steps).
@@ -293,9 +446,11 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         .iter()
         .copied()
         .filter(|&r| {
-            cols.filters
-                .iter()
-                .all(|e| e.eval(&|i| parsed.filter_vals[i][r]))
+            cols.filters.iter().all(|e| {
+                e.eval(&|i| parsed.filter_vals[i][r], &|i, s| {
+                    table.cell(r, cols.filter_cols[i]) == s
+                })
+            })
         })
         .collect();
     let filtered_out = after_dups.len() - kept.len();
@@ -337,6 +492,19 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
             after_dups.len()
         ));
     }
+    let groups = cols.group.map(|c| {
+        let values: Vec<&str> = kept.iter().map(|&r| parsed.group[r].as_str()).collect();
+        Groups::new(table.header()[c].clone(), &values)
+    });
+    let members = groups.as_ref().map(Groups::members);
+    if let Some(g) = &groups {
+        let n = g.names.len();
+        notices.push(format!(
+            "rows grouped by column '{}': {n} group{}",
+            g.column,
+            if n == 1 { "" } else { "s" }
+        ));
+    }
 
     let mut targets = Vec::with_capacity(cols.targets.len());
     for (t, &c) in cols.targets.iter().enumerate() {
@@ -348,10 +516,25 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
                 "{name}: {missing} empty cells; those rows are skipped for this target"
             ));
         }
-        let dropped_highest = drop_highest(&mut y, spec.drop_highest);
+        let dropped_highest = match &members {
+            None => drop_highest(&mut y, spec.drop_highest),
+            // Per group, as in a table of the group's rows alone.
+            Some(members) => members
+                .iter()
+                .map(|rows| {
+                    let mut part: Vec<f64> = rows.iter().map(|&r| y[r]).collect();
+                    let dropped = drop_highest(&mut part, spec.drop_highest);
+                    for (&r, v) in rows.iter().zip(part) {
+                        y[r] = v;
+                    }
+                    dropped
+                })
+                .sum(),
+        };
         if spec.drop_highest > 0 {
+            let each = if members.is_some() { " per group" } else { "" };
             notices.push(format!(
-                "{name}: dropped the {dropped_highest} highest values (drop_highest {})",
+                "{name}: dropped the {dropped_highest} highest values (drop_highest {}{each})",
                 spec.drop_highest
             ));
         }
@@ -378,13 +561,14 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         duplicates_dropped,
         filtered_out,
         notices,
+        groups,
     })
 }
 
 /// Evaluate `--where`-style expressions (ANDed) on the rows of `table` (the table `ds` was
 /// loaded from) without building a Dataset: returns a keep-mask aligned with `ds.row_ids`.
 /// Used for `--train EXPR`/`--test EXPR` splits, which refer to raw columns of the same table.
-/// The columns the expressions mention must be numeric in every row of the table.
+/// The columns the expressions compare with numbers must be numeric in every row of the table.
 pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> {
     let parsed = exprs
         .iter()
@@ -394,10 +578,17 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
         return Ok(vec![true; ds.rows()]);
     }
     let (cols, resolved) = resolve_filters(table, &parsed, exprs, "--train/--test")?;
+    let numeric: Vec<bool> = (0..cols.len())
+        .map(|i| resolved.iter().any(|e| e.compares_number(i)))
+        .collect();
     let mut vals = vec![Vec::with_capacity(table.len()); cols.len()];
     for r in 0..table.len() {
         for (i, &c) in cols.iter().enumerate() {
-            vals[i].push(table.required_number(r, c)?);
+            vals[i].push(if numeric[i] {
+                table.required_number(r, c)?
+            } else {
+                f64::NAN
+            });
         }
     }
     ds.row_ids
@@ -414,7 +605,11 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
                     ),
                 ));
             }
-            Ok(resolved.iter().all(|e| e.eval(&|i| vals[i][id - 1])))
+            Ok(resolved.iter().all(|e| {
+                e.eval(&|i| vals[i][id - 1], &|i, s| {
+                    table.cell(id - 1, cols[i]) == s
+                })
+            }))
         })
         .collect()
 }
@@ -612,6 +807,13 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
     }
 
     let (filter_cols, filters) = resolve_filters(table, exprs, &spec.filters, "--where")?;
+    let filter_numeric = (0..filter_cols.len())
+        .map(|i| filters.iter().any(|e| e.compares_number(i)))
+        .collect();
+    let group = match &spec.group_by {
+        Some(name) => Some(table.require(name, "the column to group by")?),
+        None => None,
+    };
     Ok(Resolved {
         n,
         d,
@@ -620,6 +822,8 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
         targets,
         filter_cols,
         filters,
+        filter_numeric,
+        group,
     })
 }
 
@@ -634,6 +838,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
         h: Vec::with_capacity(rows * k),
         y: vec![Vec::with_capacity(rows); cols.targets.len()],
         filter_vals: vec![Vec::with_capacity(rows); cols.filter_cols.len()],
+        group: Vec::with_capacity(if cols.group.is_some() { rows } else { 0 }),
     };
     let prefix_glob = format!(
         "{}*",
@@ -726,7 +931,23 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
             p.y[t].push(y);
         }
         for (i, &c) in cols.filter_cols.iter().enumerate() {
-            p.filter_vals[i].push(table.required_number(r, c)?);
+            p.filter_vals[i].push(if cols.filter_numeric[i] {
+                table.required_number(r, c)?
+            } else {
+                f64::NAN
+            });
+        }
+        if let Some(c) = cols.group {
+            let value = table.cell(r, c);
+            if value.is_empty() {
+                return Err(table.cell_error(
+                    r,
+                    c,
+                    "empty cell; the rows are grouped by this column, so every row needs a group"
+                        .into(),
+                ));
+            }
+            p.group.push(value.into_owned());
         }
     }
     Ok(p)
@@ -747,7 +968,8 @@ fn dedup(table: &Table, cols: &Resolved, p: &Parsed, rows: &[usize]) -> Vec<usiz
             v.to_bits()
         }
     };
-    // Key: weights, N and target values as bits, and the text of unused weight columns.
+    // Key: weights, N and target values as bits, and the text of unused weight columns and of
+    // the group (rows of two groups are never duplicates).
     type Key<'a> = (Vec<u64>, Vec<Cow<'a, str>>);
     let mut buckets: HashMap<Key, Vec<f64>> = HashMap::new();
     let mut kept = Vec::with_capacity(rows.len());
@@ -756,11 +978,14 @@ fn dedup(table: &Table, cols: &Resolved, p: &Parsed, rows: &[usize]) -> Vec<usiz
         nums.extend(p.h[r * k..(r + 1) * k].iter().map(|&w| bits(w)));
         nums.push(bits(p.n[r]));
         nums.extend(p.y.iter().map(|y| bits(y[r])));
-        let text: Vec<Cow<str>> = cols
+        let mut text: Vec<Cow<str>> = cols
             .unused_weights
             .iter()
             .map(|&c| table.cell(r, c))
             .collect();
+        if let Some(g) = p.group.get(r) {
+            text.push(Cow::Borrowed(g));
+        }
         let d = p.d[r];
         let seen = buckets.entry((nums, text)).or_default();
         let dup = seen

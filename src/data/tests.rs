@@ -16,6 +16,14 @@ fn write(tag: &str, text: &str) -> PathBuf {
     path
 }
 
+/// A spec for a table without a mixture: N and D required (chinchilla).
+fn scale_spec() -> DataSpec {
+    DataSpec {
+        needs_scale: true,
+        ..Default::default()
+    }
+}
+
 fn mixture_spec() -> DataSpec {
     DataSpec {
         needs_scale: true,
@@ -585,6 +593,164 @@ fn filters() {
     };
     let ds = load_text("filter-quoted", text, &spec).unwrap();
     assert_eq!(ds.row_ids, vec![2]);
+}
+
+/// `--where` compares text columns with quoted text, by the cell's text: a text column compared
+/// only with text is never parsed as numbers (the empty cell of `color` included), a numeric
+/// column compared with text matches its cell as written, and `--train`/`--test` masks do the
+/// same.
+#[test]
+fn text_filters() {
+    let with = |filters: &[&str]| DataSpec {
+        filters: filters.iter().map(|f| f.to_string()).collect(),
+        ..mixture_spec()
+    };
+    let rows = |tag: &str, filters: &[&str]| load_text(tag, GOOD, &with(filters)).unwrap().row_ids;
+    assert_eq!(rows("text-eq", &["color == \"red\""]), vec![1]);
+    assert_eq!(rows("text-ne", &["color != 'red'"]), vec![2, 3, 4]);
+    assert_eq!(rows("text-empty", &["color == ''"]), vec![3]);
+    assert_eq!(rows("text-spaces", &["color == 'x y z'"]), vec![4]);
+    assert_eq!(
+        rows("text-and-number", &["color != '' and model_size > 1e8"]),
+        vec![4]
+    );
+    // A numeric column compared with text: the cell's text, exactly.
+    assert_eq!(rows("text-numeric", &["model_size == '2e8'"]), vec![3, 4]);
+    data_err(
+        load_text(
+            "text-numeric-other",
+            GOOD,
+            &with(&["model_size == '200000000'"]),
+        ),
+        "text-numeric-other",
+        None,
+        None,
+        "no rows left after --where",
+    );
+    // The same column compared with a number too must hold numbers.
+    data_err(
+        load_text(
+            "text-and-number-column",
+            GOOD,
+            &with(&["color == 'red' or color < 1"]),
+        ),
+        "text-and-number-column",
+        Some(1),
+        Some("color"),
+        "'red' is not a number",
+    );
+    // Masks for --train/--test.
+    let path = write("text-mask", GOOD);
+    let table = Table::read(&path).unwrap();
+    let ds = load(&table, &mixture_spec()).unwrap();
+    assert_eq!(
+        mask(&ds, &table, &["color == 'blue' or color == 'x y z'".into()]).unwrap(),
+        vec![false, true, false, true]
+    );
+}
+
+/// `group_by`: groups by the cell's text in order of first appearance (a numeric column too),
+/// a row of one group never duplicates a row of another, `drop_highest` applies per group,
+/// subsets keep the groups of their rows, and an empty group cell is an error at that cell.
+#[test]
+fn groups() {
+    let text = "\
+study,size,N,D,loss
+b,1e9,1e8,1e9,3.0
+a,2e9,1e8,1e9,3.0
+b,1e9,2e8,1e9,2.9
+b,1e9,1e8,1e9,3.0
+a,1e9,2e8,2e9,2.5
+c,1e9,3e8,2e9,2.4
+";
+    let spec = |col: &str| DataSpec {
+        group_by: Some(col.into()),
+        needs_scale: true,
+        ..Default::default()
+    };
+    let ds = load_text("groups", text, &spec("study")).unwrap();
+    let g = ds.groups.as_ref().unwrap();
+    assert_eq!(g.column, "study");
+    assert_eq!(g.names, ["b", "a", "c"]);
+    // Row 4 repeats row 1 (same group): dropped; row 2 repeats row 1's numbers in another group.
+    assert_eq!(ds.row_ids, [1, 2, 3, 5, 6]);
+    assert_eq!(g.of_row, [0, 1, 0, 1, 2]);
+    assert!(
+        ds.notices
+            .iter()
+            .any(|n| n == "rows grouped by column 'study': 3 groups"),
+        "{:?}",
+        ds.notices
+    );
+    let ungrouped = load_text("groups-none", text, &scale_spec()).unwrap();
+    assert_eq!(
+        ungrouped.row_ids,
+        [1, 3, 5, 6],
+        "without groups row 2 is a duplicate"
+    );
+    assert!(ungrouped.groups.is_none());
+
+    // By the text of a numeric column.
+    let by_size = load_text("groups-numeric", text, &spec("size")).unwrap();
+    assert_eq!(by_size.groups.as_ref().unwrap().names, ["1e9", "2e9"]);
+
+    // drop_highest per group: the highest loss of each group goes.
+    let dropped = load_text(
+        "groups-drop",
+        text,
+        &DataSpec {
+            drop_highest: 1,
+            ..spec("study")
+        },
+    )
+    .unwrap();
+    let y = &dropped.targets[0].y;
+    let kept: Vec<bool> = y.iter().map(|v| !v.is_nan()).collect();
+    assert_eq!(kept, [false, false, true, true, false]);
+    assert_eq!(dropped.targets[0].dropped_highest, 3);
+    assert!(dropped
+        .notices
+        .iter()
+        .any(|n| n.contains("dropped the 3 highest values (drop_highest 1 per group)")));
+
+    // Per group, and after a subset.
+    let parts = ds.by_group();
+    let names: Vec<Option<&str>> = parts.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, [Some("b"), Some("a"), Some("c")]);
+    assert_eq!(parts[1].1.row_ids, [2, 5]);
+    assert_eq!(parts[1].1.groups.as_ref().unwrap().names, ["a"]);
+    let sub = ds.subset(&[false, true, true, false, true]);
+    let g = sub.groups.as_ref().unwrap();
+    assert_eq!(
+        (g.names.clone(), g.of_row.clone()),
+        (vec!["a".to_string(), "b".into(), "c".into()], vec![0, 1, 2])
+    );
+    let whole = ungrouped.by_group();
+    assert!(whole.len() == 1 && whole[0].0.is_none() && matches!(whole[0].1, Cow::Borrowed(_)));
+
+    // Errors: an empty group cell (even in a row a filter would drop), an unknown column.
+    data_err(
+        load_text(
+            "groups-empty",
+            &text.replace("c,1e9", ",1e9"),
+            &DataSpec {
+                filters: vec!["N < 3e8".into()],
+                ..spec("study")
+            },
+        ),
+        "groups-empty",
+        Some(6),
+        Some("study"),
+        "empty cell; the rows are grouped by this column",
+    );
+    let m = data_err(
+        load_text("groups-unknown", text, &spec("experiment")),
+        "groups-unknown",
+        None,
+        Some("experiment"),
+        "no column 'experiment' (the column to group by)",
+    );
+    assert!(m.contains("available columns: 'study'"), "{m}");
 }
 
 #[test]

@@ -1,5 +1,7 @@
 //! Extrapolation scores: fit on one split of a table, score the mean relative error on another
-//! — the paper's protocol (fit small models, predict larger ones).
+//! — the paper's protocol (fit small models, predict larger ones). A table grouped by a column
+//! is split, fitted and scored group by group: each group's law is scored on that group's test
+//! rows only.
 
 use super::{fit, target_rows, FitFile, FitSettings, Params};
 use crate::backend::Backend;
@@ -12,6 +14,9 @@ use crate::{Error, Result};
 pub struct TargetScore {
     /// The target column.
     pub target: String,
+    /// The group (of a table grouped by a column); absent when the rows are not grouped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Mean relative error (%) on the train split.
     pub train_mre_pct: f64,
     /// Mean relative error (%) on the test split (`None` when the target has no test rows).
@@ -39,7 +44,7 @@ pub struct EvalReport {
     /// the default symmetric Huber (`None`, not written: reports read as they always have).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub objective_name: Option<String>,
-    /// Per target.
+    /// Per target (per group and target when the rows are grouped).
     pub targets: Vec<TargetScore>,
     /// The mean of the targets' train MRE (%).
     pub mean_train_mre_pct: f64,
@@ -53,7 +58,9 @@ pub struct EvalReport {
 
 /// Fit `law` on the rows of `ds` where the `train` expressions hold and score it on those
 /// where the `test` expressions hold. The expressions refer to columns of `table`, the table
-/// `ds` was loaded from. Returns the fit (on the train split) and the scores.
+/// `ds` was loaded from. When the rows of `ds` are grouped, each group is fitted on its train
+/// rows and scored on its test rows; a group without train rows is an error. Returns the fit
+/// (on the train split) and the scores.
 #[allow(clippy::too_many_arguments)]
 pub fn eval(
     table: &Table,
@@ -78,21 +85,45 @@ pub fn eval(
     };
     let train_ds = split(train, "train")?;
     let test_ds = split(test, "test")?;
+    if let (Some(all), Some(fitted)) = (&ds.groups, &train_ds.groups) {
+        if let Some(g) = all.names.iter().find(|g| !fitted.names.contains(g)) {
+            return Err(Error::usage(format!(
+                "group {} = '{g}' has no rows in the --train split {}: every group is fitted \
+                 on its own rows (leave the group out with --where)",
+                all.column,
+                train.join(" and ")
+            )));
+        }
+    }
     let file = fit(&train_ds, law, settings, backend, train, progress)?;
+    let test_parts = test_ds.by_group();
     let targets: Vec<TargetScore> = file
         .targets
         .iter()
         .enumerate()
         .map(|(t, f)| {
-            let rows = target_rows(&test_ds, t, settings.n_unit, settings.d_unit);
+            // The group's test rows, if it has any.
+            let rows = test_parts
+                .iter()
+                .find(|(g, _)| *g == f.group.as_deref())
+                .map(|(_, part)| {
+                    let i = part
+                        .targets
+                        .iter()
+                        .position(|x| x.name == f.target)
+                        .expect("every group has the table's targets");
+                    target_rows(part, i, settings.n_unit, settings.d_unit)
+                })
+                .filter(|rows| !rows.is_empty());
             let p = file.param_vector(law, t);
             TargetScore {
                 target: f.target.clone(),
+                group: f.group.clone(),
                 train_mre_pct: f.train_mre_pct,
-                test_mre_pct: (!rows.is_empty()).then(|| rows.mre_pct(law, &p)),
+                test_mre_pct: rows.as_ref().map(|rows| rows.mre_pct(law, &p)),
                 objective: f.objective,
                 train_rows: f.rows,
-                test_rows: rows.len(),
+                test_rows: rows.as_ref().map_or(0, |rows| rows.len()),
                 params: f.params.clone(),
             }
         })

@@ -3,6 +3,12 @@
 //! It records the law, the domains, the units N and D were divided by, the settings, and per
 //! target the named parameters. Parameters are stored by name, in the law's order, and read
 //! back by name, so a fit file stays readable if a law's internals change.
+//!
+//! A fit of a long table grouped by a column records the column (`data.group_by`, beside the
+//! filters that chose the rows) and, per fitted target, its group: the targets of every group in
+//! turn, each group fitting the same targets. Both fields are left out of an ungrouped fit, so
+//! its file reads as files always have; the commands that use one group's laws (optimize, sweep)
+//! take it with [`FitFile::select_group`].
 
 use std::path::Path;
 
@@ -78,6 +84,10 @@ pub struct DataSummary {
     pub filtered_out: usize,
     /// The filter expressions (`--where`, or `--train` for `eval`).
     pub filters: Vec<String>,
+    /// The column the rows were grouped by (each target is fitted per group); absent when they
+    /// were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<String>,
     /// What loading did, in sentences.
     pub notices: Vec<String>,
 }
@@ -136,6 +146,7 @@ impl FitFile {
                 file.version
             )));
         }
+        file.check_groups().map_err(bad)?;
         let law = registry::stored(&file.law, file.law_file.as_deref()).map_err(bad)?;
         let specs = law.params(&file.domains);
         for t in &file.targets {
@@ -149,6 +160,122 @@ impl FitFile {
             }
         }
         Ok((file, law))
+    }
+
+    /// A grouped fit's groups, in order; empty for a fit without groups.
+    pub fn groups(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for g in self.targets.iter().filter_map(|t| t.group.as_deref()) {
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+        out
+    }
+
+    /// The index of the fit of target `target` in group `group` (`None`: the fit is not
+    /// grouped).
+    pub fn target_index(&self, group: Option<&str>, target: &str) -> Option<usize> {
+        self.targets
+            .iter()
+            .position(|t| t.target == target && t.group.as_deref() == group)
+    }
+
+    /// The targets fitted in `group` (`None`: those without a group, every target of an
+    /// ungrouped fit), as a fit file of their own.
+    pub fn of_group(&self, group: Option<&str>) -> FitFile {
+        FitFile {
+            targets: self
+                .targets
+                .iter()
+                .filter(|t| t.group.as_deref() == group)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// The fit of one group: `group` names it, and may be left out when the fit has a single
+    /// group (or none). A usage error for a group the fit does not have (listing those it has),
+    /// for several groups and no choice, and for a group asked of a fit without groups.
+    pub fn select_group(&self, group: Option<&str>) -> Result<FitFile> {
+        let groups = self.groups();
+        let list = || groups.join(", ");
+        let chosen = match (&self.data.group_by, group) {
+            (None, None) => return Ok(self.clone()),
+            (None, Some(g)) => {
+                return Err(Error::usage(format!(
+                    "group '{g}' was asked for, but the fit is not grouped (it was fitted \
+                     without --group-by)"
+                )))
+            }
+            (Some(_), Some(g)) if groups.contains(&g) => g,
+            (Some(column), Some(g)) => {
+                return Err(Error::usage(format!(
+                    "no group '{g}' in the fit; its groups of column '{column}' are: {}",
+                    list()
+                )))
+            }
+            (Some(_), None) if groups.len() == 1 => groups[0],
+            (Some(column), None) => {
+                return Err(Error::usage(format!(
+                    "the fit has {} groups of column '{column}': choose one with --group \
+                     (one of: {})",
+                    groups.len(),
+                    list()
+                )))
+            }
+        };
+        Ok(self.of_group(Some(chosen)))
+    }
+
+    /// A grouped fit's consistency: every target has a group exactly when the fit is grouped,
+    /// each group fits the same targets in the same order, and no target is fitted twice.
+    fn check_groups(&self) -> std::result::Result<(), String> {
+        for t in &self.targets {
+            match (&self.data.group_by, &t.group) {
+                (None, Some(g)) => {
+                    return Err(format!(
+                        "target {} has group '{g}' but the fit is not grouped (no data.group_by)",
+                        t.target
+                    ))
+                }
+                (Some(c), None) => {
+                    return Err(format!(
+                        "the fit is grouped by '{c}' but target {} has no group",
+                        t.target
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let names = |g: Option<&str>| -> Vec<&str> {
+            self.targets
+                .iter()
+                .filter(|t| t.group.as_deref() == g)
+                .map(|t| t.target.as_str())
+                .collect()
+        };
+        let groups = self.groups();
+        let first = names(groups.first().copied());
+        for (i, a) in first.iter().enumerate() {
+            if first[..i].contains(a) {
+                return Err(format!("target {a} appears twice"));
+            }
+        }
+        for g in groups.iter().skip(1) {
+            let these = names(Some(g));
+            if these != first {
+                return Err(format!(
+                    "group '{g}' fits [{}] but group '{}' fits [{}]: every group must fit \
+                     the same targets",
+                    these.join(", "),
+                    groups[0],
+                    first.join(", ")
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The parameter vector of target `t`, in the law's order.

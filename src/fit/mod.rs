@@ -3,8 +3,9 @@
 //! One path serves every command: build a [`Problem`](crate::objective::Problem) per target, draw starts (random, or the
 //! law's grid), run them all through the lock-step L-BFGS executor ([`batch`], [`lbfgs`]) on a
 //! [`Backend`], optionally basin-hop from the best few, polish the best minima in f64 on the CPU,
-//! and summarise ([`TargetFit`]). [`fit()`] does that for every target of a table and returns the
-//! [`FitFile`], the contract with every command that uses a fit; a bootstrap study runs its
+//! and summarise ([`TargetFit`]). [`fit()`] does that for every target of a table (of every group
+//! of a table grouped by a column, each group alone, as if it were a table of its own) and
+//! returns the [`FitFile`], the contract with every command that uses a fit; a bootstrap study runs its
 //! replicates through the same steps (the shared setup of `problem.rs`, [`batch::run`],
 //! polishing).
 
@@ -57,9 +58,10 @@ pub fn objective_at(
         .objective_natural(p, 0))
 }
 
-/// Fit `law` to every target of `ds` with `settings`, exploring on `backend`. `filters` are
+/// Fit `law` to every target of `ds` with `settings`, exploring on `backend`; when the rows of
+/// `ds` are grouped, every target of every group in turn, on that group's rows. `filters` are
 /// recorded in the fit file (the expressions that chose the rows); `progress(target, done,
-/// total)` reports starts finished.
+/// total)` reports starts finished (the target named `group: target` in a grouped fit).
 pub fn fit(
     ds: &Dataset,
     law: &Law,
@@ -71,22 +73,32 @@ pub fn fit(
     settings.check()?;
     let clock = Instant::now();
     let mut targets = Vec::with_capacity(ds.targets.len());
-    for (t, target) in ds.targets.iter().enumerate() {
-        let name = target.name.clone();
-        let fitted = fit_target(ds, t, law, settings, backend, &mut |d, n| {
-            progress(&name, d, n)
-        })?;
-        // A law that is not finite at any start (a formula such as sqrt(-A)) fits nothing: say
-        // so rather than report an infinite objective.
-        if !fitted.objective.is_finite() {
-            return Err(crate::Error::usage(format!(
-                "law '{}' is not finite at any of its {} starts on target {name}: check its \
-                 formula and bounds (N and D are in fit units: --n-unit, --d-unit)",
-                law.name(),
-                fitted.starts
-            )));
+    let group_by = ds.groups.as_ref().map(|g| g.column.as_str());
+    for (group, part) in ds.by_group() {
+        let context = |e| in_group(e, group_by.zip(group));
+        for (t, target) in part.targets.iter().enumerate() {
+            let name = match group {
+                Some(g) => format!("{g}: {}", target.name),
+                None => target.name.clone(),
+            };
+            let mut fitted = fit_target(&part, t, law, settings, backend, &mut |d, n| {
+                progress(&name, d, n)
+            })
+            .map_err(context)?;
+            // A law that is not finite at any start (a formula such as sqrt(-A)) fits nothing:
+            // say so rather than report an infinite objective.
+            if !fitted.objective.is_finite() {
+                return Err(context(crate::Error::usage(format!(
+                    "law '{}' is not finite at any of its {} starts on target {}: check its \
+                     formula and bounds (N and D are in fit units: --n-unit, --d-unit)",
+                    law.name(),
+                    fitted.starts,
+                    target.name
+                ))));
+            }
+            fitted.group = group.map(str::to_string);
+            targets.push(fitted);
         }
-        targets.push(fitted);
     }
     Ok(FitFile {
         version: FIT_FILE_VERSION,
@@ -107,11 +119,29 @@ pub fn fit(
             duplicates_dropped: ds.duplicates_dropped,
             filtered_out: ds.filtered_out,
             filters: filters.to_vec(),
+            group_by: group_by.map(str::to_string),
             notices: ds.notices.clone(),
         },
         targets,
         wall_s: clock.elapsed().as_secs_f64(),
     })
+}
+
+/// `e`, which arose in group `(column, value)`, saying so first: in a long table the message
+/// alone must tell which study failed.
+fn in_group(e: crate::Error, group: Option<(&str, &str)>) -> crate::Error {
+    let Some((column, value)) = group else {
+        return e;
+    };
+    let context = format!("in group {column} = '{value}': ");
+    match e {
+        crate::Error::Data { at, msg } => crate::Error::Data {
+            at,
+            msg: context + &msg,
+        },
+        crate::Error::Usage(msg) => crate::Error::Usage(context + &msg),
+        e => e,
+    }
 }
 
 /// Fit target `t` of `ds`.

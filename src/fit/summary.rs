@@ -18,6 +18,10 @@ use crate::objective::Problem;
 pub struct TargetFit {
     /// The target column.
     pub target: String,
+    /// The group fitted (its value of the fit file's `data.group_by` column); absent when the rows
+    /// are not grouped, as in every fit file written before grouping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// Best parameters by name, in the law's order (natural coordinates, fit units).
     pub params: Params,
     /// The objective at `values`, recomputed in f64: the exact loss (for mae the exact mean or
@@ -113,6 +117,7 @@ pub(crate) fn summarise(
         .collect();
     TargetFit {
         target,
+        group: None,
         params: Params(
             specs
                 .iter()

@@ -189,14 +189,14 @@ impl Family for Additive {
     /// do not depend on `h`.
     fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
         let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
-        if let Some(i) = (0..k).find(|&i| !(c[i] > 0.0)) {
+        if let Some(i) = (0..k).find(|&i| c[i].is_nan() || c[i] <= 0.0) {
             return Err(format!(
                 "C of domain {} is {} (convex needs every C_i > 0)",
                 i + 1,
                 c[i]
             ));
         }
-        if let Some(i) = (0..k).find(|&i| !(g[i] > 0.0 && g[i] <= 1.0)) {
+        if let Some(i) = (0..k).find(|&i| !(0.0..=1.0).contains(&g[i]) || g[i] == 0.0) {
             return Err(format!(
                 "gamma of domain {} is {} (convex needs every 0 < gamma_i <= 1)",
                 i + 1,

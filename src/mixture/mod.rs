@@ -48,13 +48,19 @@ pub struct Laws {
 }
 
 impl Laws {
-    /// The laws of `fit` at raw `n` parameters and `d` tokens.
+    /// The laws of `fit` at raw `n` parameters and `d` tokens. A fit of several groups is a
+    /// usage error: the laws of one group ([`FitFile::select_group`]) are optimised together,
+    /// never those of different studies.
     pub fn new(fit: &FitFile, law: &Law, n: f64, d: f64) -> Result<Self> {
         if !law.uses_mixture() {
             return Err(Error::usage(format!(
                 "the {} law has no mixture to optimise",
                 law.name()
             )));
+        }
+        if fit.groups().len() > 1 {
+            // The error that lists the groups to choose from.
+            fit.select_group(None)?;
         }
         let params = (0..fit.targets.len())
             .map(|t| fit.param_vector(law, t))

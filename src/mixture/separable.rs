@@ -35,6 +35,9 @@ use super::top::Top;
 use super::{Bounds, Laws, Weighting};
 use crate::law::separable::Separable;
 
+/// A weighting's best lattice points, `(value, h)`, best first.
+type Points = Vec<(f64, Vec<f64>)>;
+
 /// The interval of levels `j` each domain may take, as [`Bounds::contains`] judges `j / r`
 /// (`None` if some domain has none).
 pub(super) fn levels(bounds: &Bounds, r: usize) -> Option<Vec<(usize, usize)>> {
@@ -184,7 +187,7 @@ impl Scratch {
         for (weights, top) in p.weights.iter().zip(&mut self.tops) {
             // A weighting of one target at weight 1 is that target's prediction (`0 + 1·L`).
             let value: &[f64] = match weights[..] {
-                [(t, w)] if w == 1.0 => &self.pred[t * cap..t * cap + n],
+                [(t, 1.0)] => &self.pred[t * cap..t * cap + n],
                 _ => {
                     let value = &mut self.value[..n];
                     value.fill(0.0);
@@ -230,7 +233,7 @@ pub(super) fn lattice_best(
     bounds: &Bounds,
     r: usize,
     top: usize,
-) -> Option<Vec<Vec<(f64, Vec<f64>)>>> {
+) -> Option<Vec<Points>> {
     let k = laws.domains.len();
     if k < 2 {
         return None;

@@ -1,5 +1,6 @@
-//! The mixture search as a front end asks for it: a fit file, where to solve (a scale, a grid
-//! of scales, or a compute budget), what to minimise and under which limits.
+//! The mixture search as a front end asks for it: a fit file (of a grouped fit, one group's
+//! laws), where to solve (a scale, a grid of scales, or a compute budget), what to minimise and
+//! under which limits.
 
 use super::{
     at_flops, flops, minimize, size, Bounds, Constraints, Laws, Search, Solution, Weighting,
@@ -40,7 +41,11 @@ pub enum Scale {
 pub struct OptimizeSettings {
     /// Where.
     pub scale: Scale,
-    /// What to minimise (empty: the targets' average, `avg`).
+    /// The group whose laws to use, of a grouped fit ([`FitFile::select_group`]: required when
+    /// the fit has several groups).
+    pub group: Option<String>,
+    /// What to minimise (empty: the targets' average, `avg`), weightings of the targets of the
+    /// group's fit.
     pub weightings: Vec<Weighting>,
     /// Limits on domains.
     pub constraints: Constraints,
@@ -67,6 +72,9 @@ pub struct Placed {
 /// The answer: every weighting's optimum at every scale asked for.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Optimum {
+    /// The group whose laws were optimised, of a grouped fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The lattice resolution swept.
     pub resolution: usize,
     /// The compute budget, for [`Scale::Flops`].
@@ -80,7 +88,7 @@ pub struct Optimum {
 
 /// The laws at the scale to begin with, the boxes on the weights, the search and the lattice
 /// points it will visit: what every solve needs, checked in the order a user fixes them (scale,
-/// law, limits, search, its size).
+/// law, limits, search, its size). `fit` is one group's ([`FitFile::select_group`]).
 fn prepare(
     fit: &FitFile,
     law: &Law,
@@ -125,17 +133,20 @@ fn prepare(
 }
 
 impl OptimizeSettings {
-    /// The errors these settings have for the fitted `law` of `fit` before any search: a scale
-    /// that is not positive, a law without a mixture, unknown domains or infeasible limits, an
-    /// empty search. Front ends call it before opening a backend.
+    /// The errors these settings have for the fitted `law` of `fit` before any search: an
+    /// unknown or missing group, a scale that is not positive, a law without a mixture, unknown
+    /// domains or infeasible limits, an empty search. Front ends call it before opening a
+    /// backend.
     pub fn check(&self, fit: &FitFile, law: &Law) -> Result<()> {
-        prepare(fit, law, self).map(|_| ())
+        let fit = fit.select_group(self.group.as_deref())?;
+        prepare(&fit, law, self).map(|_| ())
     }
 
     /// For a search of more than [`size::QUIET`] lattice points, a line saying how many and
     /// about how long they take (timed on a small lattice of the same laws); errors as
     /// [`OptimizeSettings::check`].
     pub fn lattice_notice(&self, fit: &FitFile, law: &Law) -> Result<Option<String>> {
+        let fit = &fit.select_group(self.group.as_deref())?;
         let (laws, _, _, points) = prepare(fit, law, self)?;
         let weightings = match self.weightings.is_empty() {
             true => vec![Weighting::avg(fit)],
@@ -155,14 +166,15 @@ impl OptimizeSettings {
     }
 }
 
-/// The optimal mixtures `settings` asks for, of the fitted `law` of `fit`, the lattice sweep's
-/// predictions on `backend` (refined in f64 on the CPU).
+/// The optimal mixtures `settings` asks for, of the fitted `law` of `fit` (of the group it
+/// names), the lattice sweep's predictions on `backend` (refined in f64 on the CPU).
 pub fn optimize(
     fit: &FitFile,
     law: &Law,
     settings: &OptimizeSettings,
     backend: &dyn Backend,
 ) -> Result<Optimum> {
+    let fit = &fit.select_group(settings.group.as_deref())?;
     let (mut laws, bounds, search, _) = prepare(fit, law, settings)?;
     let weightings = if settings.weightings.is_empty() {
         vec![Weighting::avg(fit)]
@@ -170,6 +182,7 @@ pub fn optimize(
         settings.weightings.clone()
     };
     let mut out = Optimum {
+        group: fit.groups().first().map(|g| g.to_string()),
         resolution: settings.resolution,
         flops: None,
         scales: Vec::new(),
@@ -224,8 +237,8 @@ pub fn optimize(
     Ok(out)
 }
 
-/// [`optimize`] for every fitted target alone and for their average, at one scale (whatever
-/// `settings.weightings` holds).
+/// [`optimize`] for every fitted target (of the group `settings` names) alone and for their
+/// average, at one scale (whatever `settings.weightings` holds).
 pub fn sweep(
     fit: &FitFile,
     law: &Law,
@@ -233,6 +246,7 @@ pub fn sweep(
     backend: &dyn Backend,
 ) -> Result<Optimum> {
     settings.check_fixed_scale()?;
+    let fit = &fit.select_group(settings.group.as_deref())?;
     let settings = OptimizeSettings {
         weightings: Weighting::each_and_avg(fit),
         ..settings.clone()

@@ -44,6 +44,7 @@ fn dataset(sim: &Simulated, domains: &[String]) -> Dataset {
         duplicates_dropped: 0,
         filtered_out: 0,
         notices: vec![],
+        groups: None,
     }
 }
 

@@ -10,7 +10,9 @@
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
-//! * `recovery`: synthetic tables fitted back to the parameters that made them.
+//! * `recovery`: synthetic tables fitted back to the parameters that made them;
+//! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
+//!   long tables fitted per group (`--group-by`).
 //!
 //! `common` holds the shared helpers (the published tables, running the binary, temporary
 //! directories, opening the GPU). Every temporary directory is named after its test and the
@@ -28,3 +30,4 @@ mod golden;
 mod losses;
 mod peers;
 mod recovery;
+mod tables;
