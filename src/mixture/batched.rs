@@ -1,7 +1,7 @@
 //! The lattice sweep of any law: candidates generated on the host in rank order, feasible ones
 //! collected into batches, and the backend predicts every weighed target at every candidate of
 //! a batch at once (the GPU in f32); weightings are weighted sums of those predictions. Laws
-//! with a separable form take the faster route of [`super::separable`]; this one serves the
+//! with a separable form take the faster route of `separable.rs`; this one serves the
 //! rest (a formula law, or one domain) and any backend's `predict_mixtures`.
 
 use super::top::Top;

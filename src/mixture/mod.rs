@@ -1,12 +1,18 @@
 //! Optimal mixtures: the weights `h` on the simplex that minimise a fitted law, for many targets.
 //!
 //! Two stages, as in the paper's use of its laws: an exact sweep of the simplex lattice
-//! `h_i = j_i / r` keeps the best few points per target (nothing is stored: batches of lattice
-//! points are generated from their rank, see [`lattice`]), then mirror descent (exponentiated
+//! `h_i = j_i / r` keeps the best few points per target, then mirror descent (exponentiated
 //! gradient, `h ← h ⊙ exp(−η ∇L) / Σ`) refines each of them to the optimum. The sweep guards
 //! against the non-convexity a descent alone could be trapped by; the descent gives the digits a
-//! lattice cannot. Constraints are boxes on the weights (`--min`, `--max`, and token availability
-//! `h_i·D ≤ tokens_i`), kept by a KL projection that rescales the free weights.
+//! lattice cannot. Where the objective is convex, a duality gap certifies the refined point
+//! (`certificate.rs`) and the descent stops on it. Constraints are boxes on the weights (`--min`,
+//! `--max`, and token availability `h_i·D ≤ tokens_i`), kept by a KL projection that rescales
+//! the free weights.
+//!
+//! The sweep is sized before it runs (`size.rs`: a refusal beyond 1e10 points). Laws whose
+//! mixture enters through sums of per-domain terms (every built-in one) are swept by tables and
+//! partial sums (`separable.rs`); any other by evaluating each point on a backend (`batched.rs`).
+//! Both keep their best points in the same order (`top.rs`), so they agree point for point.
 
 mod batched;
 mod certificate;
