@@ -53,7 +53,8 @@
 mod architecture;
 pub mod backend;
 pub mod bootstrap;
-#[allow(missing_docs)]
+// The command line's doc comments are its help text, written for a terminal (`h[i]`, not links).
+#[allow(missing_docs, rustdoc::broken_intra_doc_links)]
 pub mod cli;
 pub mod data;
 pub mod error;

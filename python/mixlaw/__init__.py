@@ -592,19 +592,24 @@ def bootstrap(
     continues one. Further keywords are ``mixlaw bootstrap``'s flags (``level``,
     ``optimum_at``, ``target``, the column and fit settings).
     """
-    points = None
-    if at is not None:
-        items = [at] if isinstance(at, str) else list(at)
-        if items and not isinstance(items[0], str) and not isinstance(items[0], (list, tuple, np.ndarray)):
-            items = [items]
-        points = [p if isinstance(p, str) else ",".join(_text(v) for v in p) for p in items]
     args = _flags(dict(_law(law, formula), replicates=replicates, starts=starts, resample=resample,
-                       at=points, seed=seed, shard=shard,
+                       at=_points(at), seed=seed, shard=shard,
                        out=os.fspath(out) if out is not None else None, resume=resume,
                        force=force, **_bounds(settings)))
     study, summary, _backend, notes = _run(_native.bootstrap, progress, "bootstrap", _table(data), args)
     _tell(notes)
     return Study(study, summary)
+
+
+def _points(at: Union[None, str, Sequence[Any]]) -> Optional[List[str]]:
+    """``at`` as ``--at`` flags: a string ``"N,D[,h...]"``, a sequence of numbers, or a list of
+    either."""
+    if at is None:
+        return None
+    items = [at] if isinstance(at, str) else list(at)
+    if items and not isinstance(items[0], (str, list, tuple, np.ndarray)):
+        items = [items]
+    return [p if isinstance(p, str) else ",".join(_text(v) for v in p) for p in items]
 
 
 def merge(
@@ -615,6 +620,7 @@ def merge(
 ) -> Study:
     """Merge the study files of a sharded bootstrap (every shard once, each complete) into one
     study; with ``out``, write the merged study file (``level``, ``at`` summarise it)."""
+    settings["at"] = _points(settings.get("at"))
     study, summary = _call(_native.merge, [os.fspath(p) for p in paths],
                            os.fspath(out) if out is not None else None, force, _flags(settings))
     return Study(study, summary)

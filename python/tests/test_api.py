@@ -149,6 +149,8 @@ def test_merged_shards_equal_the_whole_study(tmp_path):
         mixlaw.bootstrap(EXAMPLE, shard=f"{i}/2", out=path, **common)
     merged = mixlaw.merge(shards, out=tmp_path / "merged.jsonl")
     assert merged.summary_report == whole.summary_report
+    at = mixlaw.merge(shards, at=(1e9, 2e10, 0.5, 0.2, 0.3), level=0.9)
+    assert len(at.predictions) == 1 and at.level == 0.9
     assert (tmp_path / "merged.jsonl").read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 

@@ -4,14 +4,14 @@
 //!
 //! # The pipeline
 //!
-//! * [`parse`]: text → syntax tree, with spans for errors that point at the fault.
-//! * `build` (here): syntax tree → typed expression [`graph`], resolving every name to a
+//! * `parse`: text → syntax tree, with spans for errors that point at the fault.
+//! * `build` (here): syntax tree → typed expression `graph`, resolving every name to a
 //!   declared parameter (a scalar, or a per-domain family `C[i]`) or an input (`N`, `D`, `h[i]`).
 //!   In a law file an undeclared name is an error; in an inline `--formula` it becomes a
 //!   parameter with the default bounds of its role ([`Decl::inline`]).
-//! * [`graph::Graph::adjoints`]: the derivative in reverse mode, as more nodes of the same graph,
+//! * `graph::Graph::adjoints`: the derivative in reverse mode, as more nodes of the same graph,
 //!   so `∂L/∂p` and `∂L/∂h_i` share subexpressions with the value.
-//! * [`program`]: the graph compiled to a register program run over blocks of rows, and `wgsl`:
+//! * `program`: the graph compiled to a register program run over blocks of rows, and `wgsl`:
 //!   the same graph as a WGSL function for the objective kernel.
 //!
 //! A compiled formula is a [`Family`] like the hand-written laws, so every command (fit, predict,
