@@ -142,7 +142,7 @@ impl OptimizeSettings {
         prepare(&fit, law, self).map(|_| ())
     }
 
-    /// For a search of more than [`size::QUIET`] lattice points, a line saying how many and
+    /// For a search of more than 1e8 lattice points, a line saying how many and
     /// about how long they take (timed on a small lattice of the same laws); errors as
     /// [`OptimizeSettings::check`].
     pub fn lattice_notice(&self, fit: &FitFile, law: &Law) -> Result<Option<String>> {
