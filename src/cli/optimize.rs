@@ -7,7 +7,9 @@ use clap::Args;
 use crate::data::Table;
 use crate::fit::FitFile;
 use crate::law::Law;
-use crate::mixture::{Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting};
+use crate::mixture::{
+    Certificate, Constraints, OptimizeSettings, Optimum, Scale, Solution, Weighting,
+};
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
@@ -57,6 +59,9 @@ pub struct MixtureArgs {
     /// Best lattice points refined by mirror descent, per target.
     #[arg(long, default_value_t = 4)]
     top: usize,
+    /// Sweep a lattice of more than 1e10 points (all sweeps together) rather than refuse it.
+    #[arg(long)]
+    large_lattice: bool,
     /// Where the lattice sweep's predictions run; the refinement is always f64 on the CPU.
     #[arg(long, value_enum, default_value = "auto")]
     backend: super::BackendArg,
@@ -76,6 +81,7 @@ impl MixtureArgs {
             },
             resolution: self.resolution,
             top: self.top,
+            large_lattice: self.large_lattice,
         })
     }
 
@@ -167,6 +173,7 @@ struct SolutionJson<'a> {
     lattice_loss: f64,
     lattice_gap: f64,
     on_bounds: Vec<&'a str>,
+    certificate: &'a Certificate,
 }
 
 fn named(
@@ -217,6 +224,10 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         optimum.resolution
     );
     print!("{}", t.render());
+    println!();
+    for s in &solutions {
+        println!("{}", certificate_line(s));
+    }
     Ok(())
 }
 
@@ -247,6 +258,9 @@ pub fn compute(
         settings
             .weightings
             .extend(Weighting::read(&Table::read(path)?, file)?);
+    }
+    if let Some(line) = settings.lattice_notice(file, law)? {
+        tell(line);
     }
     crate::optimize(file, law, &settings, backend.as_ref())
 }
@@ -333,5 +347,21 @@ fn to_json<'a>(file: &'a FitFile, s: &'a Solution) -> SolutionJson<'a> {
         lattice_loss: s.lattice_loss,
         lattice_gap: s.lattice_loss - s.loss,
         on_bounds: bound_names(s, &file.domains),
+        certificate: &s.certificate,
+    }
+}
+
+/// The certificate as a line below the table.
+fn certificate_line(s: &Solution) -> String {
+    match (&s.certificate.gap, &s.certificate.why) {
+        (Some(gap), _) => format!(
+            "{}: convex; the loss is within {gap:.1e} of the minimum (duality gap)",
+            s.target
+        ),
+        (None, why) => format!(
+            "{}: not certified ({}); the lattice guards against local minima",
+            s.target,
+            why.as_deref().unwrap_or("not convex")
+        ),
     }
 }

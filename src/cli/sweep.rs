@@ -47,6 +47,9 @@ pub fn compute(
     settings.check_fixed_scale()?;
     settings.check(file, law)?;
     let backend = m.backend(law, tell)?;
+    if let Some(line) = settings.lattice_notice(file, law)? {
+        tell(line);
+    }
     crate::sweep(file, law, &settings, backend.as_ref())
 }
 

@@ -2,6 +2,7 @@
 //! so the optimal mixture does not depend on N or D.
 
 use super::chinchilla::{scale_eval, scale_params, scale_rows_inline, scale_start};
+use super::separable::{power_term, Separable};
 use super::{guarded_exp, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
 use crate::vmath;
@@ -119,6 +120,34 @@ fn additive_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut 
     }
 }
 
+/// The additive law at one scale: `base + 1/S`, `S = Σ C_i h_i^γ_i`, `base` the scale terms.
+struct AdditiveSums {
+    c: Vec<f64>,
+    g: Vec<f64>,
+    base: f64,
+}
+
+/// `base + 1/S` over a run of sums (a loop that vectorises; `eval` adds in the same order).
+#[inline(always)]
+fn reciprocal_plus(base: f64, s: &[f64], out: &mut [f64]) {
+    for (o, s) in out.iter_mut().zip(s) {
+        *o = base + 1.0 / s;
+    }
+}
+
+impl Separable for AdditiveSums {
+    fn sums(&self) -> usize {
+        1
+    }
+    fn term(&self, _q: usize, i: usize, h: f64) -> f64 {
+        power_term(self.c[i], self.g[i], h)
+    }
+    fn outer(&self, sums: &[f64], _stride: usize, out: &mut [f64]) {
+        let (base, s) = (self.base, &sums[..out.len()]);
+        vmath::wide!(reciprocal_plus; base: f64, s: &[f64], out: &mut [f64] => ())
+    }
+}
+
 impl Family for Additive {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = scale_params();
@@ -154,5 +183,33 @@ impl Family for Additive {
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
         mixture_grad_h(&p[5..5 + k], &p[5 + k..5 + 2 * k], x, dh);
+    }
+    /// `S = Σ C_i h_i^γ_i` is concave and positive where every `C_i > 0` and `0 < γ_i ≤ 1`, and
+    /// `1/S` is then convex (a convex decreasing function of a concave one); the scale terms
+    /// do not depend on `h`.
+    fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
+        let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
+        if let Some(i) = (0..k).find(|&i| c[i].is_nan() || c[i] <= 0.0) {
+            return Err(format!(
+                "C of domain {} is {} (convex needs every C_i > 0)",
+                i + 1,
+                c[i]
+            ));
+        }
+        if let Some(i) = (0..k).find(|&i| !(0.0..=1.0).contains(&g[i]) || g[i] == 0.0) {
+            return Err(format!(
+                "gamma of domain {} is {} (convex needs every 0 < gamma_i <= 1)",
+                i + 1,
+                g[i]
+            ));
+        }
+        Ok(())
+    }
+    fn separable(&self, p: &[f64], k: usize, ln_n: f64, ln_d: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(AdditiveSums {
+            c: p[5..5 + k].to_vec(),
+            g: p[5 + k..5 + 2 * k].to_vec(),
+            base: scale_eval(p, ln_n, ln_d, None),
+        }))
     }
 }

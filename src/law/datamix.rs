@@ -3,10 +3,30 @@
 //! model size and token count. 2+k parameters. With Σ h_i = 1, C·e^−t and γ_i + t (all i) give
 //! the same loss for every t: a flat direction, like the linear law's intercept.
 
+use super::separable::Separable;
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct DataMix;
+
+/// The law from its one sum `z = Σ γ_i h_i`: `E + C·e^z`.
+struct DataMixSums {
+    p: Vec<f64>,
+}
+
+impl Separable for DataMixSums {
+    fn sums(&self) -> usize {
+        1
+    }
+    fn term(&self, _q: usize, i: usize, h: f64) -> f64 {
+        self.p[2 + i] * h
+    }
+    fn outer(&self, sums: &[f64], _stride: usize, out: &mut [f64]) {
+        for (o, z) in out.iter_mut().zip(sums) {
+            *o = self.p[0] + self.p[1] * z.exp();
+        }
+    }
+}
 
 impl Family for DataMix {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
@@ -46,6 +66,16 @@ impl Family for DataMix {
         for i in 0..k {
             dh[i] = cez * g[i];
         }
+    }
+    /// `C·e^z` with `z` affine in `h` is convex for `C ≥ 0`.
+    fn convex_in_h(&self, p: &[f64], _k: usize) -> Result<(), String> {
+        match p[1] >= 0.0 {
+            true => Ok(()),
+            false => Err(format!("C is {} (convex needs C >= 0)", p[1])),
+        }
+    }
+    fn separable(&self, p: &[f64], _k: usize, _: f64, _: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(DataMixSums { p: p.to_vec() }))
     }
 }
 

@@ -4,7 +4,9 @@
 //! `β_h = (Σ Cβ_i h_i)^γβ`. 5+6k parameters.
 
 use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
+use super::guarded_pow;
 use super::joint::pow_sum;
+use super::separable::{power_term, Separable};
 use super::{per_domain, Family, ParamSpec, Point, MAX_DOMAINS};
 use crate::rng::Rng;
 
@@ -50,6 +52,43 @@ pub(super) fn from_joint(p: &[f64], k: usize) -> Vec<f64> {
     x.extend(std::iter::repeat_n(beta, k));
     x.push(1.0);
     x
+}
+
+/// The full law at one scale, from the sums `S = Σ C_i h_i^γ_i` and the four linear sums of
+/// `A_h`, `B_h`, `α_h`, `β_h`.
+struct FullSums {
+    p: Vec<f64>,
+    k: usize,
+    ln_n: f64,
+    ln_d: f64,
+}
+
+impl Separable for FullSums {
+    fn sums(&self) -> usize {
+        5
+    }
+    fn term(&self, q: usize, i: usize, h: f64) -> f64 {
+        let (p, l) = (&self.p, layout(self.k));
+        match q {
+            0 => power_term(p[l.c + i], p[l.g + i], h),
+            1 => p[l.ca + i] * h,
+            2 => p[l.cb + i] * h,
+            3 => p[l.cal + i] * h,
+            _ => p[l.cbe + i] * h,
+        }
+    }
+    fn outer(&self, sums: &[f64], stride: usize, out: &mut [f64]) {
+        let (p, l) = (&self.p, layout(self.k));
+        for (c, o) in out.iter_mut().enumerate() {
+            let u = |q: usize| sums[q * stride + c];
+            let a_h = guarded_pow(u(1), p[l.ga]).0;
+            let b_h = guarded_pow(u(2), p[l.gb]).0;
+            let al_h = guarded_pow(u(3), p[l.gal]).0;
+            let be_h = guarded_pow(u(4), p[l.gbe]).0;
+            let (nn, dd) = ((-al_h * self.ln_n).exp(), (-be_h * self.ln_d).exp());
+            *o = p[0] + 1.0 / u(0) + a_h * nn + b_h * dd;
+        }
+    }
 }
 
 impl Family for Full {
@@ -140,6 +179,14 @@ impl Family for Full {
                 + dl_dal * al_h.dw_du * cal[i]
                 + dl_dbe * be_h.dw_du * cbe[i];
         }
+    }
+    fn separable(&self, p: &[f64], k: usize, ln_n: f64, ln_d: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(FullSums {
+            p: p.to_vec(),
+            k,
+            ln_n,
+            ln_d,
+        }))
     }
 }
 

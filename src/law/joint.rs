@@ -4,6 +4,7 @@
 //! CA_i = A and CB_i = B it is the additive law on the simplex.
 
 use super::additive::{mixture_columns, mixture_grad, mixture_grad_h, mixture_sum};
+use super::separable::{power_term, Separable};
 use super::MAX_DOMAINS;
 use super::{guarded_exp, guarded_pow, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
@@ -117,6 +118,38 @@ fn joint_rows(p: &[f64], x: &Points, pred: &mut [f64], mut grad: Option<&mut [f6
     }
 }
 
+/// The joint law at one scale: `E + 1/S + (U_A)^γA·N^−α + (U_B)^γB·D^−β` from the sums
+/// `S = Σ C_i h_i^γ_i`, `U_A = Σ CA_i h_i`, `U_B = Σ CB_i h_i`.
+struct JointSums {
+    p: Vec<f64>,
+    k: usize,
+    nn: f64,
+    dd: f64,
+}
+
+impl Separable for JointSums {
+    fn sums(&self) -> usize {
+        3
+    }
+    fn term(&self, q: usize, i: usize, h: f64) -> f64 {
+        let (p, l) = (&self.p, layout(self.k));
+        match q {
+            0 => power_term(p[l.c + i], p[l.g + i], h),
+            1 => p[l.ca + i] * h,
+            _ => p[l.cb + i] * h,
+        }
+    }
+    fn outer(&self, sums: &[f64], stride: usize, out: &mut [f64]) {
+        let l = layout(self.k);
+        let (e, ga, gb) = (self.p[0], self.p[l.ga], self.p[l.gb]);
+        for (c, o) in out.iter_mut().enumerate() {
+            let (s, ua, ub) = (sums[c], sums[stride + c], sums[2 * stride + c]);
+            let (wa, wb) = (guarded_pow(ua, ga).0, guarded_pow(ub, gb).0);
+            *o = e + 1.0 / s + wa * self.nn + wb * self.dd;
+        }
+    }
+}
+
 impl Family for Joint {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         let mut v = vec![
@@ -190,6 +223,14 @@ impl Family for Joint {
         for i in 0..k {
             dh[i] += a_h.dw_du * ca[i] * nn + b_h.dw_du * cb[i] * dd;
         }
+    }
+    fn separable(&self, p: &[f64], k: usize, ln_n: f64, ln_d: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(JointSums {
+            p: p.to_vec(),
+            k,
+            nn: (-p[1] * ln_n).exp(),
+            dd: (-p[2] * ln_d).exp(),
+        }))
     }
 }
 

@@ -3,10 +3,30 @@
 //! is not identified: E + t and C_i − t (all i) give the same loss for every t, a flat direction
 //! that the fit report will show (only E + C_i is determined).
 
+use super::separable::Separable;
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct Linear;
+
+/// The law from its one sum `U = Σ C_i h_i`: `E + U`.
+struct LinearSums {
+    p: Vec<f64>,
+}
+
+impl Separable for LinearSums {
+    fn sums(&self) -> usize {
+        1
+    }
+    fn term(&self, _q: usize, i: usize, h: f64) -> f64 {
+        self.p[1 + i] * h
+    }
+    fn outer(&self, sums: &[f64], _stride: usize, out: &mut [f64]) {
+        for (o, u) in out.iter_mut().zip(sums) {
+            *o = self.p[0] + u;
+        }
+    }
+}
 
 impl Family for Linear {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
@@ -30,6 +50,13 @@ impl Family for Linear {
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         let k = x.h.len();
         dh[..k].copy_from_slice(&p[1..1 + k]);
+    }
+    /// Affine in `h`, so convex whatever the `C_i`.
+    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+        Ok(())
+    }
+    fn separable(&self, p: &[f64], _k: usize, _: f64, _: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(LinearSums { p: p.to_vec() }))
     }
 }
 

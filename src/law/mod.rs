@@ -40,6 +40,7 @@ mod full;
 mod joint;
 mod linear;
 pub mod registry;
+pub mod separable;
 mod simple;
 
 use std::sync::Arc;
@@ -260,6 +261,24 @@ pub trait Family: Send + Sync {
     /// The law's gradient with respect to the mixture, `∂L/∂h_i`, written into `dh`.
     /// Used by mixture optimisation.
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]);
+    /// The law at `ln N`, `ln D` (fit units) over `k` domains as sums of per-domain terms, if
+    /// its mixture enters that way ([`separable`]); `None` (the default) leaves the mixture
+    /// search to evaluate the law point by point.
+    fn separable(
+        &self,
+        _p: &[f64],
+        _k: usize,
+        _ln_n: f64,
+        _ln_d: f64,
+    ) -> Option<Box<dyn separable::Separable>> {
+        None
+    }
+    /// `Ok` if the law with parameters `p` over `k` domains is convex in `h` on the simplex at
+    /// every scale (so that a stationary point of the mixture search is the minimum and a
+    /// duality gap bounds its distance to it); else why not.
+    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+        Err("not known to be convex in h".into())
+    }
 }
 
 /// How starting points are drawn.
@@ -458,6 +477,20 @@ impl Law {
     /// See [`Family::grad_h`].
     pub fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {
         self.0.family.grad_h(p, x, dh)
+    }
+    /// See [`Family::convex_in_h`].
+    pub fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
+        self.0.family.convex_in_h(p, k)
+    }
+    /// See [`Family::separable`].
+    pub fn separable(
+        &self,
+        p: &[f64],
+        k: usize,
+        ln_n: f64,
+        ln_d: f64,
+    ) -> Option<Box<dyn separable::Separable>> {
+        self.0.family.separable(p, k, ln_n, ln_d)
     }
 }
 

@@ -3,11 +3,34 @@
 //! the last two terms; this is the intended form). 6+k parameters.
 
 use super::chinchilla::{scale_eval, scale_params, scale_start};
+use super::guarded_pow;
 use super::joint::pow_sum;
+use super::separable::Separable;
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
 pub struct Simple;
+
+/// The simple law at one scale: `base + U^γ`, `U = Σ C_i h_i`, `base` the scale terms.
+struct SimpleSums {
+    c: Vec<f64>,
+    g: f64,
+    base: f64,
+}
+
+impl Separable for SimpleSums {
+    fn sums(&self) -> usize {
+        1
+    }
+    fn term(&self, _q: usize, i: usize, h: f64) -> f64 {
+        self.c[i] * h
+    }
+    fn outer(&self, sums: &[f64], _stride: usize, out: &mut [f64]) {
+        for (o, u) in out.iter_mut().zip(sums) {
+            *o = self.base + guarded_pow(*u, self.g).0;
+        }
+    }
+}
 
 impl Family for Simple {
     fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
@@ -46,6 +69,13 @@ impl Family for Simple {
         for i in 0..k {
             dh[i] = m.dw_du * c[i];
         }
+    }
+    fn separable(&self, p: &[f64], k: usize, ln_n: f64, ln_d: f64) -> Option<Box<dyn Separable>> {
+        Some(Box::new(SimpleSums {
+            c: p[5..5 + k].to_vec(),
+            g: p[5 + k],
+            base: scale_eval(p, ln_n, ln_d, None),
+        }))
     }
 }
 

@@ -2,7 +2,9 @@
 //! laws), where to solve (a scale, a grid of scales, or a compute budget), what to minimise and
 //! under which limits.
 
-use super::{at_flops, minimize, Bounds, Constraints, Laws, Search, Solution, Weighting};
+use super::{
+    at_flops, flops, minimize, size, Bounds, Constraints, Laws, Search, Solution, Weighting,
+};
 use crate::backend::Backend;
 use crate::fit::FitFile;
 use crate::law::Law;
@@ -51,6 +53,9 @@ pub struct OptimizeSettings {
     pub resolution: usize,
     /// Best lattice points refined by mirror descent, per weighting.
     pub top: usize,
+    /// Sweep a lattice of more than [`size::LIMIT`] points (all sweeps together) rather than
+    /// refuse it.
+    pub large_lattice: bool,
 }
 
 /// An optimum at one scale.
@@ -81,14 +86,14 @@ pub struct Optimum {
     pub solutions: Vec<Placed>,
 }
 
-/// The laws at the scale to begin with, the boxes on the weights and the search: what every
-/// solve needs, checked in the order a user fixes them (scale, law, limits, search). `fit` is
-/// one group's ([`FitFile::select_group`]).
+/// The laws at the scale to begin with, the boxes on the weights, the search and the lattice
+/// points it will visit: what every solve needs, checked in the order a user fixes them (scale,
+/// law, limits, search, its size). `fit` is one group's ([`FitFile::select_group`]).
 fn prepare(
     fit: &FitFile,
     law: &Law,
     settings: &OptimizeSettings,
-) -> Result<(Laws, Bounds, Search)> {
+) -> Result<(Laws, Bounds, Search, u128)> {
     // A NaN fails `> 0`, an infinite value passes, as the flags always took them.
     let positive = |v: f64| v > 0.0;
     let (n, d) = match &settings.scale {
@@ -115,7 +120,16 @@ fn prepare(
         top: settings.top,
         max_iter: 100_000,
     };
-    Ok((laws, bounds, search))
+    bounds.check(&fit.domains)?;
+    let sweeps = match &settings.scale {
+        Scale::At { .. } => 1,
+        Scale::Grid { n_grid, d_grid, .. } => {
+            n_grid.len().max(1) as u128 * d_grid.len().max(1) as u128
+        }
+        Scale::Flops(_) => flops::sweeps() * settings.weightings.len().max(1) as u128,
+    };
+    let points = size::check(&bounds, search.resolution, sweeps, settings.large_lattice)?;
+    Ok((laws, bounds, search, points))
 }
 
 impl OptimizeSettings {
@@ -126,6 +140,19 @@ impl OptimizeSettings {
     pub fn check(&self, fit: &FitFile, law: &Law) -> Result<()> {
         let fit = fit.select_group(self.group.as_deref())?;
         prepare(&fit, law, self).map(|_| ())
+    }
+
+    /// For a search of more than 1e8 lattice points, a line saying how many and
+    /// about how long they take (timed on a small lattice of the same laws); errors as
+    /// [`OptimizeSettings::check`].
+    pub fn lattice_notice(&self, fit: &FitFile, law: &Law) -> Result<Option<String>> {
+        let fit = &fit.select_group(self.group.as_deref())?;
+        let (laws, _, _, points) = prepare(fit, law, self)?;
+        let weightings = match self.weightings.is_empty() {
+            true => vec![Weighting::avg(fit)],
+            false => self.weightings.clone(),
+        };
+        Ok(size::notice(&laws, &weightings, points))
     }
 
     /// An error for a compute budget, which [`sweep`] does not take.
@@ -148,7 +175,7 @@ pub fn optimize(
     backend: &dyn Backend,
 ) -> Result<Optimum> {
     let fit = &fit.select_group(settings.group.as_deref())?;
-    let (mut laws, bounds, search) = prepare(fit, law, settings)?;
+    let (mut laws, bounds, search, _) = prepare(fit, law, settings)?;
     let weightings = if settings.weightings.is_empty() {
         vec![Weighting::avg(fit)]
     } else {

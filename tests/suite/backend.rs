@@ -784,7 +784,9 @@ fn optimize_matches_cpu(backend: &dyn Backend) {
 }
 
 /// The same at 20 domains (45 parameters) on a lattice of resolution 3; on the GPU (a device of
-/// its own) the sweep built and ran size class (72, 32) rather than falling back to the CPU.
+/// its own) the point-by-point sweep (the route of laws without a separable form; built-in laws
+/// take the separable sweep on the CPU) built and ran size class (72, 32) rather than falling
+/// back to the CPU.
 fn optimize_beyond_16_domains_matches_cpu(backend: &impl Subject) {
     optimize_matches_cpu_at(backend, 20, 3);
     if let Some(built) = backend.classes() {
@@ -832,6 +834,19 @@ fn optimize_matches_cpu_at(backend: &dyn Backend, k: usize, r: usize) {
     };
     let cpu = minimize(&laws, &weightings, &Bounds::free(k), &s, &Cpu).unwrap();
     let got = minimize(&laws, &weightings, &Bounds::free(k), &s, backend).unwrap();
+    // The point-by-point sweep on `backend` (f32 on the GPU) finds lattice bests as good as the
+    // separable sweep's, to f32 rounding of near-ties.
+    let exact = mixlaw::mixture::lattice_best(&laws, &weightings, &Bounds::free(k), &s, &Cpu);
+    let swept =
+        mixlaw::mixture::lattice_best_batched(&laws, &weightings, &Bounds::free(k), &s, backend);
+    for (a, b) in exact.iter().zip(&swept) {
+        assert!(
+            (a[0].0 - b[0].0).abs() <= 1e-6 * a[0].0.abs(),
+            "{} vs {}",
+            a[0].0,
+            b[0].0
+        );
+    }
     assert_eq!(cpu.len(), 3);
     assert_eq!(got.len(), 3);
     for (a, b) in cpu.iter().zip(&got) {

@@ -315,6 +315,39 @@ fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("infeasible"));
 
+    // A lattice over the limit (C(200,002, 2) ≈ 2e10 points) is refused with one that fits, unless
+    // asked to go on; one above 1e8 points says how many and how long.
+    let at = [
+        "optimize",
+        "--fit",
+        f,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--resolution",
+    ];
+    let huge = mixlaw(&[&at[..], &["200000"]].concat());
+    assert_eq!(huge.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&huge.stderr);
+    assert!(
+        msg.contains("2.000e10 points") && msg.contains("--large-lattice"),
+        "{msg}"
+    );
+    let fits = mixlaw::mixture::LATTICE_LIMIT;
+    let r = (1..200_000u128)
+        .rev()
+        .find(|r| (r + 2) * (r + 1) / 2 <= fits)
+        .unwrap();
+    assert!(msg.contains(&format!("--resolution {r} fits")), "{msg}");
+    let big = mixlaw(&[&at[..], &["15000"]].concat());
+    assert!(big.status.success());
+    let msg = String::from_utf8_lossy(&big.stderr);
+    assert!(
+        msg.contains("note: sweeping 1.125e8 lattice points; about"),
+        "{msg}"
+    );
+
     let csv = mixlaw_ok(&["sweep", "--fit", f, "--n", "1e9", "--d", "2e10"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "header, the one target, avg:\n{csv}");

@@ -9,6 +9,7 @@
 //! * `cli`: the commands end to end on the bundled example;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
+//! * `lattice`: the separable lattice sweep against brute force on every law;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `recovery`: synthetic tables fitted back to the parameters that made them;
 //! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
@@ -27,6 +28,7 @@ mod bootstrap;
 mod cli;
 mod formula;
 mod golden;
+mod lattice;
 mod losses;
 mod peers;
 mod recovery;

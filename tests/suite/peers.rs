@@ -121,3 +121,54 @@ fn additive_law_on_the_paper_split_is_no_worse_than_scipy() {
 fn joint_law_on_the_paper_split_is_no_worse_than_scipy() {
     paper_split("joint", "mixture_joint_paper_llm_s20.jsonl", "20");
 }
+
+/// The numpy lattice sweep's best points on the paper's additive fit (8 targets, 7 domains, the
+/// golden fit file) at r = 20: the separable sweep finds the same lattice point for the average
+/// and for every target, with the same loss to the rounding of numpy's different order of sums.
+#[test]
+fn lattice_best_on_the_paper_fit_matches_the_numpy_sweep() {
+    use mixlaw::backend::Cpu;
+    use mixlaw::fit::FitFile;
+    use mixlaw::mixture::{lattice_best, Bounds, Laws, Search, Weighting};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/golden/fit_additive_slimpajama.json");
+    // The golden file has its run-dependent keys scrubbed: put placeholders back.
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    v["mixlaw"] = "golden".into();
+    v["backend"] = "golden".into();
+    v["wall_s"] = 0.0.into();
+    for t in v["targets"].as_array_mut().unwrap() {
+        t["wall_s"] = 0.0.into();
+    }
+    let (fit, law) = FitFile::parse(&v.to_string(), &path).unwrap();
+    let laws = Laws::new(&fit, &law, 7e9, 1.5e11).unwrap();
+    let ws = Weighting::each_and_avg(&fit);
+    let s = Search {
+        resolution: 20,
+        top: 1,
+        max_iter: 0,
+    };
+    let best = lattice_best(&laws, &ws, &Bounds::free(7), &s, &Cpu);
+    let peer: Value =
+        serde_json::from_str(&peer_fixture("numpy_sweep_additive_paper_r20.json")).unwrap();
+    assert_eq!(peer["candidates"], 230_230);
+    for (w, b) in ws.iter().zip(&best) {
+        let p = match w.name.as_str() {
+            "avg" => &peer["avg"],
+            name => &peer["per_target"][name],
+        };
+        let h: Vec<f64> = fit
+            .domains
+            .iter()
+            .map(|d| p["h"][d].as_f64().unwrap())
+            .collect();
+        let loss = p["loss"].as_f64().unwrap();
+        assert_eq!(b[0].1, h, "{}", w.name);
+        assert!(
+            (b[0].0 - loss).abs() <= 1e-14 * loss,
+            "{}: {} vs {loss}",
+            w.name,
+            b[0].0
+        );
+    }
+}
