@@ -14,7 +14,7 @@ use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
 /// canonical order.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Study {
     /// Law, settings, data digest, shard and the full-data fits.
     pub header: Header,

@@ -35,11 +35,11 @@ pub struct MixtureArgs {
     /// when the fit has several groups.
     #[arg(long, value_name = "VALUE")]
     group: Option<String>,
-    /// Model size N in parameters.
-    #[arg(long, required_unless_present = "flops")]
+    /// Model size N in parameters (with --d, unless --flops).
+    #[arg(long)]
     n: Option<f64>,
-    /// Training tokens D.
-    #[arg(long, required_unless_present = "flops")]
+    /// Training tokens D (with --n, unless --flops).
+    #[arg(long)]
     d: Option<f64>,
     /// A compute budget C in FLOP: choose N (with D = C/(6N)) and h together.
     #[arg(long, conflicts_with_all = ["n", "d"])]
@@ -85,14 +85,19 @@ impl MixtureArgs {
         })
     }
 
-    /// The scale `--n`/`--d` or `--flops` give.
-    pub fn scale(&self) -> Scale {
+    /// Whether a scale was given (`--n`, `--d` or `--flops`): a report optimises only then.
+    pub fn given(&self) -> bool {
+        self.n.is_some() || self.d.is_some() || self.flops.is_some()
+    }
+
+    /// The scale `--n` and `--d`, or `--flops`, give.
+    pub fn scale(&self) -> Result<Scale> {
         match (self.n, self.d, self.flops) {
-            (_, _, Some(c)) => Scale::Flops(c),
-            (n, d, None) => Scale::At {
-                n: n.unwrap_or(f64::NAN),
-                d: d.unwrap_or(f64::NAN),
-            },
+            (_, _, Some(c)) => Ok(Scale::Flops(c)),
+            (Some(n), Some(d), None) => Ok(Scale::At { n, d }),
+            _ => Err(Error::usage(
+                "give the scale to optimise at: --n and --d, or --flops",
+            )),
         }
     }
 
@@ -239,7 +244,7 @@ pub fn compute(
     goals: &GoalArgs,
     tell: &mut dyn FnMut(String),
 ) -> Result<Optimum> {
-    let scale = match m.scale() {
+    let scale = match m.scale()? {
         Scale::At { n, d } if !goals.n_grid.is_empty() || !goals.d_grid.is_empty() => Scale::Grid {
             n,
             d,

@@ -1,6 +1,6 @@
 //! `mixlaw report` and `mixlaw plot`: the HTML report of a fit, and single figures.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -38,7 +38,7 @@ pub struct SourceArgs {
     /// Optimise the mixture (the flags of `optimize`: --n, --d or --flops, --target, --min, ...)
     /// and draw it.
     #[command(flatten)]
-    pub mixture: Option<MixtureArgs>,
+    pub mixture: MixtureArgs,
     /// The goal of the optimum: a fitted target, or `avg` for their mean (repeatable)
     /// [default: avg].
     #[arg(long = "goal", value_name = "TARGET|avg")]
@@ -59,14 +59,27 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// Read the sources `args` name for `file`, its table given by `read` when there is one.
+    /// Read the sources `args` name for `file`: its table given by `read` when there is one
+    /// (`--table`, or a front end's columns), the study `study` (else `--study`'s file).
     pub fn read(
         file: &FitFile,
         law: &Law,
         args: &SourceArgs,
         read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+        study: Option<Study>,
         tell: &mut dyn FnMut(String),
     ) -> Result<Sources> {
+        let from_path = |t: &PathBuf| {
+            let t = t.clone();
+            move |spec: &DataSpec| -> Result<Table> {
+                spec.check()?;
+                Table::read(&t)
+            }
+        };
+        let by_path = args.table.as_ref().map(from_path);
+        let read = read.or(by_path
+            .as_ref()
+            .map(|r| r as &dyn Fn(&DataSpec) -> Result<Table>));
         crate::bootstrap::check_level(args.level)?;
         let table = match read {
             Some(read) => {
@@ -83,7 +96,7 @@ impl Sources {
             None => None,
         };
         let optimum = match &args.mixture {
-            Some(m) => {
+            m if m.given() => {
                 let goals = GoalArgs {
                     n_grid: args.n_grid.clone(),
                     d_grid: args.d_grid.clone(),
@@ -92,17 +105,23 @@ impl Sources {
                 };
                 Some(super::optimize::compute(file, law, m, &goals, tell)?)
             }
-            None => None,
+            _ => None,
         };
-        let study = match &args.study {
-            Some(path) => {
+        let study = match (study, &args.study) {
+            (Some(s), _) => Some(s),
+            (None, Some(path)) => {
                 let f = StudyFile::read(path)?;
-                let study = Study {
+                Some(Study {
                     header: f.header,
                     records: f.records,
-                };
-                let summary = study.summarise(args.level, &[])?;
-                Some((study, summary))
+                })
+            }
+            (None, None) => None,
+        };
+        let study = match study {
+            Some(s) => {
+                let summary = s.summarise(args.level, &[])?;
+                Some((s, summary))
             }
             None => None,
         };
@@ -154,38 +173,31 @@ pub fn run(c: ReportCmd) -> Result<()> {
         &file,
         &law,
         &c.sources,
+        None,
+        None,
         c.title.as_deref(),
-        &c.fit,
+        &c.fit.display().to_string(),
         &mut |line| eprintln!("{line}"),
     )?;
     crate::report::write_atomic(&c.out, html.as_bytes(), c.force)
 }
 
-/// The report of the fit file `path` as HTML.
+/// The report of `file` (called `name` in its default title) as HTML, with the table `read`
+/// gives and the study `study` besides what `sources` names.
+#[allow(clippy::too_many_arguments)]
 pub fn html(
     file: &FitFile,
     law: &Law,
     sources: &SourceArgs,
+    read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+    study: Option<Study>,
     title: Option<&str>,
-    path: &Path,
+    name: &str,
     tell: &mut dyn FnMut(String),
 ) -> Result<String> {
-    let read = sources.table.as_ref().map(|t| {
-        move |spec: &DataSpec| -> Result<Table> {
-            spec.check()?;
-            Table::read(t)
-        }
-    });
-    let s = Sources::read(
-        file,
-        law,
-        sources,
-        read.as_ref()
-            .map(|r| r as &dyn Fn(&DataSpec) -> Result<Table>),
-        tell,
-    )?;
+    let s = Sources::read(file, law, sources, read, study, tell)?;
     let title = title.map_or_else(
-        || format!("mixlaw report: {} law, {}", file.law, path.display()),
+        || format!("mixlaw report: {} law, {name}", file.law),
         str::to_string,
     );
     plot::report(&s.inputs(file, law), &title)
@@ -236,6 +248,8 @@ pub fn run_plot(c: PlotCmd) -> Result<()> {
         &file,
         &law,
         &c.sources,
+        None,
+        None,
         c.kind,
         c.of.as_deref(),
         c.index,
@@ -246,12 +260,15 @@ pub fn run_plot(c: PlotCmd) -> Result<()> {
     crate::report::write_atomic(&c.out, &bytes, c.force)
 }
 
-/// One figure of `kind`, drawn: the one of target `of` and at `index` when there are several.
+/// One figure of `kind`, drawn: the one of target `of` and at `index` when there are several
+/// (the table `read` gives and the study `study` besides what `sources` names).
 #[allow(clippy::too_many_arguments)]
 pub fn figure(
     file: &FitFile,
     law: &Law,
     sources: &SourceArgs,
+    read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+    study: Option<Study>,
     kind: Kind,
     of: Option<&str>,
     index: Option<usize>,
@@ -259,20 +276,7 @@ pub fn figure(
     size: (u32, u32),
     tell: &mut dyn FnMut(String),
 ) -> Result<Vec<u8>> {
-    let read = sources.table.as_ref().map(|t| {
-        move |spec: &DataSpec| -> Result<Table> {
-            spec.check()?;
-            Table::read(t)
-        }
-    });
-    let s = Sources::read(
-        file,
-        law,
-        sources,
-        read.as_ref()
-            .map(|r| r as &dyn Fn(&DataSpec) -> Result<Table>),
-        tell,
-    )?;
+    let s = Sources::read(file, law, sources, read, study, tell)?;
     let mut figs = s.inputs(file, law).figures(kind);
     if figs.is_empty() {
         return Err(Error::usage(format!(

@@ -26,7 +26,7 @@ pub struct SweepCmd {
 }
 
 pub fn run(c: SweepCmd) -> Result<()> {
-    c.m.settings(c.m.scale())?.check_fixed_scale()?;
+    c.m.settings(c.m.scale()?)?.check_fixed_scale()?;
     let (file, law) = c.file.read()?;
     if let Some(out) = &c.out {
         report::check_writable(out, c.force)?;
@@ -43,7 +43,7 @@ pub fn compute(
     m: &MixtureArgs,
     tell: &mut dyn FnMut(String),
 ) -> Result<Optimum> {
-    let settings = m.settings(m.scale())?;
+    let settings = m.settings(m.scale()?)?;
     settings.check_fixed_scale()?;
     settings.check(file, law)?;
     let backend = m.backend(law, tell)?;

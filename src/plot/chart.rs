@@ -10,6 +10,7 @@
 use plotters::coord::Shift;
 use plotters::element::IntoDynElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::style::{self, Format};
 use crate::error::{Error, Result};
@@ -153,6 +154,8 @@ pub struct Chart {
     pub bare: bool,
     /// The layers, drawn in order.
     pub layers: Vec<Layer>,
+    /// Text placed at data coordinates (a ternary map's corners).
+    pub labels: Vec<(String, (f64, f64))>,
 }
 
 impl Chart {
@@ -167,6 +170,7 @@ impl Chart {
             categories: Vec::new(),
             bare: false,
             layers: Vec::new(),
+            labels: Vec::new(),
         }
     }
 
@@ -223,6 +227,10 @@ impl Chart {
                     _ => {}
                 }
             }
+        }
+        for (_, (x, y)) in &self.labels {
+            xs.push(self.x.to(*x));
+            ys.push(self.y.to(*y));
         }
         if let Some(c) = &self.cells {
             for p in c.polygons.iter().flatten() {
@@ -301,7 +309,7 @@ impl Chart {
                     Mark::Points => chart
                         .draw_series(
                             pts.iter()
-                                .map(|&p| Circle::new(p, 2, colour.mix(0.55).filled())),
+                                .map(|&p| Circle::new(p, 3, colour.mix(0.6).filled())),
                         )
                         .map_err(drawing)?,
                     Mark::Star => chart
@@ -379,6 +387,16 @@ impl Chart {
                     });
             }
         }
+        chart
+            .draw_series(self.labels.iter().map(|(text, (x, y))| {
+                Text::new(
+                    text.clone(),
+                    (self.x.to(*x), self.y.to(*y)),
+                    TextStyle::from((style::FONT, 14).into_font())
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
+                )
+            }))
+            .map_err(drawing)?;
         if legend {
             chart
                 .configure_series_labels()

@@ -11,6 +11,7 @@
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `lattice`: the separable lattice sweep against brute force on every law;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
+//! * `plots`: figures (the data each draws) and the HTML report, opened in a headless browser;
 //! * `recovery`: synthetic tables fitted back to the parameters that made them;
 //! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
 //!   long tables fitted per group (`--group-by`).
@@ -31,5 +32,6 @@ mod golden;
 mod lattice;
 mod losses;
 mod peers;
+mod plots;
 mod recovery;
 mod tables;
