@@ -53,6 +53,7 @@ __all__ = [
     "devices",
     "simulate",
     "EXACT_FLOATS",
+    "Figure",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -221,6 +222,53 @@ def _html_table(title: str, frames: Sequence[Tuple[str, pd.DataFrame]]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Figures.
+
+
+class Figure:
+    """One figure: shows inline in a notebook (SVG) and saves as SVG or PNG (rendered by the
+    engine, with its own embedded font)."""
+
+    def __init__(self, draw: Callable[[str, int, int], bytes], size: Tuple[int, int]) -> None:
+        self._draw = draw
+        self.size = size
+        self.svg: str = draw("svg", *size).decode()
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def png(self, size: Optional[Tuple[int, int]] = None) -> bytes:
+        """The figure as PNG bytes (at ``size`` pixels, default the figure's)."""
+        return self._draw("png", *(size or self.size))
+
+    def save(self, path: Union[str, "os.PathLike[str]"], force: bool = False) -> None:
+        """Write the figure to ``path`` (``.svg`` or ``.png``), atomically; an existing file only
+        with ``force=True``."""
+        path = os.fspath(path)
+        ext = os.path.splitext(path)[1].lower()
+        if ext == ".svg":
+            _call(_native.write, path, self.svg, force)
+        elif ext == ".png":
+            _call(_native.write_bytes, path, self.png(), force)
+        else:
+            raise InputError(f"{path}: a figure is written as .svg or .png")
+
+    def __repr__(self) -> str:
+        title = re.search(r"<text[^>]*>([^<]*)</text>", self.svg)
+        return f"<mixlaw.Figure {title.group(1) if title else ''!s}>"
+
+
+def _study_source(study: Any, settings: Dict[str, Any]) -> Optional[str]:
+    """A study for a figure: a ``Study`` (its JSON) or a study file's path (the ``study`` flag)."""
+    if study is None:
+        return None
+    if isinstance(study, Study):
+        return study._text
+    settings["study"] = os.fspath(study)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # Fits.
 
 
@@ -322,7 +370,9 @@ class Fit:
         )
         text, notes = _call(_native.optimize, self._text, args)
         _tell(notes)
-        return Mixture(json.loads(text), self.domains, self.targets)
+        flags = dict(n=n, d=d, goal=[target] if isinstance(target, str) else list(target), min=min,
+                     max=max, available=available, flops=flops, resolution=resolution, **settings)
+        return Mixture(json.loads(text), self.domains, self.targets, self, flags)
 
     def sweep(self, n: float, d: float, **settings: Any) -> pd.DataFrame:
         """The optimal mixture of every fitted target and of their average at ``n``, ``d``: a
@@ -336,6 +386,54 @@ class Fit:
         """Write the fit file (the CLI's format), atomically; an existing file only with
         ``force=True``."""
         _call(_native.write, os.fspath(path), self._text, force)
+
+    def plot(
+        self,
+        kind: str,
+        data: Optional[Data] = None,
+        study: Any = None,
+        of: Optional[str] = None,
+        index: Optional[int] = None,
+        size: Tuple[int, int] = (720, 480),
+        **settings: Any,
+    ) -> Figure:
+        """One figure of this fit, as ``mixlaw plot KIND`` draws it.
+
+        ``kind``: ``observed``, ``residuals``, ``scaling`` (need ``data``, a table), ``along``,
+        ``simplex``, ``optimum``, ``optimum-grid`` (need ``n`` and ``d``, or ``flops``; ``goal``,
+        ``min``, ``max``, ``n_grid``, ``d_grid``, ...), ``histograms``, ``alpha-beta`` (need
+        ``study``, a :class:`Study` or a study file). ``of`` picks a target and ``index`` one of
+        several figures of the kind.
+        """
+        text = _study_source(study, settings)
+        args = _flags(dict(of=of, index=index, **settings))
+        table = _table(data) if data is not None else None
+
+        def draw(fmt: str, w: int, h: int) -> bytes:
+            out, notes = _call(_native.figure, self._text, kind, table, text, args, fmt, w, h)
+            _tell(notes)
+            return out
+
+        return Figure(draw, size)
+
+    def report(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        data: Optional[Data] = None,
+        study: Any = None,
+        title: Optional[str] = None,
+        force: bool = False,
+        **settings: Any,
+    ) -> None:
+        """Write the HTML report of this fit (``mixlaw report``): one self-contained page, a
+        summary and a section per target, with the figures ``data``, ``study`` and a scale
+        (``n``, ``d``) allow."""
+        text = _study_source(study, settings)
+        args = _flags(dict(title=title, **settings))
+        table = _table(data) if data is not None else None
+        html, notes = _call(_native.report, self._text, table, text, args)
+        _tell(notes)
+        _call(_native.write, os.fspath(path), html, force)
 
     def to_json(self) -> str:
         """The fit file's text."""
@@ -364,10 +462,20 @@ class Mixture:
         report: the report as a dict.
     """
 
-    def __init__(self, report: Dict[str, Any], domains: List[str], targets: List[str]) -> None:
+    def __init__(self, report: Dict[str, Any], domains: List[str], targets: List[str],
+                 fit: "Fit", flags: Dict[str, Any]) -> None:
         self.report = report
         self._domains = domains
         self._targets = targets
+        self._fit = fit
+        self._flags = flags
+
+    def plot(self, kind: str = "optimum", study: Any = None, **settings: Any) -> Figure:
+        """A figure of this optimum: ``optimum`` (h* as bars, with a study's intervals),
+        ``along`` (loss along each weight), ``simplex`` (a ternary map, or slices through h*)."""
+        flags = {k: v for k, v in self._flags.items() if k != "targets"}
+        flags.update(settings)
+        return self._fit.plot(kind, study=study, **flags)
 
     def _frame(self, key: str, columns: List[str]) -> pd.DataFrame:
         rows, index = [], []
@@ -420,6 +528,7 @@ class Study:
     """A bootstrap study: the full-data estimates, every replicate, and their summary."""
 
     def __init__(self, study: str, summary: str) -> None:
+        self._text = study
         self.study: Dict[str, Any] = json.loads(study)
         self.summary_report: Dict[str, Any] = json.loads(summary)
 
@@ -465,6 +574,22 @@ class Study:
                 row[f"h_{d}"] = v
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def plot(
+        self,
+        kind: str = "histograms",
+        target: Optional[str] = None,
+        index: Optional[int] = None,
+        size: Tuple[int, int] = (720, 480),
+    ) -> Figure:
+        """A figure of the replicates: ``histograms`` (one per parameter, with the estimate and
+        interval) or ``alpha-beta`` (α against β). ``target`` and ``index`` pick one of several."""
+        level = self.level
+
+        def draw(fmt: str, w: int, h: int) -> bytes:
+            return _call(_native.study_figure, self._text, kind, target, index, level, fmt, w, h)
+
+        return Figure(draw, size)
 
     @property
     def level(self) -> float:

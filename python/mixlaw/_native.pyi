@@ -31,3 +31,27 @@ def laws() -> str: ...
 def devices() -> str: ...
 def load_fit(path: str) -> str: ...
 def write(path: str, text: str, force: bool) -> None: ...
+def write_bytes(path: str, data: bytes, force: bool) -> None: ...
+def figure(
+    fit: str,
+    kind_name: str,
+    data: Optional[Table],
+    study_text: Optional[str],
+    args: List[str],
+    format_name: str,
+    width: int,
+    height: int,
+) -> Tuple[bytes, List[str]]: ...
+def report(
+    fit: str, data: Optional[Table], study_text: Optional[str], args: List[str]
+) -> Tuple[str, List[str]]: ...
+def study_figure(
+    study_text: str,
+    kind_name: str,
+    target: Optional[str],
+    index: Optional[int],
+    level: float,
+    format_name: str,
+    width: int,
+    height: int,
+) -> bytes: ...

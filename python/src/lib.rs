@@ -29,6 +29,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use mixlaw::cli::bootstrap::{StudyArgs, SummaryArgs};
 use mixlaw::cli::eval::SplitArgs;
 use mixlaw::cli::optimize::{GoalArgs, MixtureArgs};
+use mixlaw::cli::report::SourceArgs;
 use mixlaw::cli::simulate::DesignArgs;
 use mixlaw::cli::{self, ColumnArgs, FitArgs, Talk};
 use mixlaw::data::{Column, DataSpec, Table};
@@ -429,6 +430,177 @@ fn simulate(args: Vec<String>) -> PyResult<String> {
     cli::simulate::compute(&kw.design).map(text).map_err(to_py)
 }
 
+#[derive(Parser)]
+struct FigureKw {
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[arg(long = "of")]
+    of: Option<String>,
+    #[arg(long)]
+    index: Option<usize>,
+    #[arg(long)]
+    title: Option<String>,
+}
+
+/// A study as the Python `Study` holds it (its header and records, JSON).
+fn study(text: Option<&str>) -> PyResult<Option<mixlaw::bootstrap::Study>> {
+    text.map(|t| {
+        serde_json::from_str(t)
+            .map_err(|e| InputError::new_err(format!("<Study>: not a mixlaw study: {e}")))
+    })
+    .transpose()
+}
+
+fn kind(name: &str) -> PyResult<mixlaw::plot::Kind> {
+    <mixlaw::plot::Kind as clap::ValueEnum>::from_str(name, false).map_err(|_| {
+        let all: Vec<String> = <mixlaw::plot::Kind as clap::ValueEnum>::value_variants()
+            .iter()
+            .map(|k| mixlaw::plot::kind_name(*k))
+            .collect();
+        InputError::new_err(format!("no figure kind '{name}': one of {}", all.join(", ")))
+    })
+}
+
+fn format(name: &str) -> PyResult<mixlaw::plot::Format> {
+    match name {
+        "svg" => Ok(mixlaw::plot::Format::Svg),
+        "png" => Ok(mixlaw::plot::Format::Png),
+        _ => Err(InputError::new_err(format!("format '{name}': svg or png"))),
+    }
+}
+
+/// `figure(fit, kind, data, study, args, format, width, height)`: one figure, drawn (SVG text
+/// or PNG bytes), and the notes.
+#[pyfunction]
+#[pyo3(signature = (fit, kind_name, data, study_text, args, format_name, width, height))]
+#[allow(clippy::too_many_arguments)]
+fn figure(
+    py: Python<'_>,
+    fit: &str,
+    kind_name: &str,
+    data: Option<&Bound<'_, PyAny>>,
+    study_text: Option<&str>,
+    args: Vec<String>,
+    format_name: &str,
+    width: u32,
+    height: u32,
+) -> PyResult<(Py<PyBytes>, Vec<String>)> {
+    let kw: FigureKw = parse(args)?;
+    let (file, law) = fit_file(fit)?;
+    let (k, f) = (kind(kind_name)?, format(format_name)?);
+    let source = data.map(Source::from_py).transpose()?;
+    let study = study(study_text)?;
+    let cell = std::sync::Mutex::new(source);
+    let (bytes, notes) = run(py, None, |talk| {
+        let read = |spec: &DataSpec| {
+            let s = cell.lock().expect("not poisoned").take().expect("read once");
+            s.read(spec)
+        };
+        let has = cell.lock().expect("not poisoned").is_some();
+        mixlaw::cli::report::figure(
+            &file,
+            &law,
+            &kw.sources,
+            has.then_some(&read as &dyn Fn(&DataSpec) -> mixlaw::Result<Table>),
+            study,
+            k,
+            kw.of.as_deref(),
+            kw.index,
+            f,
+            (width, height),
+            talk.tell,
+        )
+    })?;
+    Ok((PyBytes::new(py, &bytes).unbind(), notes))
+}
+
+/// `report(fit, data, study, args)`: the HTML report, and the notes.
+#[pyfunction]
+fn report(
+    py: Python<'_>,
+    fit: &str,
+    data: Option<&Bound<'_, PyAny>>,
+    study_text: Option<&str>,
+    args: Vec<String>,
+) -> PyResult<(String, Vec<String>)> {
+    let kw: FigureKw = parse(args)?;
+    let (file, law) = fit_file(fit)?;
+    let source = data.map(Source::from_py).transpose()?;
+    let study = study(study_text)?;
+    let cell = std::sync::Mutex::new(source);
+    run(py, None, |talk| {
+        let read = |spec: &DataSpec| {
+            let s = cell.lock().expect("not poisoned").take().expect("read once");
+            s.read(spec)
+        };
+        let has = cell.lock().expect("not poisoned").is_some();
+        mixlaw::cli::report::html(
+            &file,
+            &law,
+            &kw.sources,
+            has.then_some(&read as &dyn Fn(&DataSpec) -> mixlaw::Result<Table>),
+            study,
+            kw.title.as_deref(),
+            "<Fit>",
+            talk.tell,
+        )
+    })
+}
+
+/// `study_figure(study, kind, target, index, level, format, width, height)`: a figure of a study
+/// alone (histograms, alpha-beta).
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn study_figure(
+    py: Python<'_>,
+    study_text: &str,
+    kind_name: &str,
+    target: Option<String>,
+    index: Option<usize>,
+    level: f64,
+    format_name: &str,
+    width: u32,
+    height: u32,
+) -> PyResult<Py<PyBytes>> {
+    let s = study(Some(study_text))?.expect("given");
+    let (k, f) = (kind(kind_name)?, format(format_name)?);
+    mixlaw::bootstrap::check_level(level).map_err(to_py)?;
+    let summary = s.summarise(level, &[]).map_err(to_py)?;
+    let targets: Vec<String> = match target {
+        Some(t) => vec![t],
+        None => summary.targets.iter().map(|t| t.target.clone()).collect(),
+    };
+    let charts: Vec<mixlaw::plot::Chart> = match k {
+        mixlaw::plot::Kind::Histograms => targets
+            .iter()
+            .flat_map(|t| mixlaw::plot::figures::histograms(&s, &summary, t))
+            .collect(),
+        mixlaw::plot::Kind::AlphaBeta => targets
+            .iter()
+            .filter_map(|t| mixlaw::plot::figures::alpha_beta(&s, t))
+            .collect(),
+        _ => {
+            return Err(InputError::new_err(format!(
+                "a study alone draws histograms and alpha-beta; {kind_name} needs the fit (Fit.plot)"
+            )))
+        }
+    };
+    let chosen = match (charts.len(), index) {
+        (0, _) => return Err(InputError::new_err(format!("no {kind_name} figure for {targets:?}"))),
+        (1, None) => 0,
+        (n, Some(i)) if i < n => i,
+        (n, _) => {
+            let list: Vec<String> = charts.iter().enumerate().map(|(i, c)| format!("  {i}: {}", c.title)).collect();
+            return Err(InputError::new_err(format!(
+                "{n} {kind_name} figures; choose one with index= (and target=):\n{}",
+                list.join("\n")
+            )));
+        }
+    };
+    let bytes = charts[chosen].render(f, (width, height)).map_err(to_py)?;
+    Ok(PyBytes::new(py, &bytes).unbind())
+}
+
 /// `laws()`: the built-in laws as `mixlaw laws --json` lists them.
 #[pyfunction]
 fn laws() -> String {
@@ -461,6 +633,12 @@ fn write(path: PathBuf, text: &str, force: bool) -> PyResult<()> {
     mixlaw::report::write_atomic(&path, text.as_bytes(), force).map_err(to_py)
 }
 
+/// `write_bytes(path, bytes, force)`: [`write`] for bytes (a PNG).
+#[pyfunction]
+fn write_bytes(path: PathBuf, bytes: &[u8], force: bool) -> PyResult<()> {
+    mixlaw::report::write_atomic(&path, bytes, force).map_err(to_py)
+}
+
 /// mixlaw's engine, for the `mixlaw` Python package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -479,5 +657,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(devices, m)?)?;
     m.add_function(wrap_pyfunction!(load_fit, m)?)?;
     m.add_function(wrap_pyfunction!(write, m)?)?;
+    m.add_function(wrap_pyfunction!(write_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(figure, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
+    m.add_function(wrap_pyfunction!(study_figure, m)?)?;
     Ok(())
 }
