@@ -457,7 +457,10 @@ fn kind(name: &str) -> PyResult<mixlaw::plot::Kind> {
             .iter()
             .map(|k| mixlaw::plot::kind_name(*k))
             .collect();
-        InputError::new_err(format!("no figure kind '{name}': one of {}", all.join(", ")))
+        InputError::new_err(format!(
+            "no figure kind '{name}': one of {}",
+            all.join(", ")
+        ))
     })
 }
 
@@ -493,7 +496,11 @@ fn figure(
     let cell = std::sync::Mutex::new(source);
     let (bytes, notes) = run(py, None, |talk| {
         let read = |spec: &DataSpec| {
-            let s = cell.lock().expect("not poisoned").take().expect("read once");
+            let s = cell
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .expect("read once");
             s.read(spec)
         };
         let has = cell.lock().expect("not poisoned").is_some();
@@ -530,7 +537,11 @@ fn report(
     let cell = std::sync::Mutex::new(source);
     run(py, None, |talk| {
         let read = |spec: &DataSpec| {
-            let s = cell.lock().expect("not poisoned").take().expect("read once");
+            let s = cell
+                .lock()
+                .expect("not poisoned")
+                .take()
+                .expect("read once");
             s.read(spec)
         };
         let has = cell.lock().expect("not poisoned").is_some();
@@ -581,16 +592,24 @@ fn study_figure(
             .collect(),
         _ => {
             return Err(InputError::new_err(format!(
-                "a study alone draws histograms and alpha-beta; {kind_name} needs the fit (Fit.plot)"
-            )))
+            "a study alone draws histograms and alpha-beta; {kind_name} needs the fit (Fit.plot)"
+        )))
         }
     };
     let chosen = match (charts.len(), index) {
-        (0, _) => return Err(InputError::new_err(format!("no {kind_name} figure for {targets:?}"))),
+        (0, _) => {
+            return Err(InputError::new_err(format!(
+                "no {kind_name} figure for {targets:?}"
+            )))
+        }
         (1, None) => 0,
         (n, Some(i)) if i < n => i,
         (n, _) => {
-            let list: Vec<String> = charts.iter().enumerate().map(|(i, c)| format!("  {i}: {}", c.title)).collect();
+            let list: Vec<String> = charts
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("  {i}: {}", c.title))
+                .collect();
             return Err(InputError::new_err(format!(
                 "{n} {kind_name} figures; choose one with index= (and target=):\n{}",
                 list.join("\n")

@@ -14,6 +14,9 @@ use crate::mixture::Optimum;
 use crate::plot::{self, Format, Inputs, Kind, Role};
 use crate::{Error, Result};
 
+/// A table a front end hands over once the spec has been checked (a file, or its columns).
+pub type ReadTable<'a> = &'a dyn Fn(&DataSpec) -> Result<Table>;
+
 /// What the figures are drawn from besides the fit: a table, a study, an optimum.
 #[derive(Args, Clone, Debug)]
 pub struct SourceArgs {
@@ -65,7 +68,7 @@ impl Sources {
         file: &FitFile,
         law: &Law,
         args: &SourceArgs,
-        read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+        read: Option<ReadTable>,
         study: Option<Study>,
         tell: &mut dyn FnMut(String),
     ) -> Result<Sources> {
@@ -189,7 +192,7 @@ pub fn html(
     file: &FitFile,
     law: &Law,
     sources: &SourceArgs,
-    read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+    read: Option<ReadTable>,
     study: Option<Study>,
     title: Option<&str>,
     name: &str,
@@ -267,7 +270,7 @@ pub fn figure(
     file: &FitFile,
     law: &Law,
     sources: &SourceArgs,
-    read: Option<&dyn Fn(&DataSpec) -> Result<Table>>,
+    read: Option<ReadTable>,
     study: Option<Study>,
     kind: Kind,
     of: Option<&str>,

@@ -158,6 +158,9 @@ fn group_of<'a>(fit: &FitFile, p: &'a Predictions, r: usize) -> Option<&'a str> 
     p.groups.as_ref().map(|g| g.names[g.of_row[r]].as_str())
 }
 
+/// What residuals are plotted against: its name, its axis and its value per row.
+type Input<'a> = (String, Axis, Box<dyn Fn(usize) -> f64 + 'a>);
+
 /// Relative residuals (%) of target `t` against N, D and each domain's weight.
 pub fn residuals(fit: &FitFile, p: &Predictions, roles: &[Role], t: usize) -> Vec<Chart> {
     let Some(ti) = predicted_index(fit, p, t) else {
@@ -176,7 +179,7 @@ pub fn residuals(fit: &FitFile, p: &Predictions, roles: &[Role], t: usize) -> Ve
     let name = target_name(fit, t);
     let k = p.domains.len();
     let res = |r: usize| 100.0 * (rows.predicted(r) / rows.observed(r) - 1.0);
-    let mut inputs: Vec<(String, Axis, Box<dyn Fn(usize) -> f64 + '_>)> = vec![
+    let mut inputs: Vec<Input> = vec![
         (
             "model size".into(),
             Axis::auto(
@@ -404,13 +407,12 @@ pub fn scaling(
     vec![by_d, by_n]
 }
 
+/// A goal's loss as a function of the mixture.
+type Goal<'a> = Box<dyn Fn(&[f64]) -> f64 + 'a>;
+
 /// The objective a solution minimised, at `h`: its target's loss, or the targets' mean for
 /// `avg`; `None` for a weighting this fit file cannot name.
-fn objective<'a>(
-    fit: &'a FitFile,
-    laws: &'a Laws,
-    s: &Solution,
-) -> Option<Box<dyn Fn(&[f64]) -> f64 + 'a>> {
+fn objective<'a>(fit: &'a FitFile, laws: &'a Laws, s: &Solution) -> Option<Goal<'a>> {
     if s.target == "avg" {
         return Some(Box::new(move |h| {
             let v = laws.predict(h);
@@ -643,6 +645,7 @@ pub fn optimal_bars(fit: &FitFile, optimum: &Optimum, summary: Option<&Summary>)
         Axis::linear("weight in the optimal mixture"),
     );
     c.categories = fit.domains.clone();
+    let mut intervals = false;
     for (j, s) in here.iter().enumerate() {
         let x0 = -0.4 + width * (j as f64 + 0.5);
         let pts: Vec<(f64, f64)> = (0..k).map(|i| (i as f64 + x0, s.h[i])).collect();
@@ -658,10 +661,11 @@ pub fn optimal_bars(fit: &FitFile, optimum: &Optimum, summary: Option<&Summary>)
                 let hi = ts.optimum.iter().map(|i| i.hi).collect();
                 c.layers
                     .push(Layer::new("", j, Mark::Intervals { lo, hi }, pts));
+                intervals = true;
             }
         }
     }
-    c.caption = match summary {
+    c.caption = match summary.filter(|_| intervals) {
         Some(s) => format!(
             "Bars: h* per goal. Error bars: {:.0} % bootstrap intervals of the study's optima (at its N, D).",
             s.level * 100.0
