@@ -402,3 +402,84 @@ document.getElementById('r').onload = () => {
         distinct.len()
     );
 }
+
+/// h*(N, D) on a grid: a heat map per domain whose cells are the optimiser's weights there; the
+/// extrapolations carry the study's band around the fitted line.
+#[test]
+fn grids_of_optima_and_bootstrap_bands_are_drawn_from_their_sources() {
+    let dir = temp_dir("plots-grid");
+    let (fit_path, study_path) = example_fit(&dir);
+    let (file, law) = FitFile::read(fit_path.as_ref()).unwrap();
+    let args = sources(&[
+        "--table",
+        EXAMPLE,
+        "--study",
+        &study_path,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--n-grid",
+        "1e9,4e9",
+        "--d-grid",
+        "2e10,8e10",
+    ]);
+    let s = Sources::read(&file, &law, &args, None, None, &mut |_| {}).unwrap();
+    let inputs = s.inputs(&file, &law);
+    let maps = inputs.figures(Kind::OptimumGrid);
+    assert_eq!(maps.len(), 3);
+    let json = mixlaw_ok(&[
+        "optimize",
+        "--fit",
+        &fit_path,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--n-grid",
+        "1e9,4e9",
+        "--d-grid",
+        "2e10,8e10",
+        "--json",
+    ]);
+    let want: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let web: Vec<f64> = want["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["h"]["web"].as_f64().unwrap())
+        .collect();
+    let cells = maps[0].chart.cells.as_ref().unwrap();
+    assert_eq!(cells.values, web);
+
+    let scaling = inputs.figures(Kind::Scaling);
+    assert_eq!(scaling.len(), 2);
+    for f in &scaling {
+        let bands: Vec<_> = f
+            .chart
+            .layers
+            .iter()
+            .filter(|l| matches!(l.mark, Mark::Band { .. }))
+            .collect();
+        assert!(!bands.is_empty(), "{}", f.chart.title);
+        for b in bands {
+            let Mark::Band { lo, hi } = &b.mark else {
+                unreachable!()
+            };
+            assert!(lo.iter().zip(hi).all(|(a, b)| a <= b));
+            // The fitted line lies inside its band (the full-data fit among the replicates').
+            let inside = b
+                .points
+                .iter()
+                .zip(lo.iter().zip(hi))
+                .filter(|(p, (a, z))| **a <= p.1 && p.1 <= **z)
+                .count();
+            assert!(
+                inside * 10 >= b.points.len() * 8,
+                "{}: {inside}/{}",
+                f.chart.title,
+                b.points.len()
+            );
+        }
+    }
+}
