@@ -464,7 +464,8 @@ fn tick(axis: &Axis, categories: &[String], v: f64) -> String {
 /// A number as a tick shows it: plain for moderate magnitudes, else `3.2e9`.
 pub fn number(v: f64) -> String {
     let a = v.abs();
-    if a == 0.0 {
+    // Below 1e-12 a tick is zero up to rounding (a grid step of 0.2 summed from -0.6).
+    if a < 1e-12 {
         "0".into()
     } else if (1e-3..1e5).contains(&a) {
         let s = format!("{v:.4}");
