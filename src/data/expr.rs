@@ -195,7 +195,12 @@ pub fn parse(src: &str) -> Result<Expr> {
 /// Parse an expression given to `flag` (the flag only appears in error messages).
 pub fn parse_for(src: &str, flag: &str) -> Result<Expr> {
     let tokens = tokenize(src);
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+        comparisons: 0,
+    };
     let fail = |e: ParseError| Error::Usage(render(src, flag, &e));
     if p.peek().kind == Kind::End {
         return Err(fail(ParseError::new(0, "empty expression")));
@@ -390,7 +395,20 @@ fn scan_number(chars: &[char], mut i: usize) -> usize {
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// `not`s and parentheses open around the token being parsed.
+    depth: usize,
+    /// Comparisons parsed so far.
+    comparisons: usize,
 }
+
+/// The deepest nesting of `not`s and parentheses an expression may have: the parser and the
+/// evaluator recurse once per level, and a hostile `--where` of 10,000 parentheses would
+/// otherwise overflow the stack. No filter a person writes comes near it.
+const MAX_DEPTH: usize = 200;
+
+/// The most comparisons an expression may hold: `and`/`or` chains are trees as deep as they are
+/// long, which evaluation walks recursively.
+const MAX_COMPARISONS: usize = 10_000;
 
 type PResult<T> = std::result::Result<T, ParseError>;
 
@@ -446,11 +464,25 @@ impl Parser {
         Ok(lhs)
     }
 
+    /// Parse `inner` one level deeper (after a `not` or an opening parenthesis at `at`).
+    fn deeper<T>(&mut self, at: usize, inner: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::new(
+                at,
+                format!("nested deeper than {MAX_DEPTH} levels of 'not' and parentheses"),
+            ));
+        }
+        self.depth += 1;
+        let out = inner(self);
+        self.depth -= 1;
+        out
+    }
+
     fn unary(&mut self) -> PResult<Expr> {
         let t = self.next();
         match t.kind {
             Kind::Ident(ref s) if s.eq_ignore_ascii_case("not") => {
-                Ok(Expr::Not(Box::new(self.unary()?)))
+                Ok(Expr::Not(Box::new(self.deeper(t.at, Self::unary)?)))
             }
             Kind::Ident(ref s) if s.eq_ignore_ascii_case("and") || s.eq_ignore_ascii_case("or") => {
                 Err(ParseError::new(
@@ -458,14 +490,14 @@ impl Parser {
                     format!("expected a column name, found '{s}'"),
                 ))
             }
-            Kind::LParen => {
-                let inner = self.expr()?;
-                let close = self.next();
+            Kind::LParen => self.deeper(t.at, |p| {
+                let inner = p.expr()?;
+                let close = p.next();
                 if close.kind != Kind::RParen {
                     return Err(Self::err(&close, "expected ')' or 'and'/'or'"));
                 }
                 Ok(inner)
-            }
+            }),
             Kind::Quoted { ref text, quote } if text.is_empty() && quote != '\'' => {
                 Err(ParseError {
                     at: t.at,
@@ -483,6 +515,13 @@ impl Parser {
                 ),
             }),
             Kind::Ident(name) | Kind::Quoted { text: name, .. } => {
+                self.comparisons += 1;
+                if self.comparisons > MAX_COMPARISONS {
+                    return Err(ParseError::new(
+                        t.at,
+                        format!("more than {MAX_COMPARISONS} comparisons in one expression"),
+                    ));
+                }
                 let op_tok = self.next();
                 let op = match op_tok.kind {
                     Kind::Op(op) => op,
@@ -881,6 +920,26 @@ mod tests {
             .unwrap();
         assert!(!only_text.compares_number(0));
         assert!(only_text.eval(&|_| panic!("no number is read"), &|_, s| s == "y"));
+    }
+
+    /// A hostile filter is an error with a caret, not a stack overflow.
+    #[test]
+    fn depth_and_length_are_bounded() {
+        let deep = format!("{}x>1{}", "(".repeat(10_000), ")".repeat(10_000));
+        let e = err(&deep);
+        assert!(
+            e.contains("nested deeper than 200"),
+            "{}",
+            &e[..200.min(e.len())]
+        );
+        assert_eq!(caret(&e), 200);
+        let nots = format!("{}x>1", "not ".repeat(30_000));
+        assert!(err(&nots).contains("nested deeper than 200"));
+        let ok = format!("{}x>1{}", "(".repeat(200), ")".repeat(200));
+        assert!(parse(&ok).is_ok());
+        let long = vec!["x>1"; 10_001].join(" and ");
+        assert!(err(&long).contains("more than 10000 comparisons"));
+        assert!(parse(&vec!["x>1"; 10_000].join(" or ")).is_ok());
     }
 
     #[test]
