@@ -1,50 +1,118 @@
 //! Output files are written whole or not at all, and never over a user's file unasked.
+//!
+//! A file is written to a temporary file beside it, created exclusively under a random name (the
+//! `tempfile` crate: a name planted in advance, a symlink among them, is never followed), synced,
+//! then published: without `--force` by a no-clobber link, so two runs racing for one name cannot
+//! both succeed; with `--force` by a rename over the old file, whose permissions it keeps. A
+//! symbolic link is followed to the file it names (which is replaced; the link stays) and a
+//! dangling one refused; a device or a FIFO (`/dev/stdout`, a pipe) is written into, never
+//! replaced by a regular file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-/// Fail early (before any long computation) if `path` exists and `force` is off.
+/// Fail early (before any long computation) if `path` exists and `force` is off, is a directory,
+/// or is a dangling symbolic link; a device or a FIFO is never "existing" (it is written into).
 pub fn check_writable(path: &Path, force: bool) -> Result<()> {
-    if path.exists() && !force {
+    target(path, force).map(|_| ())
+}
+
+/// Where the bytes for `path` go.
+enum Target {
+    /// A regular file (new, or replaced with `force`), at this path (a link's target resolved).
+    File(PathBuf),
+    /// A device or a FIFO, written into.
+    Special,
+}
+
+fn target(path: &Path, force: bool) -> Result<Target> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::File(path.into())),
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    if meta.file_type().is_symlink() {
+        let resolved = std::fs::canonicalize(path).map_err(|_| {
+            Error::usage(format!(
+                "{} is a symbolic link to nothing; name the file to write",
+                path.display()
+            ))
+        })?;
+        return target(&resolved, force);
+    }
+    if meta.is_dir() {
+        return Err(Error::usage(format!("{} is a directory", path.display())));
+    }
+    if !meta.is_file() {
+        return Ok(Target::Special);
+    }
+    if !force {
         return Err(Error::usage(format!(
             "{} already exists; pass --force to overwrite it",
             path.display()
         )));
     }
-    Ok(())
+    Ok(Target::File(path.into()))
 }
 
-/// Write `bytes` to a temporary file beside `path`, sync it, then rename it over `path`.
+/// Write `bytes` to `path`: through a temporary file beside it, published whole (see the module
+/// documentation); an existing file only with `force`.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    check_writable(path, force)?;
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let dir = path
+    let file = match target(path, force)? {
+        Target::Special => {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            return f.write_all(bytes).and_then(|_| f.flush()).map_err(io);
+        }
+        Target::File(file) => file,
+    };
+    let dir = file
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
+    let name = file
         .file_name()
         .ok_or_else(|| Error::usage(format!("{} is not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    if force {
+        if let Ok(old) = std::fs::metadata(&file) {
+            tmp.as_file()
+                .set_permissions(old.permissions())
+                .map_err(io)?;
+        }
+        tmp.persist(&file).map_err(|e| io(e.error))?;
+    } else {
+        tmp.persist_noclobber(&file).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::usage(format!(
+                    "{} already exists (written meanwhile); pass --force to overwrite it",
+                    path.display()
+                ))
+            } else {
+                io(e.error)
+            }
+        })?;
     }
-    result.map_err(io)
+    Ok(())
 }
 
 /// Write `bytes` to `out` atomically, or to standard output when no file was named.
@@ -81,5 +149,73 @@ mod tests {
             "no temporary file left"
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mixlaw-atomic-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Of writers racing for one new name without --force, exactly one wins; nothing is left.
+    #[test]
+    fn racing_writers_cannot_both_publish() {
+        let d = dir("race");
+        let p = d.join("out.json");
+        let wins: usize = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8u8)
+                .map(|i| {
+                    let p = &p;
+                    s.spawn(move || write_atomic(p, &[b'0' + i; 4096], false).is_ok())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap() as usize)
+                .sum()
+        });
+        assert_eq!(wins, 1);
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A link is followed to its file (the link stays), a dangling link refused; a device is
+    /// written into, not replaced; a replaced file keeps its permissions.
+    #[test]
+    fn links_devices_and_permissions() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let d = dir("links");
+        let real = d.join("real.json");
+        let link = d.join("link.json");
+        std::fs::write(&real, b"old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        symlink(&real, &link).unwrap();
+        assert!(write_atomic(&link, b"new", false)
+            .unwrap_err()
+            .to_string()
+            .contains("already exists"));
+        write_atomic(&link, b"new", true).unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        let dangling = d.join("dangling.json");
+        symlink(d.join("nowhere"), &dangling).unwrap();
+        let e = write_atomic(&dangling, b"x", true).unwrap_err();
+        assert!(e.to_string().contains("symbolic link to nothing"), "{e}");
+        assert!(!d.join("nowhere").exists());
+        write_atomic(Path::new("/dev/null"), b"into the device", false).unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        let e = write_atomic(&d, b"x", true).unwrap_err();
+        assert!(e.to_string().contains("is a directory"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
