@@ -52,7 +52,7 @@ pub fn run(c: BenchCmd) -> Result<()> {
         super::print_json(out);
         return Ok(());
     }
-    println!(
+    outln!(
         "{} law, k = {}, {} rows, {} parameters; median of {} evaluations\n",
         law.name(),
         found.k,
@@ -61,7 +61,7 @@ pub fn run(c: BenchCmd) -> Result<()> {
         c.reps.max(1)
     );
     if let (Some(gbs), Some(b)) = (c.bandwidth, found.bound) {
-        println!(
+        outln!(
             "memory-bandwidth bound: {gbs} GB/s / {} bytes per pair (a row of {} floats and its \
              weight) = {b:.3e} pairs/s\n",
             found.bytes_per_pair,
@@ -101,15 +101,15 @@ pub fn run(c: BenchCmd) -> Result<()> {
                 .map_or("-".to_string(), |v| format!("{:.1} %", 100.0 * v)),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     if let Some(g) = &gpu {
         if g.kernel_time().is_some() {
-            println!(
+            outln!(
                 "\nkernel: device time of the objective kernel per evaluation, from the \
                  adapter's timestamp queries"
             );
         } else {
-            println!("\nkernel: n/a, no timestamp queries on this adapter");
+            outln!("\nkernel: n/a, no timestamp queries on this adapter");
         }
     }
     Ok(())

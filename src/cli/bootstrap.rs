@@ -216,7 +216,7 @@ pub fn print(summary: &Summary, backend: String, json: bool) {
     if json {
         super::print_json(summary);
     } else {
-        print!("{}", render(summary, &backend));
+        out!("{}", render(summary, &backend));
     }
 }
 

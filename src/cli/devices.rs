@@ -20,13 +20,13 @@ pub fn run(c: DevicesCmd) -> Result<()> {
         return Ok(());
     }
     if !crate::backend::gpu::BUILT {
-        println!(
+        outln!(
             "this mixlaw was built without GPU support (the `gpu` cargo feature); it uses the CPU"
         );
         return Ok(());
     }
     if devices.is_empty() {
-        println!("no GPU adapters found (WGPU_BACKEND selects backends); mixlaw will use the CPU");
+        outln!("no GPU adapters found (WGPU_BACKEND selects backends); mixlaw will use the CPU");
         return Ok(());
     }
     let mut t = TextTable::new([
@@ -51,6 +51,6 @@ pub fn run(c: DevicesCmd) -> Result<()> {
             if d.auto { "yes" } else { "no (CPU rasteriser)" }.to_string(),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     Ok(())
 }

@@ -127,7 +127,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
                 .map_or("-".into(), |v| format!("{v:.4}")),
         ]),
     );
-    println!(
+    outln!(
         "{} law, train: {}; test: {}  ({:.2}s)\n{}",
         rep.law,
         c.split.train.join(" and "),
@@ -137,6 +137,6 @@ pub fn run(c: EvalCmd) -> Result<()> {
             .as_ref()
             .map_or(String::new(), |o| format!("objective: {o}\n"))
     );
-    print!("{}", t.render());
+    out!("{}", t.render());
     Ok(())
 }

@@ -43,9 +43,9 @@ pub fn run(c: FitCmd) -> Result<()> {
         report::write_atomic(out, json.as_bytes(), c.output.force)?;
     }
     if c.output.json {
-        println!("{json}");
+        outln!("{json}");
     } else {
-        print!("{}", summary(&file));
+        out!("{}", summary(&file));
     }
     Ok(())
 }

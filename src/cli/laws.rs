@@ -26,8 +26,8 @@ pub fn run(c: LawsCmd) -> Result<()> {
             l.formula().to_string(),
         ]);
     }
-    print!("{}", t.render());
-    println!("\nk is the number of domains. N and D are in fit units (N in millions, D in billions by default).");
+    out!("{}", t.render());
+    outln!("\nk is the number of domains. N and D are in fit units (N in millions, D in billions by default).");
     Ok(())
 }
 

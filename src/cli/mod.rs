@@ -6,6 +6,17 @@
 //! settings (checking them before any slow step), calls the library's entry point and prints
 //! what it returns.
 
+/// Print to standard output (as `print!`, but never a panic): see [`stdout`].
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::stdout(format_args!($($t)*)) };
+}
+
+/// Print a line to standard output (as `println!`, but never a panic): see [`stdout`].
+macro_rules! outln {
+    () => { $crate::cli::stdout(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 pub mod bench;
 pub mod bootstrap;
 pub mod devices;
@@ -508,9 +519,24 @@ pub fn print_notices(notices: &[String]) {
     }
 }
 
+/// Write to standard output. A closed pipe (`mixlaw laws | head -1`) ends the program quietly,
+/// as it ends other Unix tools; any other write error (`> /dev/full`) is an error message and
+/// exit 1. Commands print last, after their files are written, so nothing is lost by ending here.
+pub fn stdout(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: <stdout>: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Print `value` as pretty JSON on stdout.
 pub fn print_json(value: &impl serde::Serialize) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("results serialise")
     );

@@ -201,7 +201,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
     let file = &file.of_group(optimum.group.as_deref());
     if optimum.flops.is_some() || optimum.scales.len() > 1 {
         if let Some(group) = group_words(file, &optimum) {
-            println!("{} law{group}\n", file.law);
+            outln!("{} law{group}\n", file.law);
         }
         print_scaled(file, &optimum);
         return Ok(());
@@ -220,7 +220,7 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         row.push(bound_names(s, &file.domains).join(" "));
         t.row(row);
     }
-    println!(
+    outln!(
         "{} law{} at N = {:e}, D = {:e}; lattice r = {}, refined by mirror descent\n",
         file.law,
         group_words(file, &optimum).unwrap_or_default(),
@@ -228,10 +228,10 @@ pub fn run(c: OptimizeCmd) -> Result<()> {
         d,
         optimum.resolution
     );
-    print!("{}", t.render());
-    println!();
+    out!("{}", t.render());
+    outln!();
     for s in &solutions {
-        println!("{}", certificate_line(s));
+        outln!("{}", certificate_line(s));
     }
     Ok(())
 }
@@ -327,7 +327,7 @@ fn print_scaled(file: &FitFile, optimum: &Optimum) {
         row.push(num(s.loss));
         t.row(row);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
 }
 
 /// ` of group COLUMN = 'VALUE'`, for a grouped fit's headings.

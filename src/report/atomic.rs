@@ -119,12 +119,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
 pub fn emit(out: Option<&Path>, bytes: &[u8], force: bool) -> Result<()> {
     match out {
         Some(path) => write_atomic(path, bytes, force),
-        None => std::io::stdout()
+        // A closed pipe (`| head`) is a reader that has read enough, not an error.
+        None => match std::io::stdout()
             .write_all(bytes)
-            .map_err(|source| Error::Io {
+            .and_then(|_| std::io::stdout().flush())
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            r => r.map_err(|source| Error::Io {
                 path: "<stdout>".into(),
                 source,
             }),
+        },
     }
 }
 

@@ -427,3 +427,55 @@ fn optimize_over_scales_and_compute_budgets() {
         );
     }
 }
+
+/// A closed pipe (`| head -1`) ends a command quietly with exit 0; a full device (`> /dev/full`)
+/// is an error message and exit 1; never a panic (exit 101).
+#[test]
+fn closed_and_full_stdout_are_not_panics() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/data/example.csv");
+    let commands: [&[&str]; 3] = [
+        &["laws", "--json"],
+        &["fit", example, "--starts", "2", "--json"],
+        &[
+            "simulate",
+            "--law",
+            "chinchilla",
+            "--params",
+            "E=1.7,A=400,alpha=0.34,B=410,beta=0.28",
+            "--sizes",
+            "1e8,2e8,3e8,4e8,5e8,6e8,7e8,8e8",
+            "--tokens",
+            "1e9,2e9,3e9,4e9,5e9,6e9,7e9,8e9,9e9,1e10",
+        ],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe is closed after one byte.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left"), "{args:?}: {err}");
+    }
+}
