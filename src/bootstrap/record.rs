@@ -38,7 +38,9 @@ impl Shard {
     }
 
     /// `i/n`, or `auto` for a Slurm array task (`SLURM_ARRAY_TASK_ID` of
-    /// `SLURM_ARRAY_TASK_COUNT`, with task ids counted from `SLURM_ARRAY_TASK_MIN`, 0 if unset).
+    /// `SLURM_ARRAY_TASK_COUNT`, with task ids counted from `SLURM_ARRAY_TASK_MIN`, 0 if unset,
+    /// in steps of `SLURM_ARRAY_TASK_STEP`, 1 if unset: `--array=0-8:4` runs tasks 0, 4 and 8,
+    /// shards 0, 1 and 2 of 3).
     pub fn parse(text: &str) -> Result<Shard> {
         Shard::parse_with(text, |name| std::env::var(name).ok())
     }
@@ -62,14 +64,19 @@ impl Shard {
             let id = var("SLURM_ARRAY_TASK_ID").ok_or_else(missing)??;
             let count = var("SLURM_ARRAY_TASK_COUNT").ok_or_else(missing)??;
             let min = var("SLURM_ARRAY_TASK_MIN").transpose()?.unwrap_or(0);
-            (
-                id.checked_sub(min).ok_or_else(|| {
-                    Error::usage(format!(
+            let step = var("SLURM_ARRAY_TASK_STEP").transpose()?.unwrap_or(1);
+            let offset = id.checked_sub(min).ok_or_else(|| {
+                Error::usage(format!(
                     "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
                 ))
-                })?,
-                count,
-            )
+            })?;
+            if step == 0 || offset % step != 0 {
+                return Err(Error::usage(format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID {id} is not SLURM_ARRAY_TASK_MIN {min} plus \
+                     a multiple of SLURM_ARRAY_TASK_STEP {step}"
+                )));
+            }
+            (offset / step, count)
         } else {
             let bad = || Error::usage(format!("--shard: '{text}' is not i/n (e.g. 0/8) or auto"));
             let (i, n) = text.split_once('/').ok_or_else(bad)?;

@@ -396,3 +396,29 @@ fn slurm_array_variables_choose_the_shard() {
     assert_eq!(s, Shard { index: 2, count: 4 });
     assert!(s.owns(6) && !s.owns(7));
 }
+
+/// `--array=0-8:4` runs tasks 0, 4 and 8 with SLURM_ARRAY_TASK_STEP=4: shards 0, 1 and 2 of 3;
+/// a task id off the step is an error that says so.
+#[test]
+fn slurm_arrays_with_a_step_choose_the_shard() {
+    let env = |id: &'static str| {
+        move |name: &str| {
+            match name {
+                "SLURM_ARRAY_TASK_ID" => Some(id),
+                "SLURM_ARRAY_TASK_COUNT" => Some("3"),
+                "SLURM_ARRAY_TASK_MIN" => Some("0"),
+                "SLURM_ARRAY_TASK_STEP" => Some("4"),
+                _ => None,
+            }
+            .map(String::from)
+        }
+    };
+    for (id, index) in [("0", 0), ("4", 1), ("8", 2)] {
+        assert_eq!(
+            Shard::parse_with("auto", env(id)).unwrap(),
+            Shard { index, count: 3 }
+        );
+    }
+    let e = Shard::parse_with("auto", env("6")).unwrap_err().to_string();
+    assert!(e.contains("SLURM_ARRAY_TASK_STEP 4"), "{e}");
+}
