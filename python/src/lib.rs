@@ -29,7 +29,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 use mixlaw::cli::bootstrap::{StudyArgs, SummaryArgs};
 use mixlaw::cli::eval::SplitArgs;
 use mixlaw::cli::optimize::{GoalArgs, MixtureArgs};
-use mixlaw::cli::report::SourceArgs;
+use mixlaw::cli::report::{ReadTable, SourceArgs};
 use mixlaw::cli::simulate::DesignArgs;
 use mixlaw::cli::{self, ColumnArgs, FitArgs, Talk};
 use mixlaw::data::{Column, DataSpec, Table};
@@ -88,11 +88,13 @@ impl Source {
 
     /// The table, once `spec` has been checked (a bad keyword is reported before a missing
     /// file, as on the command line).
-    fn read(self, spec: &DataSpec) -> mixlaw::Result<Table> {
+    fn read(&self, spec: &DataSpec) -> mixlaw::Result<Table> {
         spec.check()?;
         match self {
-            Source::Path(p) => Table::read(&p),
-            Source::Columns(name, columns) => Table::from_columns(name, columns),
+            Source::Path(p) => Table::read(p),
+            Source::Columns(name, columns) => {
+                Table::from_columns(name.clone(), columns.iter().cloned())
+            }
         }
     }
 }
@@ -493,22 +495,13 @@ fn figure(
     let (k, f) = (kind(kind_name)?, format(format_name)?);
     let source = data.map(Source::from_py).transpose()?;
     let study = study(study_text)?;
-    let cell = std::sync::Mutex::new(source);
     let (bytes, notes) = run(py, None, |talk| {
-        let read = |spec: &DataSpec| {
-            let s = cell
-                .lock()
-                .expect("not poisoned")
-                .take()
-                .expect("read once");
-            s.read(spec)
-        };
-        let has = cell.lock().expect("not poisoned").is_some();
+        let read = source.as_ref().map(|s| move |spec: &DataSpec| s.read(spec));
         mixlaw::cli::report::figure(
             &file,
             &law,
             &kw.sources,
-            has.then_some(&read as &dyn Fn(&DataSpec) -> mixlaw::Result<Table>),
+            read.as_ref().map(|r| r as ReadTable),
             study,
             k,
             kw.of.as_deref(),
@@ -534,22 +527,13 @@ fn report(
     let (file, law) = fit_file(fit)?;
     let source = data.map(Source::from_py).transpose()?;
     let study = study(study_text)?;
-    let cell = std::sync::Mutex::new(source);
     run(py, None, |talk| {
-        let read = |spec: &DataSpec| {
-            let s = cell
-                .lock()
-                .expect("not poisoned")
-                .take()
-                .expect("read once");
-            s.read(spec)
-        };
-        let has = cell.lock().expect("not poisoned").is_some();
+        let read = source.as_ref().map(|s| move |spec: &DataSpec| s.read(spec));
         mixlaw::cli::report::html(
             &file,
             &law,
             &kw.sources,
-            has.then_some(&read as &dyn Fn(&DataSpec) -> mixlaw::Result<Table>),
+            read.as_ref().map(|r| r as ReadTable),
             study,
             kw.title.as_deref(),
             "<Fit>",

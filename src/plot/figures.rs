@@ -31,11 +31,24 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    fn new(p: &'a Predictions, roles: &'a [Role], t: usize) -> Rows<'a> {
+    /// The rows of `fit`'s target `t` (of its group, in a grouped fit) that have an observation;
+    /// `None` when the predictions lack the target.
+    fn new(fit: &FitFile, p: &'a Predictions, roles: &'a [Role], t: usize) -> Option<Rows<'a>> {
+        let ti = p
+            .targets
+            .iter()
+            .position(|x| x.target == fit.targets[t].target)?;
+        let group = fit.targets[t].group.as_deref();
         let idx = (0..p.rows.len())
-            .filter(|&r| p.targets[t].observed[r].is_some())
+            .filter(|&r| p.targets[ti].observed[r].is_some())
+            .filter(|&r| group_of(fit, p, r) == group)
             .collect();
-        Rows { p, t, idx, roles }
+        Some(Rows {
+            p,
+            t: ti,
+            idx,
+            roles,
+        })
     }
 
     fn observed(&self, r: usize) -> f64 {
@@ -76,13 +89,6 @@ pub fn target_name(fit: &FitFile, t: usize) -> String {
     }
 }
 
-/// The index of `fit`'s target `t` among the predictions' targets.
-fn predicted_index(fit: &FitFile, p: &Predictions, t: usize) -> Option<usize> {
-    p.targets
-        .iter()
-        .position(|x| x.target == fit.targets[t].target)
-}
-
 /// Predicted against observed loss of target `t`, the fit's rows and the held-out rows marked,
 /// the y = x line, the MRE of each in the caption.
 pub fn observed(
@@ -92,17 +98,7 @@ pub fn observed(
     t: usize,
     data: &str,
 ) -> Option<Chart> {
-    let ti = predicted_index(fit, p, t)?;
-    let rows = Rows::new(p, roles, ti);
-    let rows = Rows {
-        idx: rows
-            .idx
-            .iter()
-            .copied()
-            .filter(|&r| group_of(fit, p, r) == fit.targets[t].group.as_deref())
-            .collect(),
-        ..rows
-    };
+    let rows = Rows::new(fit, p, roles, t)?;
     let name = target_name(fit, t);
     let mut c = Chart::new(
         format!(
@@ -163,18 +159,8 @@ type Input<'a> = (String, Axis, Box<dyn Fn(usize) -> f64 + 'a>);
 
 /// Relative residuals (%) of target `t` against N, D and each domain's weight.
 pub fn residuals(fit: &FitFile, p: &Predictions, roles: &[Role], t: usize) -> Vec<Chart> {
-    let Some(ti) = predicted_index(fit, p, t) else {
+    let Some(rows) = Rows::new(fit, p, roles, t) else {
         return Vec::new();
-    };
-    let rows = Rows::new(p, roles, ti);
-    let rows = Rows {
-        idx: rows
-            .idx
-            .iter()
-            .copied()
-            .filter(|&r| group_of(fit, p, r) == fit.targets[t].group.as_deref())
-            .collect(),
-        ..rows
     };
     let name = target_name(fit, t);
     let k = p.domains.len();
@@ -281,17 +267,17 @@ pub fn scaling(
     fit: &FitFile,
     law: &Law,
     p: &Predictions,
+    roles: &[Role],
     t: usize,
     study: Option<(&Study, f64)>,
 ) -> Vec<Chart> {
-    let Some(ti) = predicted_index(fit, p, t) else {
+    let Some(Rows {
+        t: ti, idx: rows, ..
+    }) = Rows::new(fit, p, roles, t)
+    else {
         return Vec::new();
     };
     let k = p.domains.len();
-    let rows: Vec<usize> = (0..p.rows.len())
-        .filter(|&r| p.targets[ti].observed[r].is_some())
-        .filter(|&r| group_of(fit, p, r) == fit.targets[t].group.as_deref())
-        .collect();
     if rows.is_empty() {
         return Vec::new();
     }

@@ -51,9 +51,9 @@ impl Inputs<'_> {
                 })
                 .map(|(t, c)| fig(name(t), c))
                 .collect(),
-            (Kind::Scaling, Some((p, _, _))) => targets
+            (Kind::Scaling, Some((p, roles, _))) => targets
                 .flat_map(|t| {
-                    f::scaling(fit, self.law, p, t, level)
+                    f::scaling(fit, self.law, p, roles, t, level)
                         .into_iter()
                         .map(move |c| (t, c))
                 })
