@@ -35,6 +35,7 @@ const PLAN: &[(&str, &[&str])] = &[
         ],
     ),
     ("mixture", &["backend", "data", "error", "fit", "law"]),
+    ("backtest", &["backend", "data", "error", "fit", "law"]),
     ("simulate", &["error", "law", "rng"]),
     (
         "bootstrap",
@@ -48,6 +49,18 @@ const PLAN: &[(&str, &[&str])] = &[
             "mixture",
             "report",
             "rng",
+        ],
+    ),
+    (
+        "interval",
+        &[
+            "backend",
+            "backtest",
+            "bootstrap",
+            "data",
+            "error",
+            "fit",
+            "law",
         ],
     ),
     (
@@ -70,11 +83,13 @@ const PLAN: &[(&str, &[&str])] = &[
         "cli",
         &[
             "backend",
+            "backtest",
             "bootstrap",
             "data",
             "error",
             "fit",
             "interrupt",
+            "interval",
             "law",
             "loss",
             "mixture",

@@ -53,6 +53,7 @@
 #[cfg(test)]
 mod architecture;
 pub mod backend;
+pub mod backtest;
 pub mod bootstrap;
 // The command line's doc comments are its help text, written for a terminal (`h[i]`, not links).
 #[allow(missing_docs, rustdoc::broken_intra_doc_links)]
@@ -61,6 +62,7 @@ pub mod data;
 pub mod error;
 pub mod fit;
 pub mod interrupt;
+pub mod interval;
 pub mod law;
 pub mod loss;
 pub mod mixture;

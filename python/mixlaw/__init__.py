@@ -46,6 +46,7 @@ __all__ = [
     "Study",
     "fit",
     "eval",
+    "backtest",
     "bootstrap",
     "merge",
     "load_fit",
@@ -557,6 +558,22 @@ class Study:
         return self._intervals(rows, ["target", "n", "d", "h"])
 
     @property
+    def intervals(self) -> pd.DataFrame:
+        """With ``intervals=LEVEL``: per target and point of ``at``, the prediction with its
+        calibrated interval (``lo``, ``hi``), its distance from the table's runs (decades of N
+        and D), whether it lies beyond every backtest, and the bootstrap's interval alone."""
+        rows = []
+        for i in self.summary_report.get("intervals", []):
+            at = i["at"]
+            lo, hi = i.get("sampling") or (float("nan"), float("nan"))
+            rows.append({"target": i["target"], "n": at["n"], "d": at["d"], "h": tuple(at.get("h", [])),
+                         "predicted": i["predicted"], "lo": i["lo"], "hi": i["hi"],
+                         "distance": i["distance"], "beyond_backtests": i["beyond_backtests"],
+                         "bootstrap_lo": lo, "bootstrap_hi": hi})
+        frame = pd.DataFrame(rows)
+        return frame.set_index(["target", "n", "d", "h"]) if rows else frame
+
+    @property
     def optimum(self) -> pd.DataFrame:
         """Per target and domain: the optimal weight with its interval."""
         rows = [((t["target"], i["name"]), i) for t in self.summary_report["targets"] for i in t["optimum"]]
@@ -678,6 +695,13 @@ def eval(
     ``train`` and ``test`` are row filters (``"model_size<=1.3e9"``; a list is ANDed). Returns a
     DataFrame indexed by target with train/test rows, objective, train and test MRE; the fit on
     the train split is in ``.attrs["fit"]``.
+
+    ``intervals=0.9`` gives every test row a prediction interval calibrated on backtests of the
+    train rows (``by``: the scale column they roll over, default N; ``replicates``,
+    ``replicate_starts``, ``resample``: the bootstrap of the train rows). The frame then gains
+    ``coverage``, ``bootstrap_coverage``, ``median_half_width_pct`` and ``beyond_backtests``
+    per target, and ``.attrs["intervals"]`` holds a row per test row (``target``, ``row``,
+    ``observed``, ``predicted``, ``lo``, ``hi``, ``distance``, ...).
     """
     args = _flags(dict(_law(law, formula), target=_list(target), train=_list(train),
                        test=_list(test), **_bounds(settings)))
@@ -686,8 +710,63 @@ def eval(
     rep = json.loads(report)
     frame = pd.DataFrame(rep["targets"])
     index = ["group", "target"] if "group" in frame.columns else "target"
+    intervals = rep.get("intervals")
+    if intervals is not None:
+        cover = pd.DataFrame(intervals["targets"])
+        keep = ["coverage", "bootstrap_coverage", "median_half_width_pct", "beyond_backtests"]
+        keys = [k for k in ["group", "target"] if k in cover.columns]
+        frame = frame.merge(cover[keys + [k for k in keep if k in cover.columns]], on=keys, how="left")
     frame = frame.set_index(index)
     frame.attrs["fit"] = Fit(fit_text)
+    frame.attrs["report"] = rep
+    if intervals is not None:
+        rows = pd.DataFrame(intervals["rows"])
+        if "sampling" in rows.columns:
+            rows[["bootstrap_lo", "bootstrap_hi"]] = pd.DataFrame(rows.pop("sampling").tolist(), index=rows.index)
+        frame.attrs["intervals"] = rows
+    return frame
+
+
+def backtest(
+    data: Data,
+    law: str = "additive",
+    by: Optional[str] = None,
+    steps: int = 8,
+    target: Union[None, str, Sequence[str]] = None,
+    *,
+    formula: Optional[str] = None,
+    progress: bool = False,
+    **settings: Any,
+) -> pd.DataFrame:
+    """Backtest a law on its own table: fit on the rows up to each value of the scale column
+    ``by`` (default N), predict every larger one.
+
+    Returns a DataFrame with a row per target, step and held-out value: ``up_to`` (the step's
+    cut), ``train_rows``, ``by`` (the held-out value), ``rows``, ``mre_pct``,
+    ``median_distance`` (decades of N and D from the nearest training row) and, for mixture
+    laws, ``spearman`` and ``regret`` over the mixtures at each held-out scale.
+    ``.attrs["predictions"]`` holds every held-out prediction, ``.attrs["report"]`` the JSON of
+    ``mixlaw backtest --json``. Further keywords are the command's flags.
+    """
+    args = _flags(dict(_law(law, formula), by=by, steps=steps, target=_list(target),
+                       **_bounds(settings)))
+    report, notes = _run(_native.backtest, progress, "backtest", _table(data), args)
+    _tell(notes)
+    rep = json.loads(report)
+    rows, predictions = [], []
+    for t in rep["targets"]:
+        key = {"target": t["target"]}
+        if "group" in t:
+            key = {"group": t["group"], **key}
+        for s in t["steps"]:
+            for h in s["held_out"]:
+                row = dict(key, up_to=s["up_to"], train_rows=s["train_rows"])
+                row.update({k: v for k, v in h.items() if k != "scale_points"})
+                rows.append(row)
+            for p in s["predictions"]:
+                predictions.append(dict(key, up_to=s["up_to"], **p))
+    frame = pd.DataFrame(rows)
+    frame.attrs["predictions"] = pd.DataFrame(predictions)
     frame.attrs["report"] = rep
     return frame
 

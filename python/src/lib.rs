@@ -26,8 +26,9 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
+use mixlaw::cli::backtest::BacktestArgs;
 use mixlaw::cli::bootstrap::{StudyArgs, SummaryArgs};
-use mixlaw::cli::eval::SplitArgs;
+use mixlaw::cli::eval::{IntervalArgs, SamplingArgs, SplitArgs};
 use mixlaw::cli::optimize::{GoalArgs, MixtureArgs};
 use mixlaw::cli::report::{ReadTable, SourceArgs};
 use mixlaw::cli::simulate::DesignArgs;
@@ -246,6 +247,10 @@ struct EvalKw {
     fit: FitArgs,
     #[command(flatten)]
     split: SplitArgs,
+    #[command(flatten)]
+    intervals: IntervalArgs,
+    #[command(flatten)]
+    sampling: SamplingArgs,
 }
 
 /// `eval(data, args, progress)`: the fit on the train split (JSON), the evaluation as
@@ -265,6 +270,8 @@ fn eval(
             &kw.columns,
             &kw.fit,
             &kw.split,
+            &kw.intervals,
+            &kw.sampling,
             None,
             false,
             |spec| source.read(spec),
@@ -272,6 +279,40 @@ fn eval(
         )
     })?;
     Ok((pretty(&file), pretty(&report), notes))
+}
+
+#[derive(Parser)]
+struct BacktestKw {
+    #[command(flatten)]
+    columns: ColumnArgs,
+    #[command(flatten)]
+    fit: FitArgs,
+    #[command(flatten)]
+    backtest: BacktestArgs,
+}
+
+/// `backtest(data, args, progress)`: the backtest as `mixlaw backtest --json` prints it, and the
+/// notes.
+#[pyfunction]
+#[pyo3(signature = (data, args, progress=None))]
+fn backtest(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    args: Vec<String>,
+    progress: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(String, Vec<String>)> {
+    let kw: BacktestKw = parse(args)?;
+    let source = Source::from_py(data)?;
+    let (b, notes) = run(py, progress, |talk| {
+        cli::backtest::compute(
+            &kw.columns,
+            &kw.fit,
+            &kw.backtest,
+            |spec| source.read(spec),
+            talk,
+        )
+    })?;
+    Ok((pretty(&b), notes))
 }
 
 #[derive(Parser)]
@@ -353,6 +394,8 @@ struct BootstrapKw {
     study: StudyArgs,
     #[command(flatten)]
     summary: SummaryArgs,
+    #[command(flatten)]
+    intervals: IntervalArgs,
     /// Replace an existing study file.
     #[arg(long)]
     force: bool,
@@ -376,6 +419,7 @@ fn bootstrap(
             &kw.fit,
             &kw.study,
             &kw.summary,
+            &kw.intervals,
             kw.force,
             |spec| source.read(spec),
             talk,
@@ -650,6 +694,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(eval, m)?)?;
+    m.add_function(wrap_pyfunction!(backtest, m)?)?;
     m.add_function(wrap_pyfunction!(predict, m)?)?;
     m.add_function(wrap_pyfunction!(optimize, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;

@@ -4,10 +4,12 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
+use super::eval::IntervalArgs;
 use super::progress::Progress;
 use super::{ColumnArgs, DataArgs, FitArgs, OutArgs, Talk};
 use crate::bootstrap::{self, At, Destination, Event, Resample, Shard, Study, Summary};
 use crate::data::{DataSpec, Table};
+use crate::interval::{self, AtInterval};
 use crate::report::{num, TextTable};
 use crate::{Error, Result};
 
@@ -17,6 +19,15 @@ pub enum ResampleArg {
     Rows,
     /// Draw whole runs (every checkpoint of one mixture and N) with replacement.
     Runs,
+}
+
+impl From<ResampleArg> for Resample {
+    fn from(r: ResampleArg) -> Resample {
+        match r {
+            ResampleArg::Rows => Resample::Rows,
+            ResampleArg::Runs => Resample::Runs,
+        }
+    }
 }
 
 /// What a summary reports.
@@ -54,7 +65,18 @@ pub struct BootstrapCmd {
     #[command(flatten)]
     summary: SummaryArgs,
     #[command(flatten)]
+    intervals: IntervalArgs,
+    #[command(flatten)]
     output: OutArgs,
+}
+
+/// A study's summary, with the calibrated intervals of its `--at` predictions when asked for.
+#[derive(serde::Serialize)]
+pub struct Outcome {
+    #[serde(flatten)]
+    pub summary: Summary,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub intervals: Vec<AtInterval>,
 }
 
 /// The study: how many replicates of what, and where they are written.
@@ -86,11 +108,12 @@ pub struct StudyArgs {
 pub fn run(c: BootstrapCmd) -> Result<()> {
     let mut bar = Progress::new("bootstrap");
     let mut counting = false;
-    let (_, summary, backend) = compute(
+    let (_, outcome, backend) = compute(
         &c.data.columns,
         &c.fit,
         &c.study,
         &c.summary,
+        &c.intervals,
         c.output.force,
         |spec| c.data.read(spec),
         &mut Talk {
@@ -106,24 +129,34 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
         },
     )?;
     bar.finish();
-    print(&summary, backend, c.output.json);
+    print(&outcome, backend, c.output.json);
     Ok(())
 }
 
 /// Run (or resume) the study of the table `read` gives and summarise it; returns the study, its
-/// summary and the backend's description. Progress comes as `full-data fit TARGET` (starts),
-/// then per target (replicates).
+/// summary (with calibrated intervals at its `--at` points when asked for) and the backend's
+/// description. Progress comes as `full-data fit TARGET` (starts), then per target
+/// (replicates), then the backtests' fits.
+#[allow(clippy::too_many_arguments)]
 pub fn compute(
     columns: &ColumnArgs,
     fit_args: &FitArgs,
     args: &StudyArgs,
     summary: &SummaryArgs,
+    intervals: &IntervalArgs,
     force: bool,
     read: impl FnOnce(&DataSpec) -> Result<Table>,
     talk: &mut Talk,
-) -> Result<(Study, Summary, String)> {
+) -> Result<(Study, Outcome, String)> {
     let law = fit_args.law_told(talk.tell)?;
     let points = summary.points()?;
+    let level = intervals.level()?;
+    if level.is_some() && points.is_empty() {
+        return Err(Error::usage(
+            "--intervals gives calibrated intervals of the predictions at --at N,D[,h...]: \
+             give at least one --at",
+        ));
+    }
     let shard = args
         .shard
         .as_deref()
@@ -140,10 +173,7 @@ pub fn compute(
         study.fit.polish = p;
     }
     study.starts = fit_args.starts.unwrap_or(study.starts);
-    study.resample = match args.resample {
-        ResampleArg::Rows => Resample::Rows,
-        ResampleArg::Runs => Resample::Runs,
-    };
+    study.resample = args.resample.into();
     study.optimum_at = args.optimum_at.as_deref().map(parse_pair).transpose()?;
     let dest = Destination {
         path: args.out.clone(),
@@ -190,7 +220,21 @@ pub fn compute(
         },
     )?;
     let summary = study.summarise(summary.level, &points)?;
-    Ok((study, summary, backend.describe()))
+    let intervals = match level {
+        Some(level) => interval::at_points(
+            &table,
+            &ds,
+            &law,
+            &study,
+            &points,
+            level,
+            &intervals.backtest.settings(),
+            backend.as_ref(),
+            &mut |t, d, n| (talk.progress)(&format!("backtest {t}"), d, n),
+        )?,
+        None => Vec::new(),
+    };
+    Ok((study, Outcome { summary, intervals }, backend.describe()))
 }
 
 /// `N,D` as two positive numbers.
@@ -212,12 +256,72 @@ fn parse_pair(text: &str) -> Result<[f64; 2]> {
     }
 }
 
-pub fn print(summary: &Summary, backend: String, json: bool) {
+pub fn print(outcome: &Outcome, backend: String, json: bool) {
     if json {
-        super::print_json(summary);
+        super::print_json(outcome);
     } else {
-        out!("{}", render(summary, &backend));
+        out!("{}", render(&outcome.summary, &backend));
+        if !outcome.intervals.is_empty() {
+            out!("{}", render_intervals(&outcome.intervals));
+        }
     }
+}
+
+/// The calibrated intervals of a study's predictions, a line per target and point.
+fn render_intervals(intervals: &[AtInterval]) -> String {
+    let level = intervals[0].calibration.level;
+    let mut t = TextTable::new([
+        "target",
+        "predicted loss at",
+        "estimate",
+        "lo",
+        "hi",
+        "distance",
+        "per decade",
+        "bootstrap lo",
+        "bootstrap hi",
+    ]);
+    for i in intervals {
+        let mut at = format!("N={} D={}", num(i.at.n), num(i.at.d));
+        if !i.at.h.is_empty() {
+            let h: Vec<String> = i.at.h.iter().map(|v| num(*v)).collect();
+            at.push_str(&format!(" h={}", h.join(",")));
+        }
+        let (blo, bhi) = i.interval.sampling.unwrap_or((f64::NAN, f64::NAN));
+        t.row([
+            i.target.clone(),
+            at,
+            num(i.interval.predicted),
+            num(i.interval.lo),
+            num(i.interval.hi),
+            format!(
+                "{:.3}{}",
+                i.interval.distance,
+                if i.interval.beyond_backtests {
+                    " *"
+                } else {
+                    ""
+                }
+            ),
+            format!("{:.4}", i.calibration.per_decade),
+            num(blo),
+            num(bhi),
+        ]);
+    }
+    let mut out = format!(
+        "\ncalibrated {}% prediction intervals (bootstrap spread widened by the backtests' \
+         extrapolation error at the point's distance, in decades of N and D, from the table's \
+         rows):\n",
+        100.0 * level
+    );
+    out.push_str(&t.render());
+    if intervals.iter().any(|i| i.interval.beyond_backtests) {
+        out.push_str(
+            "* farther out than any backtest prediction: the interval carries the error model \
+             past the distances it was measured at\n",
+        );
+    }
+    out
 }
 
 /// The human view: per target, the parameters, predictions and optimal mixture with intervals.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::bootstrap::{print, SummaryArgs};
+use super::bootstrap::{print, Outcome, SummaryArgs};
 use super::OutArgs;
 use crate::Result;
 
@@ -28,7 +28,10 @@ pub fn run(c: MergeCmd) -> Result<()> {
     let study = crate::merge(&c.files, c.out.as_deref(), c.output.force)?;
     let summary = study.summarise(c.summary.level, &points)?;
     print(
-        &summary,
+        &Outcome {
+            summary,
+            intervals: Vec::new(),
+        },
         format!("merged from {} study files", c.files.len()),
         c.output.json,
     );

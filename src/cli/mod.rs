@@ -17,6 +17,7 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::stdout(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+pub mod backtest;
 pub mod bench;
 pub mod bootstrap;
 pub mod devices;
@@ -59,6 +60,8 @@ enum Command {
     Fit(fit::FitCmd),
     /// Fit on one split of a table and score MRE on another.
     Eval(eval::EvalCmd),
+    /// Fit on the smaller runs of a table and predict its larger runs, step by step.
+    Backtest(backtest::BacktestCmd),
     /// Predict a table's targets from a fit file, as CSV.
     Predict(predict::PredictCmd),
     /// List the law families with their formulas and parameter counts.
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Fit(c) => fit::run(c),
         Command::Eval(c) => eval::run(c),
+        Command::Backtest(c) => backtest::run(c),
         Command::Predict(c) => predict::run(c),
         Command::Laws(c) => laws::run(c),
         Command::Simulate(c) => simulate::run(c),

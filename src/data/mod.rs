@@ -614,6 +614,30 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
         .collect()
 }
 
+/// The numbers in column `name` of `table` (the table `ds` was loaded from) at the rows of
+/// `ds`: what a backtest rolls over (`--by`). `what` names the flag in messages; an empty or
+/// non-numeric cell in a kept row is an error at its row and column.
+pub fn column_values(ds: &Dataset, table: &Table, name: &str, what: &str) -> Result<Vec<f64>> {
+    let c = table.require(name, what)?;
+    ds.row_ids
+        .iter()
+        .map(|&id| {
+            if id == 0 || id > table.len() {
+                return Err(table.error(
+                    Some(id),
+                    None,
+                    format!(
+                        "the dataset has row {id} but the file has {} data rows; \
+                         was it changed after loading?",
+                        table.len()
+                    ),
+                ));
+            }
+            table.required_number(id - 1, c)
+        })
+        .collect()
+}
+
 /// Bind filter expressions to a table: the distinct columns they mention and the expressions
 /// rewritten to positions in that list. `what` names the flag in messages.
 fn resolve_filters(

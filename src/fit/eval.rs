@@ -56,22 +56,15 @@ pub struct EvalReport {
     pub wall_s: f64,
 }
 
-/// Fit `law` on the rows of `ds` where the `train` expressions hold and score it on those
-/// where the `test` expressions hold. The expressions refer to columns of `table`, the table
-/// `ds` was loaded from. When the rows of `ds` are grouped, each group is fitted on its train
-/// rows and scored on its test rows; a group without train rows is an error. Returns the fit
-/// (on the train split) and the scores.
-#[allow(clippy::too_many_arguments)]
-pub fn eval(
+/// The rows of `ds` (loaded from `table`) where the `train` expressions hold, and those where
+/// the `test` expressions hold: an error when either split is empty, or when a group of grouped
+/// rows has no train rows.
+pub fn split(
     table: &Table,
     ds: &Dataset,
-    law: &Law,
-    settings: &FitSettings,
     train: &[String],
     test: &[String],
-    backend: &dyn Backend,
-    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
-) -> Result<(FitFile, EvalReport)> {
+) -> Result<(Dataset, Dataset)> {
     let split = |exprs: &[String], which: &str| -> Result<Dataset> {
         let keep = mask(ds, table, exprs)?;
         if !keep.iter().any(|&k| k) {
@@ -95,6 +88,26 @@ pub fn eval(
             )));
         }
     }
+    Ok((train_ds, test_ds))
+}
+
+/// Fit `law` on the rows of `ds` where the `train` expressions hold and score it on those
+/// where the `test` expressions hold. The expressions refer to columns of `table`, the table
+/// `ds` was loaded from. When the rows of `ds` are grouped, each group is fitted on its train
+/// rows and scored on its test rows; a group without train rows is an error. Returns the fit
+/// (on the train split) and the scores.
+#[allow(clippy::too_many_arguments)]
+pub fn eval(
+    table: &Table,
+    ds: &Dataset,
+    law: &Law,
+    settings: &FitSettings,
+    train: &[String],
+    test: &[String],
+    backend: &dyn Backend,
+    progress: &mut (dyn FnMut(&str, usize, usize) + Send),
+) -> Result<(FitFile, EvalReport)> {
+    let (train_ds, test_ds) = split(table, ds, train, test)?;
     let file = fit(&train_ds, law, settings, backend, train, progress)?;
     let test_parts = test_ds.by_group();
     let targets: Vec<TargetScore> = file

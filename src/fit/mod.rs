@@ -22,7 +22,7 @@ mod summary;
 
 use std::time::Instant;
 
-pub use eval::{eval, EvalReport, TargetScore};
+pub use eval::{eval, split, EvalReport, TargetScore};
 pub use file::{DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
 pub use hop::HopSettings;
 pub use predict::{predict, PredictedTarget, Predictions};

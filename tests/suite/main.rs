@@ -7,6 +7,8 @@
 //! * `bad_input`: every error a user can cause, with its file, row and column;
 //! * `bootstrap`: reproducibility, shards and resume, coverage;
 //! * `cli`: the commands end to end on the bundled example;
+//! * `extrapolation`: backtests, and calibrated intervals held to the published tables' largest
+//!   runs;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `lattice`: the separable lattice sweep against brute force on every law;
@@ -27,6 +29,7 @@ mod backend;
 mod bad_input;
 mod bootstrap;
 mod cli;
+mod extrapolation;
 mod formula;
 mod golden;
 mod lattice;
