@@ -793,8 +793,10 @@ def bootstrap(
     ``resample`` draws ``"rows"`` or whole ``"runs"``; ``at`` gives points ``"N,D[,h...]"`` (or
     sequences of numbers) at which to report predicted losses; ``shard="i/n"`` runs a share of
     the replicates; ``out`` writes the study file (JSON Lines) as replicates finish, ``resume``
-    continues one. Further keywords are ``mixlaw bootstrap``'s flags (``level``,
-    ``optimum_at``, ``target``, the column and fit settings).
+    continues one. ``intervals=0.9`` (with ``at``) also gives each prediction an interval
+    calibrated on backtests of the table (``by``: their scale column): ``Study.intervals``.
+    Further keywords are ``mixlaw bootstrap``'s flags (``level``, ``optimum_at``, ``target``,
+    the column and fit settings).
     """
     args = _flags(dict(_law(law, formula), replicates=replicates, starts=starts, resample=resample,
                        at=_points(at), seed=seed, shard=shard,
