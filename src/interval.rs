@@ -13,17 +13,19 @@
 //! * **noise**: the `level` quantile of the fit's absolute log residuals on its own rows (one
 //!   run's loss scatters about the law even where the law is right);
 //! * **sampling**: the bootstrap's percentile interval of the prediction, below and above it
-//!   (its asymmetry kept). Each replicate refits from the full-data optimum *and* fresh starts,
-//!   so a replicate lands on whichever near-equivalent minimum its resample favours: the
-//!   percentile interval holds the spread across the fit's near-equivalent minima as well as the
-//!   sampling spread;
+//!   (its asymmetry kept);
+//! * **minima**: the spread of the prediction across the fit's near-equivalent minima (every
+//!   start within 1e-4 relative of the best objective, [`crate::fit::TargetFit::near_minima`]):
+//!   the lowest and highest of their predictions, below and above it. Where the data cannot
+//!   tell such minima apart (a flat direction such as `E` against the `C_i`), they can still
+//!   disagree far from the data;
 //! * **extrapolation**: `q · d`, where `d` is the prediction's distance from the training rows
 //!   (decades of `N` and `D`, [`crate::backtest::distance`]) and `q` is the split-conformal
 //!   quantile of the backtests' standardised errors `|ln(observed / predicted)| / d`: the
 //!   `⌈(n + 1) · level⌉`-th smallest of the target's `n` backtest scores.
 //!
-//! The parts are added in quadrature on each side: `lo = L̂ · exp(−√(noise² + below² + (q d)²))`,
-//! `hi = L̂ · exp(√(noise² + above² + (q d)²))`.
+//! The parts are added in quadrature on each side: `lo = L̂ · exp(−√(noise² + sampling below² +
+//! minima below² + (q d)²))`, and `hi` likewise with the parts above.
 //!
 //! **Assumptions**, said plainly: the error of extrapolating grows in proportion to the distance
 //! (linearly in decades, as the backtests of the published tables show), at the rate the
@@ -40,7 +42,7 @@ use crate::backend::Backend;
 use crate::backtest::{self, TargetBacktest};
 use crate::bootstrap::{self, At, FullDataFit, Record, Resample, Study, StudySettings};
 use crate::data::{Dataset, Table};
-use crate::fit::{FitFile, FitSettings, Params};
+use crate::fit::{self, FitFile, FitSettings, Params};
 use crate::law::{Law, Point};
 use crate::Result;
 
@@ -87,32 +89,39 @@ impl Calibration {
     }
 
     /// The interval of a prediction `predicted` at `distance` whose bootstrap percentile
-    /// interval is `sampling` (`None`: no bootstrap).
+    /// interval is `sampling` (`None`: no bootstrap) and whose lowest and highest values over
+    /// the fit's near-equivalent minima are `minima`.
     pub fn interval(
         &self,
         predicted: f64,
         distance: f64,
         sampling: Option<(f64, f64)>,
+        minima: Option<(f64, f64)>,
     ) -> PredictionInterval {
-        let (below, above) = sampling.map_or((0.0, 0.0), |(lo, hi)| {
-            (
-                (predicted / lo).ln().max(0.0),
-                (hi / predicted).ln().max(0.0),
-            )
-        });
+        let sides = |range: Option<(f64, f64)>| {
+            range.map_or((0.0, 0.0), |(lo, hi)| {
+                (
+                    (predicted / lo).ln().max(0.0),
+                    (hi / predicted).ln().max(0.0),
+                )
+            })
+        };
+        let ((s_below, s_above), (m_below, m_above)) = (sides(sampling), sides(minima));
         let far = if distance > 0.0 {
             self.per_decade * distance
         } else {
             0.0
         };
-        let half = |side: f64| (self.noise.powi(2) + side.powi(2) + far.powi(2)).sqrt();
+        let half =
+            |s: f64, m: f64| (self.noise.powi(2) + s.powi(2) + m.powi(2) + far.powi(2)).sqrt();
         PredictionInterval {
             predicted,
-            lo: predicted * (-half(below)).exp(),
-            hi: predicted * half(above).exp(),
+            lo: predicted * (-half(s_below, m_below)).exp(),
+            hi: predicted * half(s_above, m_above).exp(),
             distance,
             beyond_backtests: distance > self.max_distance,
             sampling,
+            minima,
         }
     }
 }
@@ -134,6 +143,9 @@ pub struct PredictionInterval {
     /// The bootstrap's percentile interval alone, when there was a bootstrap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling: Option<(f64, f64)>,
+    /// The lowest and highest prediction over the fit's near-equivalent minima.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minima: Option<(f64, f64)>,
 }
 
 impl PredictionInterval {
@@ -334,6 +346,7 @@ pub fn for_rows(
                         predicted,
                         backtest::distance(&points, te.n[r], te.d[r]),
                         sampled,
+                        spread(&fitted.near_minima, |q| predict(q, &te, r)),
                     ),
                 }
             })
@@ -469,9 +482,15 @@ pub fn at_points(
             .target(&full.target, None)
             .expect("every target of the study was backtested");
         let calibration = Calibration::new(bt, &residuals, level);
+        // The header keeps the best minimum only: the full-data fit, made again as it was made
+        // (the same settings, seed and backend), gives its near-equivalent minima.
+        let again = fit::fit_target(ds, t, law, fit_settings, backend, &mut |d, n| {
+            progress(&format!("near minima {}", full.target), d, n)
+        })?;
         let summary = &sampled.targets[t];
         for prediction in &summary.predictions {
             let a = &prediction.at;
+            let point = Point::new(a.n / nu, a.d / du, &a.h);
             out.push(AtInterval {
                 target: full.target.clone(),
                 at: a.clone(),
@@ -479,12 +498,25 @@ pub fn at_points(
                     prediction.loss.estimate,
                     backtest::distance(&points, a.n, a.d),
                     Some((prediction.loss.lo, prediction.loss.hi)),
+                    spread(&again.near_minima, |q| law.eval(q, &point, None)),
                 ),
                 calibration: calibration.clone(),
             });
         }
     }
     Ok(out)
+}
+
+/// The lowest and highest of `predict` over near-equivalent `minima` (`None` without any).
+fn spread(minima: &[Vec<f64>], predict: impl Fn(&[f64]) -> f64) -> Option<(f64, f64)> {
+    minima
+        .iter()
+        .map(|m| predict(m))
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((f64::min(lo, v), f64::max(hi, v))),
+        })
 }
 
 /// A replicate's parameters as a vector in the law's order over `domains`.
@@ -583,15 +615,19 @@ mod tests {
             max_distance: 0.5,
             noise: 0.003,
         };
-        let i = c.interval(2.0, 0.25, Some((1.99, 2.02)));
-        let below = (0.003f64.powi(2) + (2.0f64 / 1.99).ln().powi(2) + 0.01f64.powi(2)).sqrt();
+        let i = c.interval(2.0, 0.25, Some((1.99, 2.02)), Some((1.995, 2.0)));
+        let below = (0.003f64.powi(2)
+            + (2.0f64 / 1.99).ln().powi(2)
+            + (2.0f64 / 1.995).ln().powi(2)
+            + 0.01f64.powi(2))
+        .sqrt();
         let above = (0.003f64.powi(2) + (2.02f64 / 2.0).ln().powi(2) + 0.01f64.powi(2)).sqrt();
         assert!((i.lo - 2.0 * (-below).exp()).abs() < 1e-15);
         assert!((i.hi - 2.0 * above.exp()).abs() < 1e-15);
         assert!(!i.beyond_backtests);
-        assert!(c.interval(2.0, 0.6, None).beyond_backtests);
+        assert!(c.interval(2.0, 0.6, None, None).beyond_backtests);
         // At distance 0 only the noise and the sampling spread remain.
-        let at_home = c.interval(2.0, 0.0, None);
+        let at_home = c.interval(2.0, 0.0, None, None);
         assert!((at_home.hi / 2.0 - 0.003f64.exp()).abs() < 1e-15);
     }
 }

@@ -55,6 +55,12 @@ pub struct TargetFit {
     pub flat: Vec<String>,
     /// Parameters sitting on a bound of the box.
     pub at_bounds: Vec<String>,
+    /// The near-equivalent minima: the natural parameters of every start within 1e-4 relative
+    /// of the best objective (those `flat` is judged on), best first. Held in memory for the
+    /// calibrated intervals ([`crate::interval`] takes the spread of their predictions); not
+    /// written to fit files, which record the best minimum.
+    #[serde(skip)]
+    pub near_minima: Vec<Vec<f64>>,
     /// Objective evaluations, over every start, hop and polish.
     pub evaluations: usize,
     /// Seconds the target took.
@@ -139,6 +145,7 @@ pub(crate) fn summarise(
         near_best,
         flat,
         at_bounds,
+        near_minima: close,
         evaluations,
         wall_s: clock.elapsed().as_secs_f64(),
     }
