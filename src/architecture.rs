@@ -12,6 +12,7 @@ use std::path::Path;
 const PLAN: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("interrupt", &["error"]),
+    ("memory", &["error"]),
     ("rng", &[]),
     ("vmath", &["rng"]),
     ("loss", &[]),
@@ -23,6 +24,7 @@ const PLAN: &[(&str, &[&str])] = &[
     (
         "fit",
         &[
+            "memory",
             "backend",
             "data",
             "error",
@@ -35,10 +37,11 @@ const PLAN: &[(&str, &[&str])] = &[
         ],
     ),
     ("mixture", &["backend", "data", "error", "fit", "law"]),
-    ("simulate", &["error", "law", "rng"]),
+    ("simulate", &["memory", "error", "law", "rng"]),
     (
         "bootstrap",
         &[
+            "memory",
             "backend",
             "data",
             "error",
@@ -69,6 +72,7 @@ const PLAN: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "memory",
             "backend",
             "bootstrap",
             "data",

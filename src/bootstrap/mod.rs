@@ -75,6 +75,7 @@ pub fn header(
             g.column, g.column
         )));
     }
+    check_memory(ds, law, study, shard)?;
     let mut study = study.clone();
     study.optimum_at = match (law.uses_mixture(), study.optimum_at) {
         (false, _) => None,
@@ -101,6 +102,31 @@ pub fn header(
         shard,
         full: Vec::new(),
     })
+}
+
+/// An error unless a study's records (held until its file is rewritten in order) and the
+/// optimiser states of the replicates in flight fit in memory, before any work.
+fn check_memory(
+    ds: &Dataset,
+    law: &Law,
+    study: &StudySettings,
+    shard: Option<Shard>,
+) -> Result<()> {
+    let dim = law.params(&ds.domains).len();
+    let owned = study.replicates.div_ceil(shard.map_or(1, |s| s.count)) as u128;
+    let record = 128 + 48 * (dim + ds.k()) as u128;
+    let records = owned * ds.targets.len() as u128 * record;
+    crate::memory::check(
+        &format!("--replicates {}", study.replicates),
+        records,
+        "use fewer replicates, or shard the study (--shard i/n)",
+    )?;
+    let in_flight = study.starts.max(CAPACITY) as u128;
+    crate::memory::check(
+        &format!("--starts {} per replicate", study.starts),
+        in_flight * crate::memory::per_start(dim, study.fit.solver.memory),
+        "use fewer starts",
+    )
 }
 
 /// Fit every target on the full data and find its optimal mixture, into `header.full`: the

@@ -84,7 +84,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
     )?;
     bar.finish();
     if let Some(out) = &c.out {
-        let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
+        let json = file.render(out)?;
         report::write_atomic(out, json.as_bytes(), c.output.force)?;
     }
     if c.output.json {

@@ -814,6 +814,29 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
         Some(name) => Some(table.require(name, "the column to group by")?),
         None => None,
     };
+    // One column in two roles (`--n-col X --d-col X`, a weight column as a target) would fit a
+    // law to a column against itself: never what was meant.
+    let mut roles: Vec<(usize, &str)> = Vec::new();
+    roles.extend(n.map(|c| (c, "the model size N")));
+    match d {
+        DSource::Column(c) => roles.push((c, "the token count D")),
+        DSource::Flops(c) => roles.push((c, "the training FLOP")),
+        DSource::None => {}
+    }
+    roles.extend(weights.iter().map(|(c, _)| (*c, "a domain weight")));
+    roles.extend(targets.iter().map(|&c| (c, "a target")));
+    roles.extend(group.map(|c| (c, "the group")));
+    for (i, (c, role)) in roles.iter().enumerate() {
+        if let Some((_, first)) = roles[..i].iter().find(|(o, _)| o == c) {
+            return Err(table.error(
+                None,
+                Some(&table.header()[*c]),
+                format!(
+                    "the column is used as {first} and as {role}: give each role its own column"
+                ),
+            ));
+        }
+    }
     Ok(Resolved {
         n,
         d,
@@ -925,6 +948,18 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                 None => f64::NAN,
                 Some(y) if y <= 0.0 => {
                     return Err(table.cell_error(r, c, format!("loss must be positive, got {y}")))
+                }
+                // Below the smallest normal number a relative error overflows: a fit file could
+                // not record its MRE.
+                Some(y) if !y.is_normal() => {
+                    return Err(table.cell_error(
+                        r,
+                        c,
+                        format!(
+                            "loss {y} is below the smallest normal number ({:e}): not a loss",
+                            f64::MIN_POSITIVE
+                        ),
+                    ))
                 }
                 Some(y) => y,
             };

@@ -159,7 +159,9 @@ pub fn fit_target(
     let problem = setup.problem(law, s, vec![1.0; setup.rows.len()]);
     backend.check(&problem)?;
     let coords = problem.coords();
-    let mut x0: Vec<Vec<f64>> = Starts::new(law, s)?
+    let starts = Starts::new(law, s)?;
+    Starts::check_memory(starts.count(s), problem.dim(), s)?;
+    let mut x0: Vec<Vec<f64>> = starts
         .initial(law, ds.k(), s)
         .iter()
         .map(|p| coords.to_internal(p))

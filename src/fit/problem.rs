@@ -106,6 +106,25 @@ impl Starts {
         }
     }
 
+    /// How many starts [`Starts::initial`] gives.
+    pub fn count(&self, s: &FitSettings) -> usize {
+        match self {
+            Starts::Grid(g) if s.starts > 0 => s.starts.min(g.len()),
+            Starts::Grid(g) => g.len(),
+            Starts::Random => s.starts,
+        }
+    }
+
+    /// An error unless `starts` optimiser states of `dim` parameters, all held at once, fit in
+    /// memory.
+    pub fn check_memory(starts: usize, dim: usize, s: &FitSettings) -> Result<()> {
+        crate::memory::check(
+            &format!("--starts {starts}"),
+            starts as u128 * crate::memory::per_start(dim, s.solver.memory),
+            "use fewer starts",
+        )
+    }
+
     /// A fit's starts, natural parameters: the first `s.starts` grid points (all for 0), or
     /// `s.starts` draws, the `i`-th from stream `i` of the seed.
     pub fn initial(&self, law: &Law, k: usize, s: &FitSettings) -> Vec<Vec<f64>> {

@@ -94,17 +94,34 @@ fn prepare(
     law: &Law,
     settings: &OptimizeSettings,
 ) -> Result<(Laws, Bounds, Search, u128)> {
-    // A NaN fails `> 0`, an infinite value passes, as the flags always took them.
-    let positive = |v: f64| v > 0.0;
-    let (n, d) = match &settings.scale {
-        Scale::At { n, d } | Scale::Grid { n, d, .. } if positive(*n) && positive(*d) => (*n, *d),
-        // A placeholder scale, which the search over budgets replaces.
-        Scale::Flops(c) if positive(*c) => (1e9, c / 6e9),
-        _ => {
-            return Err(Error::usage(
-                "give a positive --n and --d, or a positive --flops",
-            ))
+    // A scale is a positive finite number: an infinite model or budget has no optimum to report.
+    let check = |flag: &str, v: f64| {
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(Error::usage(format!(
+                "{flag} must be a positive finite number, got {v}"
+            )))
         }
+    };
+    let (n, d) = match &settings.scale {
+        Scale::At { n, d } => (check("--n", *n)?, check("--d", *d)?),
+        Scale::Grid {
+            n,
+            d,
+            n_grid,
+            d_grid,
+        } => {
+            for v in n_grid {
+                check("--n-grid", *v)?;
+            }
+            for v in d_grid {
+                check("--d-grid", *v)?;
+            }
+            (check("--n", *n)?, check("--d", *d)?)
+        }
+        // A placeholder scale, which the search over budgets replaces.
+        Scale::Flops(c) => (1e9, check("--flops", *c)? / 6e9),
     };
     let laws = Laws::new(fit, law, n, d)?;
     let fixed_d = match &settings.scale {
