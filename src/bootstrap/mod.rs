@@ -338,7 +338,9 @@ pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> 
             .copied()
             .filter(|r| r.objective.is_some())
             .collect();
-        if ok.is_empty() {
+        // A shard may hold no replicates at all (more shards than replicates): its summary
+        // is the full-data estimates with empty intervals, and its file merges as it is.
+        if ok.is_empty() && !mine.is_empty() {
             return Err(Error::usage(format!(
                 "no replicate of target {} reached a finite objective: nothing to summarise",
                 full.target

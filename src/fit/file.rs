@@ -328,8 +328,13 @@ pub fn check_params(params: &Params, specs: &[ParamSpec]) -> std::result::Result
         };
         let slack = |b: f64| 1e-9 * b.abs().max(1.0);
         if !v.is_finite() || v < s.lo - slack(s.lo) || v > s.hi + slack(s.hi) {
+            let shown = if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-4) {
+                format!("{v:e}")
+            } else {
+                format!("{v}")
+            };
             return Err(format!(
-                "parameter {} = {v} is outside the law's bounds [{}, {}]",
+                "parameter {} = {shown} is outside the law's bounds [{}, {}]",
                 s.name, s.lo, s.hi
             ));
         }

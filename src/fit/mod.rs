@@ -23,7 +23,7 @@ mod summary;
 use std::time::Instant;
 
 pub use eval::{eval, EvalReport, TargetScore};
-pub use file::{DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
+pub use file::{check_params, check_units, DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
 pub use hop::HopSettings;
 pub use predict::{predict, PredictedTarget, Predictions};
 pub use problem::row_ids;
