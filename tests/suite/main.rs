@@ -9,6 +9,7 @@
 //! * `cli`: the commands end to end on the bundled example;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
+//! * `hostile`: hostile input, racing writers and tampered files: errors, never panics;
 //! * `lattice`: the separable lattice sweep against brute force on every law;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `plots`: figures (the data each draws) and the HTML report, opened in a headless browser;
@@ -29,6 +30,7 @@ mod bootstrap;
 mod cli;
 mod formula;
 mod golden;
+mod hostile;
 mod lattice;
 mod losses;
 mod peers;
