@@ -195,6 +195,10 @@ pub fn replicate(
             .collect();
         for block in todo.chunks((MAX_WEIGHTS / setup.rows.len().max(1)).max(1)) {
             let weights: Vec<f64> = block.iter().flat_map(|&j| plan.weights(j as u64)).collect();
+            let observed = setup
+                .observed
+                .is_some()
+                .then(|| setup.observed_problem(law, s, weights.clone()));
             let problem = setup.problem(law, s, weights);
             backend.check(&problem)?;
             let coords = problem.coords();
@@ -229,7 +233,10 @@ pub fn replicate(
                                 .min_by(|a, b| a.f.total_cmp(&b.f))
                                 .expect("every replicate has starts");
                             let p = problem.coords().to_natural(&best.theta);
-                            let objective = problem.objective_natural(&p, *i);
+                            let objective = observed
+                                .as_ref()
+                                .unwrap_or(&problem)
+                                .objective_natural(&p, *i);
                             let ok = objective.is_finite() && problem.weights().sum(*i) > 0.0;
                             Record {
                                 replicate: block[*i],

@@ -538,12 +538,29 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
                 spec.drop_highest
             ));
         }
+        notices.extend(far_outliers(&name, &y, &kept));
+        let present: Vec<f64> = y.iter().copied().filter(|v| v.is_finite()).collect();
+        if present.len() > 1 && present.iter().all(|v| *v == present[0]) {
+            notices.push(format!(
+                "{name}: every row holds the same loss {}; a law fitted to it says nothing of \
+                 N, D or the mixture",
+                present[0]
+            ));
+        }
         targets.push(Target {
             name,
             y,
             missing,
             dropped_highest,
         });
+    }
+    for (j, (_, domain)) in cols.weights.iter().enumerate() {
+        if kept.iter().all(|&r| parsed.h[r * k + j] == 0.0) {
+            notices.push(format!(
+                "domain {domain} weighs 0 in every row: its parameters cannot be identified \
+                 from this table (the fit reports whatever its starts left them at)"
+            ));
+        }
     }
 
     let mut h = Vec::with_capacity(kept.len() * k);
@@ -563,6 +580,43 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         notices,
         groups,
     })
+}
+
+/// A loss more than this many times its target's median is a far outlier: no real run's loss
+/// is, and one such row dominates any mean or sum of per-row losses.
+pub const FAR_OUTLIER: f64 = 1e3;
+
+/// The rows of target `name` (values `y`, table rows `kept`) that are far outliers, as a
+/// notice: what they do to a fit.
+fn far_outliers(name: &str, y: &[f64], kept: &[usize]) -> Option<String> {
+    let middle = median(y)?;
+    let limit = FAR_OUTLIER * middle;
+    let far: Vec<String> = y
+        .iter()
+        .zip(kept)
+        .filter(|(v, _)| **v > limit)
+        .map(|(v, r)| format!("row {} (line {}) holds {v:e}", r + 1, r + 2))
+        .collect();
+    if far.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{name}: {}, more than {FAR_OUTLIER} times the median loss {middle}: such a row dominates the \
+         reported objective; a Huber or absolute-error fit of the raw loss bounds its pull (its \
+         parameters are fitted with the loss at twice the largest of the others, which moves \
+         them not at all), a squared error or a log residual does not",
+        far.join(", ")
+    ))
+}
+
+/// The median of the finite values of `y`, if there are any.
+pub fn median(y: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = y.iter().copied().filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
 }
 
 /// Evaluate `--where`-style expressions (ANDed) on the rows of `table` (the table `ds` was
