@@ -16,7 +16,7 @@ const PLAN: &[(&str, &[&str])] = &[
     ("rng", &[]),
     ("vmath", &["rng"]),
     ("loss", &[]),
-    ("report", &["error"]),
+    ("report", &["error", "interrupt"]),
     ("law", &["error", "loss", "rng", "vmath"]),
     ("data", &["error", "law"]),
     ("objective", &["law", "loss", "rng", "vmath"]),

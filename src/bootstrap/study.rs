@@ -142,6 +142,8 @@ pub fn run(
             // The header's full-data fits are the replicates' warm starts and the intervals'
             // centres: they must be this data's, not an edited copy.
             same_full_fits(out, &file.header, &header)?;
+            // The file's own header goes on (its data's source may name another copy).
+            header = file.header;
             events(Event::Resumed {
                 records: file.records.len(),
             });

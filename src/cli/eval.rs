@@ -56,6 +56,17 @@ pub fn compute(
         ds,
         backend,
     } = super::prepare_with(columns, args, out, force, read, talk.tell)?;
+    // Rows in both splits score the fit on rows it was fitted on: allowed (a split may mean
+    // it), but never silent.
+    let train = crate::data::mask(&ds, &table, &split.train)?;
+    let test = crate::data::mask(&ds, &table, &split.test)?;
+    let both = train.iter().zip(&test).filter(|(a, b)| **a && **b).count();
+    if both > 0 {
+        (talk.tell)(format!(
+            "note: {both} rows are in both the --train and the --test split: their test errors \
+             are errors on rows the law was fitted to"
+        ));
+    }
     crate::eval(
         &table,
         &ds,

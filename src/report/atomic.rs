@@ -151,6 +151,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
+    // Asked to stop while writing: the temporary file goes (when `tmp` drops), nothing is
+    // published.
+    crate::interrupt::check()?;
     if force {
         if let Ok(old) = std::fs::metadata(&file) {
             tmp.as_file()

@@ -584,3 +584,187 @@ fn one_absurd_loss_does_not_wreck_a_huber_fit() {
         );
     }
 }
+
+/// Flags and settings that cannot mean anything are refused; what is allowed but surprising is
+/// said: rows in both splits, a constant target, a domain that never appears, more threads than
+/// cores, a GPU backend name wgpu does not know.
+#[test]
+fn weak_spots_are_errors_or_notes() {
+    let dir = temp_dir("hostile-weak");
+    let e = example();
+    let fit = |extra: &[&str]| {
+        let mut args = vec![
+            "fit",
+            &e,
+            "--law",
+            "additive",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        mixlaw(&args)
+    };
+    fails(
+        &fit(&["--ftol", "NaN"]),
+        &["--ftol must be a non-negative number"],
+    );
+    fails(
+        &fit(&["--gtol=-1"]),
+        &["--gtol must be a non-negative number"],
+    );
+    let out = mixlaw(&[
+        "eval",
+        &e,
+        "--law",
+        "additive",
+        "--starts",
+        "2",
+        "--backend",
+        "cpu",
+        "--train",
+        "model_size < 4e8",
+        "--test",
+        "model_size > 1e8",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rows are in both the --train and the --test split"),
+        "{err}"
+    );
+
+    // A target that never changes, and a domain whose weight is 0 in every row.
+    let text = std::fs::read_to_string(&e).unwrap();
+    let mut lines = text.lines();
+    let mut csv = format!("{}\n", lines.next().unwrap());
+    for l in lines {
+        let c: Vec<&str> = l.split(',').collect();
+        // weight_web, weight_code, weight_books, model_size, n_tokens, target_loss
+        let (code, books): (f64, f64) = (c[1].parse().unwrap(), c[2].parse().unwrap());
+        let s = code + books;
+        csv += &format!("0,{},{},{},{},3.5\n", code / s, books / s, c[3], c[4]);
+    }
+    let odd = dir.join("odd.csv");
+    std::fs::write(&odd, csv).unwrap();
+    let out = mixlaw(&[
+        "fit",
+        odd.to_str().unwrap(),
+        "--law",
+        "additive",
+        "--starts",
+        "2",
+        "--backend",
+        "cpu",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("every row holds the same loss 3.5"), "{err}");
+    assert!(err.contains("domain web weighs 0 in every row"), "{err}");
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+        .args([
+            "fit",
+            &e,
+            "--law",
+            "additive",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+        ])
+        .env("RAYON_NUM_THREADS", "100000")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("RAYON_NUM_THREADS=100000 is more than the"),
+        "{err}"
+    );
+    assert!(!err.contains("rayon, 100000 threads"), "{err}");
+
+    if cfg!(feature = "gpu") {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+            .args([
+                "fit",
+                &e,
+                "--law",
+                "additive",
+                "--starts",
+                "2",
+                "--backend",
+                "gpu",
+            ])
+            .env("WGPU_BACKEND", "vulkna")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("WGPU_BACKEND='vulkna' names no backend wgpu knows"),
+            "{err}"
+        );
+    }
+}
+
+/// Ctrl-C during a study: the run stops, leaves no temporary file, and its study file holds
+/// whole records that --resume completes.
+#[test]
+fn an_interrupted_study_leaves_no_temporary_file_and_resumes() {
+    let dir = temp_dir("hostile-sigint");
+    let e = example();
+    let out = dir.join("s.jsonl");
+    let args = [
+        "bootstrap",
+        &e,
+        "--law",
+        "additive",
+        "--backend",
+        "cpu",
+        "--replicates",
+        "400",
+        "--starts",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for a few records, then interrupt.
+    while std::fs::read_to_string(&out).map_or(0, |t| t.lines().count()) < 3 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let done = run.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    let names: Vec<String> = std::fs::read_dir(&*dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["s.jsonl"], "only the study file is left");
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let out = mixlaw(&resume);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join("s.jsonl")).unwrap();
+    assert_eq!(text.lines().count(), 401);
+}
