@@ -404,7 +404,7 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
 
     let mut edited = header.clone();
     edited["full"][0]["params"]["E"] = serde_json::json!(1.2);
-    let f = write("header.jsonl", &edited, &[record.clone()]);
+    let f = write("header.jsonl", &edited, std::slice::from_ref(&record));
     fails(
         &study(&["--out", &f, "--resume"]),
         &[
