@@ -501,7 +501,7 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
             "--backend",
             "cpu",
             "--replicates",
-            "40",
+            "100000",
             "--starts",
             "4",
             "--out",
@@ -518,7 +518,16 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
     let second = study(&["--out", &target]);
     let resumed = study(&["--out", &target, "--resume"]);
     let took = clock.elapsed();
-    assert!(first.wait().unwrap().success());
+    // Still running (a long study): stop it as Ctrl-C would.
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first run ended early"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(first.wait().unwrap().code(), Some(1));
     fails(&second, &["race.jsonl", "already exists"]);
     fails(&resumed, &["race.jsonl", "being written by another run"]);
     assert!(took.as_secs_f64() < 5.0, "refused in {took:?}");
