@@ -89,6 +89,11 @@ pub struct Optimum {
 /// The laws at the scale to begin with, the boxes on the weights, the search and the lattice
 /// points it will visit: what every solve needs, checked in the order a user fixes them (scale,
 /// law, limits, search, its size). `fit` is one group's ([`FitFile::select_group`]).
+/// The finest lattice a search takes (`--resolution`).
+const MAX_RESOLUTION: usize = 1_000_000;
+/// The most lattice points refined per weighting (`--top`).
+const MAX_TOP: usize = 100_000;
+
 fn prepare(
     fit: &FitFile,
     law: &Law,
@@ -131,6 +136,16 @@ fn prepare(
     let bounds = settings.constraints.bounds(&fit.domains, fixed_d)?;
     if settings.resolution == 0 || settings.top == 0 {
         return Err(Error::usage("--resolution and --top must be at least 1"));
+    }
+    // Beyond these a search is not slow but meaningless (a lattice finer than f64's weights
+    // tell apart at a few domains, more refinements than any lattice keeps): refused before
+    // anything is sized by them.
+    if settings.resolution > MAX_RESOLUTION || settings.top > MAX_TOP {
+        return Err(Error::usage(format!(
+            "--resolution may be at most {MAX_RESOLUTION} and --top at most {MAX_TOP} (got {} \
+             and {})",
+            settings.resolution, settings.top
+        )));
     }
     let search = Search {
         resolution: settings.resolution,

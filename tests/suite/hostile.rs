@@ -94,6 +94,34 @@ fn absurd_sizes_are_refused_before_any_work() {
         ),
         (
             vec![
+                "optimize",
+                "--fit",
+                &fit,
+                "--n",
+                "1e9",
+                "--d",
+                "1e10",
+                "--top",
+                "18446744073709551615",
+            ],
+            "--top at most 100000",
+        ),
+        (
+            vec![
+                "optimize",
+                "--fit",
+                &fit,
+                "--n",
+                "1e9",
+                "--d",
+                "1e10",
+                "--resolution",
+                "18446744073709551615",
+            ],
+            "--resolution may be at most 1000000",
+        ),
+        (
+            vec![
                 "optimize", "--fit", &fit, "--n", "1e9", "--d", "1e10", "--min", "web=-0.1",
             ],
             "a weight limit is a number from 0 to 1",
