@@ -12,10 +12,11 @@ use std::path::Path;
 const PLAN: &[(&str, &[&str])] = &[
     ("error", &[]),
     ("interrupt", &["error"]),
+    ("memory", &["error"]),
     ("rng", &[]),
     ("vmath", &["rng"]),
     ("loss", &[]),
-    ("report", &["error"]),
+    ("report", &["error", "interrupt"]),
     ("law", &["error", "loss", "rng", "vmath"]),
     ("data", &["error", "law"]),
     ("objective", &["law", "loss", "rng", "vmath"]),
@@ -23,6 +24,7 @@ const PLAN: &[(&str, &[&str])] = &[
     (
         "fit",
         &[
+            "memory",
             "backend",
             "data",
             "error",
@@ -36,10 +38,11 @@ const PLAN: &[(&str, &[&str])] = &[
     ),
     ("mixture", &["backend", "data", "error", "fit", "law"]),
     ("backtest", &["backend", "data", "error", "fit", "law"]),
-    ("simulate", &["error", "law", "rng"]),
+    ("simulate", &["memory", "error", "law", "rng"]),
     (
         "bootstrap",
         &[
+            "memory",
             "backend",
             "data",
             "error",
@@ -82,6 +85,7 @@ const PLAN: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
+            "memory",
             "backend",
             "backtest",
             "bootstrap",

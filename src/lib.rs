@@ -12,7 +12,7 @@
 //!
 //! The modules, floor by floor (each imports only from the floors beneath it):
 //!
-//! * Ground: [`error`], [`interrupt`] (a front end's request to stop a run), [`rng`], [`vmath`] (exp/ln/sums that vectorise), [`loss`] (residual
+//! * Ground: [`error`], [`interrupt`] (a front end's request to stop a run), [`memory`] (sizes checked against memory before any work), [`rng`], [`vmath`] (exp/ln/sums that vectorise), [`loss`] (residual
 //!   kinds, reductions, the losses: Huber, squared and absolute error, each optionally
 //!   asymmetric) and [`report`] (text tables, atomic output: it knows nothing of fits).
 //! * [`law`] defines each law once: a registry entry (name, formula, parameter count, GPU kernel,
@@ -65,6 +65,7 @@ pub mod interrupt;
 pub mod interval;
 pub mod law;
 pub mod loss;
+pub mod memory;
 pub mod mixture;
 pub mod objective;
 pub mod plot;

@@ -12,9 +12,37 @@ fn main() {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
+    stop_on_interrupt();
+    if let Some(note) = mixlaw::backend::cap_threads() {
+        eprintln!("note: {note}");
+    }
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
         eprintln!("error: {e}");
         std::process::exit(e.exit_code());
     }
 }
+
+/// Ctrl-C (SIGINT) and SIGTERM ask the run to stop ([`mixlaw::interrupt`]) instead of killing
+/// the process where it stands: a fit or study stops at its next round, an output being written
+/// is either published whole or its temporary file removed, and a study file keeps the records
+/// it had appended. A second signal ends the process at once.
+#[cfg(unix)]
+fn stop_on_interrupt() {
+    extern "C" fn on_signal(_: libc::c_int) {
+        if mixlaw::interrupt::requested() {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(130) };
+        }
+        // An atomic store: async-signal-safe.
+        mixlaw::interrupt::request();
+    }
+    let handler = on_signal as extern "C" fn(libc::c_int);
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only touches an atomic flag (or exits).
+        unsafe { libc::signal(signal, handler as libc::sighandler_t) };
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_on_interrupt() {}

@@ -96,9 +96,21 @@ pub fn simulate(law: &Law, params: &[f64], design: &Design) -> Result<Simulated>
             "--min-weight times the number of domains exceeds 1",
         ));
     }
+    if law.uses_mixture() && design.mixtures == 0 {
+        return Err(Error::usage("--mixtures must be at least 1"));
+    }
+    let rows = design.mixtures.max(1) as u128
+        * design.sizes.len().max(1) as u128
+        * design.tokens.len().max(1) as u128;
+    // Each row is held as numbers (N, D, the loss and k weights) and then as CSV text.
+    crate::memory::check(
+        &format!("a table of {rows} rows"),
+        rows * (64 + 40 * (k as u128 + 3)),
+        "simulate fewer mixtures, sizes or token counts",
+    )?;
     let mut rng = Rng::new(design.seed, 0);
     let mixtures: Vec<Vec<f64>> = if law.uses_mixture() {
-        (0..design.mixtures.max(1))
+        (0..design.mixtures)
             .map(|_| {
                 let e: Vec<f64> = (0..k).map(|_| -(1.0 - rng.uniform()).ln()).collect();
                 let s: f64 = e.iter().sum();

@@ -9,7 +9,7 @@
 mod cpu;
 pub mod gpu;
 
-pub use cpu::Cpu;
+pub use cpu::{cap_threads, Cpu};
 pub use gpu::Gpu;
 
 use crate::law::{ln_weight, Law, Point};

@@ -75,6 +75,7 @@ pub fn header(
             g.column, g.column
         )));
     }
+    check_memory(ds, law, study, shard)?;
     let mut study = study.clone();
     study.optimum_at = match (law.uses_mixture(), study.optimum_at) {
         (false, _) => None,
@@ -101,6 +102,31 @@ pub fn header(
         shard,
         full: Vec::new(),
     })
+}
+
+/// An error unless a study's records (held until its file is rewritten in order) and the
+/// optimiser states of the replicates in flight fit in memory, before any work.
+fn check_memory(
+    ds: &Dataset,
+    law: &Law,
+    study: &StudySettings,
+    shard: Option<Shard>,
+) -> Result<()> {
+    let dim = law.params(&ds.domains).len();
+    let owned = study.replicates.div_ceil(shard.map_or(1, |s| s.count)) as u128;
+    let record = 128 + 48 * (dim + ds.k()) as u128;
+    let records = owned * ds.targets.len() as u128 * record;
+    crate::memory::check(
+        &format!("--replicates {}", study.replicates),
+        records,
+        "use fewer replicates, or shard the study (--shard i/n)",
+    )?;
+    let in_flight = study.starts.max(CAPACITY) as u128;
+    crate::memory::check(
+        &format!("--starts {} per replicate", study.starts),
+        in_flight * crate::memory::per_start(dim, study.fit.solver.memory),
+        "use fewer starts",
+    )
 }
 
 /// Fit every target on the full data and find its optimal mixture, into `header.full`: the
@@ -169,6 +195,10 @@ pub fn replicate(
             .collect();
         for block in todo.chunks((MAX_WEIGHTS / setup.rows.len().max(1)).max(1)) {
             let weights: Vec<f64> = block.iter().flat_map(|&j| plan.weights(j as u64)).collect();
+            let observed = setup
+                .observed
+                .is_some()
+                .then(|| setup.observed_problem(law, s, weights.clone()));
             let problem = setup.problem(law, s, weights);
             backend.check(&problem)?;
             let coords = problem.coords();
@@ -203,7 +233,10 @@ pub fn replicate(
                                 .min_by(|a, b| a.f.total_cmp(&b.f))
                                 .expect("every replicate has starts");
                             let p = problem.coords().to_natural(&best.theta);
-                            let objective = problem.objective_natural(&p, *i);
+                            let objective = observed
+                                .as_ref()
+                                .unwrap_or(&problem)
+                                .objective_natural(&p, *i);
                             let ok = objective.is_finite() && problem.weights().sum(*i) > 0.0;
                             Record {
                                 replicate: block[*i],
@@ -312,7 +345,9 @@ pub fn summarise(header: &Header, records: &[Record], level: f64, at: &[At]) -> 
             .copied()
             .filter(|r| r.objective.is_some())
             .collect();
-        if ok.is_empty() {
+        // A shard may hold no replicates at all (more shards than replicates): its summary
+        // is the full-data estimates with empty intervals, and its file merges as it is.
+        if ok.is_empty() && !mine.is_empty() {
             return Err(Error::usage(format!(
                 "no replicate of target {} reached a finite objective: nothing to summarise",
                 full.target

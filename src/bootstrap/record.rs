@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::plan::Resample;
 use crate::data::Dataset;
 use crate::fit::FitSettings;
+use crate::fit::{check_params, check_units};
 use crate::fit::{Params, Units};
+use crate::law::{registry, Law, ParamSpec};
 use crate::{Error, Result};
 
 /// The version of the study file this mixlaw writes and reads.
@@ -238,6 +240,46 @@ impl Header {
             .collect()
     }
 
+    /// What a header must hold to be used, returning its law: a known law with its formula,
+    /// positive units, settings that pass their checks, and per target a full-data fit with
+    /// exactly the law's parameters within its bounds, a finite objective and an optimum on the
+    /// simplex of the study's domains (where the study finds optima).
+    pub fn check(&self) -> std::result::Result<Law, String> {
+        let law = registry::stored(&self.law, self.law_file.as_deref())?;
+        if self.formula != law.formula() {
+            return Err(format!(
+                "the law {} has the formula {}, but the header's is {}",
+                self.law,
+                law.formula(),
+                self.formula
+            ));
+        }
+        check_units(self.units)?;
+        if self.units.n != self.study.fit.n_unit || self.units.d != self.study.fit.d_unit {
+            return Err("its units differ from its settings' n_unit and d_unit".into());
+        }
+        self.study.check().map_err(|e| format!("settings: {e}"))?;
+        if self.full.is_empty() {
+            return Err("no full-data fits".into());
+        }
+        let specs = law.params(&self.domains);
+        for (i, f) in self.full.iter().enumerate() {
+            let at = |e: String| format!("full-data fit of {}: {e}", f.target);
+            if self.full[..i].iter().any(|o| o.target == f.target) {
+                return Err(at("appears twice".into()));
+            }
+            check_params(&f.params, &specs).map_err(at)?;
+            if !(f.objective.is_finite() && f.objective >= 0.0) {
+                return Err(at(format!(
+                    "objective {} is not a finite loss",
+                    f.objective
+                )));
+            }
+            check_optimum(f.optimum.as_ref(), self).map_err(at)?;
+        }
+        Ok(law)
+    }
+
     /// The index of `target` among the header's targets.
     pub fn target_index(&self, target: &str) -> Option<usize> {
         self.full.iter().position(|f| f.target == target)
@@ -258,6 +300,68 @@ pub struct Record {
     /// The optimal mixture at the study's `optimum_at` (mixture laws only; absent if the fit
     /// failed).
     pub optimum: Option<Params>,
+}
+
+impl Record {
+    /// What a record of study `header` must hold (`specs`: its law's parameters): exactly the
+    /// law's parameters, within its bounds where the fit succeeded; a finite objective; an
+    /// optimum on the simplex of the study's domains exactly when the study finds optima and
+    /// the fit succeeded.
+    pub fn check(&self, header: &Header, specs: &[ParamSpec]) -> std::result::Result<(), String> {
+        match self.objective {
+            Some(o) if !(o.is_finite() && o >= 0.0) => {
+                return Err(format!("objective {o} is not a finite loss"))
+            }
+            Some(_) => check_params(&self.params, specs)?,
+            None => {
+                if self.optimum.is_some() {
+                    return Err("a failed fit (no objective) with an optimal mixture".into());
+                }
+                for s in specs {
+                    if self.params.get(&s.name).is_none() {
+                        return Err(format!("lacks parameter {}", s.name));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        check_optimum(self.optimum.as_ref(), header)
+    }
+}
+
+/// An error unless `optimum` is present exactly when the study finds optima, and then a
+/// mixture of the study's domains, in order: weights from 0 to 1 that sum to 1.
+fn check_optimum(optimum: Option<&Params>, header: &Header) -> std::result::Result<(), String> {
+    let h = match (optimum, header.study.optimum_at) {
+        (None, None) => return Ok(()),
+        (Some(h), Some(_)) => h,
+        (None, Some(_)) => return Err("lacks its optimal mixture".into()),
+        (Some(_), None) => return Err("has an optimal mixture the study does not find".into()),
+    };
+    let names: Vec<&str> = h.0.iter().map(|(n, _)| n.as_str()).collect();
+    if names
+        != header
+            .domains
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    {
+        return Err(format!(
+            "its optimal mixture is of [{}], not of the study's domains [{}]",
+            names.join(", "),
+            header.domains.join(", ")
+        ));
+    }
+    let values = h.values();
+    if values.iter().any(|v| !(0.0..=1.0).contains(v))
+        || (values.iter().sum::<f64>() - 1.0).abs() > 1e-6
+    {
+        return Err(format!(
+            "its optimal mixture {values:?} is not on the simplex (weights from 0 to 1 summing \
+             to 1)"
+        ));
+    }
+    Ok(())
 }
 
 /// A study file read back.
@@ -299,11 +403,19 @@ impl StudyFile {
                 ),
             ));
         }
+        let law = header.check().map_err(|e| bad(1, e))?;
+        let specs = law.params(&header.domains);
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         for (i, l) in lines {
             let r: Record = serde_json::from_str(l)
                 .map_err(|e| bad(i + 1, format!("not a replicate record: {e}")))?;
+            r.check(&header, &specs).map_err(|e| {
+                bad(
+                    i + 1,
+                    format!("replicate {} of {}: {e}", r.replicate, r.target),
+                )
+            })?;
             if header.target_index(&r.target).is_none() {
                 return Err(bad(i + 1, format!("unknown target '{}'", r.target)));
             }

@@ -9,7 +9,7 @@ use super::{fit_full, header, replicate, summarise, At, Summary};
 use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::law::Law;
-use crate::report::{check_writable, write_atomic};
+use crate::report::{check_not_input, check_writable, write_atomic};
 use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
@@ -86,10 +86,11 @@ pub enum Event<'a> {
 }
 
 /// Run the study `study` of `law` on `ds` (or shard `shard` of it) on `backend`, writing it to
-/// `dest`: the destination is checked before the full-data fit (and the file written after
-/// it), records are appended as replicates finish, and the complete study is rewritten atomically in canonical order. A
-/// resumed study keeps its own full-data fits and records (the file must hold this very study:
-/// same settings, data, law and shard).
+/// `dest`: the study file is claimed (created empty and exclusively, and locked) before the
+/// full-data fit and its header written after it, records are appended as replicates finish,
+/// and the complete study is rewritten atomically in canonical order. A resumed study keeps its
+/// records; the file must hold this very study (same settings, data, law and shard), and its
+/// header's full-data fits are fitted again and must be the same, bit for bit.
 pub fn run(
     ds: &Dataset,
     law: &Law,
@@ -99,22 +100,26 @@ pub fn run(
     dest: &Destination,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Study> {
-    if dest.resume && dest.force {
-        return Err(Error::usage(
-            "a study is either resumed or replaced (--force), not both",
-        ));
-    }
+    dest.check()?;
     let path = dest.path.as_deref();
-    if let (Some(out), false) = (path, dest.resume) {
-        check_writable(out, dest.force)?;
-    }
+    // A study file is the run's from here: claimed (a new one) or locked (one resumed) before
+    // the full-data fit, so that a second run to the same file fails at once.
+    let mut claim = match (path, dest.resume) {
+        (Some(out), true) => Some(Claim::lock(out)?),
+        (Some(out), false) if !dest.force => Claim::new(out)?,
+        _ => None,
+    };
+    // A file without a complete line holds nothing yet (its run stopped during the full-data
+    // fit): resuming it starts the study.
     let existing = match (path, dest.resume) {
-        (Some(out), true) if out.exists() => Some((out, StudyFile::read(out)?)),
+        (Some(out), true) if std::fs::metadata(out).is_ok_and(|m| m.len() > 0) => {
+            Some(StudyFile::read(out)?)
+        }
         _ => None,
     };
     // Domains are matched by name: a table whose weight columns come in another order resumes
     // the same study. Different sets of domains are left to the header check, which names them.
-    let aligned = existing.as_ref().and_then(|(_, file)| {
+    let aligned = existing.as_ref().and_then(|file| {
         let order = &file.header.domains;
         (law.uses_mixture() && *order != ds.domains)
             .then(|| ds.with_domains(order, "the study").ok())
@@ -122,35 +127,38 @@ pub fn run(
     });
     let ds = aligned.as_ref().unwrap_or(ds);
     let mut header = header(ds, law, study, shard)?;
-    let resumed = existing
-        .map(|(out, file)| resume(out, file, &header))
-        .transpose()?;
-    let (mut records, mut appender) = match (resumed, path) {
-        (Some((file, appender)), _) => {
+    if let (Some(file), Some(out)) = (&existing, path) {
+        same_study(out, &file.header, &header)?;
+    }
+    fit_full(&mut header, ds, law, backend, &mut |target, done, total| {
+        events(Event::FullFit {
+            target,
+            done,
+            total,
+        })
+    })?;
+    let (mut records, mut appender) = match (existing, path) {
+        (Some(file), Some(out)) => {
+            // The header's full-data fits are the replicates' warm starts and the intervals'
+            // centres: they must be this data's, not an edited copy.
+            same_full_fits(out, &file.header, &header)?;
+            // The file's own header goes on (its data's source may name another copy).
             header = file.header;
             events(Event::Resumed {
                 records: file.records.len(),
             });
+            let appender = Appender::open(out, file.complete_bytes)?;
             (file.records, Some(appender))
         }
-        (None, out) => {
-            fit_full(&mut header, ds, law, backend, &mut |target, done, total| {
-                events(Event::FullFit {
-                    target,
-                    done,
-                    total,
-                })
-            })?;
-            let appender = match out {
-                Some(out) => {
-                    let first = record::line(&header);
-                    write_atomic(out, first.as_bytes(), true)?;
-                    Some(Appender::open(out, first.len() as u64)?)
-                }
-                None => None,
-            };
-            (Vec::new(), appender)
+        (_, Some(out)) => {
+            let first = record::line(&header);
+            write_atomic(out, first.as_bytes(), true)?;
+            if let Some(c) = claim.as_mut() {
+                c.published();
+            }
+            (Vec::new(), Some(Appender::open(out, first.len() as u64)?))
         }
+        (_, None) => (Vec::new(), None),
     };
     let skip: HashSet<(usize, String)> = records
         .iter()
@@ -182,13 +190,116 @@ pub fn run(
         // Complete: the canonical (sorted) file, replacing the one written as replicates finished.
         write_atomic(out, record::render(&header, &records).as_bytes(), true)?;
     }
+    drop(claim);
     Ok(Study { header, records })
 }
 
-/// Check that `file`, read from `out`, holds the study `header` describes (settings, data, law
-/// and shard), and open it to continue.
-fn resume(out: &Path, file: StudyFile, header: &Header) -> Result<(StudyFile, Appender)> {
-    let mut theirs = file.header.clone();
+/// A study file held by this run: a new one created empty and exclusively before the full-data
+/// fit (and removed again if the run ends before its header is written), or an existing one
+/// being resumed; either way under an exclusive lock, so that another run on it fails at once.
+struct Claim {
+    path: PathBuf,
+    /// Holds the lock while the claim lives.
+    _file: std::fs::File,
+    /// Created by this run and not yet holding a header: removed when the claim is dropped.
+    provisional: bool,
+}
+
+impl Claim {
+    /// Claim a new study file at `out`; `None` where `out` is a device or a pipe (written into,
+    /// never claimed).
+    fn new(out: &Path) -> Result<Option<Claim>> {
+        let file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(out)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if std::fs::metadata(out).is_ok_and(|m| !m.is_file()) {
+                    return Ok(None);
+                }
+                return Err(Error::usage(format!(
+                    "{} already exists (created meanwhile, perhaps by another run); pass --force \
+                     to overwrite it",
+                    out.display()
+                )));
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    path: out.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut claim = Claim {
+            path: out.to_path_buf(),
+            _file: file,
+            provisional: true,
+        };
+        claim.try_lock()?;
+        Ok(Some(claim))
+    }
+
+    /// Lock the study file `out` that is resumed (creating it, empty, if it does not exist).
+    fn lock(out: &Path) -> Result<Claim> {
+        let created = !out.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(out)
+            .map_err(|source| Error::Io {
+                path: out.to_path_buf(),
+                source,
+            })?;
+        let mut claim = Claim {
+            path: out.to_path_buf(),
+            _file: file,
+            provisional: created,
+        };
+        claim.try_lock()?;
+        Ok(claim)
+    }
+
+    fn try_lock(&mut self) -> Result<()> {
+        match self._file.try_lock() {
+            Ok(()) => Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                // Not ours to remove: the other run holds it.
+                self.provisional = false;
+                Err(Error::usage(format!(
+                    "{} is being written by another run (it holds the file's lock); wait for it, \
+                     or choose another --out",
+                    self.path.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// The study's header is in the file: it stays whatever happens next.
+    fn published(&mut self) {
+        self.provisional = false;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // Only an empty file this run created: a failure before the header leaves nothing.
+        if self.provisional && std::fs::metadata(&self.path).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Check that the header `theirs`, read from `out`, is of the study `header` describes
+/// (settings, data, law and shard), full-data fits aside.
+fn same_study(out: &Path, theirs: &Header, header: &Header) -> Result<()> {
+    let mut theirs = theirs.clone();
     theirs.full.clear();
     let mut diff = theirs.differences(header);
     if theirs.shard != header.shard {
@@ -202,8 +313,44 @@ fn resume(out: &Path, file: StudyFile, header: &Header) -> Result<(StudyFile, Ap
             diff.join(", ")
         )));
     }
-    let appender = Appender::open(out, file.complete_bytes)?;
-    Ok((file, appender))
+    Ok(())
+}
+
+/// Check that the full-data fits in the header `theirs`, read from `out`, are those `header`
+/// holds, fitted afresh on the same data with the same settings (bit for bit, as every run of
+/// a study computes them).
+fn same_full_fits(out: &Path, theirs: &Header, header: &Header) -> Result<()> {
+    for (a, b) in theirs.full.iter().zip(&header.full) {
+        let differs = a.target != b.target
+            || a.params != b.params
+            || a.objective.to_bits() != b.objective.to_bits()
+            || a.optimum != b.optimum;
+        if differs {
+            let which = a
+                .params
+                .0
+                .iter()
+                .zip(&b.params.0)
+                .find(|(x, y)| x.1.to_bits() != y.1.to_bits())
+                .map(|(x, y)| format!(" ({} = {} in the file, {} fitted)", x.0, x.1, y.1))
+                .unwrap_or_default();
+            return Err(Error::FitFile {
+                path: out.to_path_buf(),
+                msg: format!(
+                    "line 1: the full-data fit of {} is not the fit of this data{which}: the \
+                     header was changed after it was written; start the study afresh",
+                    a.target
+                ),
+            });
+        }
+    }
+    if theirs.full.len() != header.full.len() {
+        return Err(Error::FitFile {
+            path: out.to_path_buf(),
+            msg: "line 1: the header's full-data fits are not those of this data's targets".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The whole study from its shards' files: every shard present once, each complete, all of
@@ -211,6 +358,8 @@ fn resume(out: &Path, file: StudyFile, header: &Header) -> Result<(StudyFile, Ap
 /// there (the same bytes as one run of the whole study; replacing a file only with `force`).
 pub fn merge(files: &[PathBuf], out: Option<&Path>, force: bool) -> Result<Study> {
     if let Some(out) = out {
+        let inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        check_not_input(out, &inputs)?;
         check_writable(out, force)?;
     }
     let Some(first_path) = files.first() else {

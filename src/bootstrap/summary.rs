@@ -32,10 +32,10 @@ impl Interval {
         v.sort_by(f64::total_cmp);
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
-        let var = if v.len() > 1 {
-            v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
-        } else {
-            0.0
+        let var = match v.len() {
+            0 => f64::NAN,
+            1 => 0.0,
+            _ => v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0),
         };
         Interval {
             name: name.into(),
@@ -55,6 +55,9 @@ impl Interval {
 
 /// The `q`-quantile of ascending `sorted` (numpy's "linear" method).
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
     let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let (i, frac) = (pos.floor() as usize, pos.fract());
     match sorted.get(i + 1) {

@@ -184,6 +184,9 @@ pub fn compute(
     dest.check()?;
     let spec = columns.spec(&law);
     let table = read(&spec)?;
+    if let Some(out) = &args.out {
+        crate::report::check_not_input(out, &[table.source()])?;
+    }
     let ds = crate::load(&table, &spec)?;
     for n in &ds.notices {
         (talk.tell)(format!("note: {n}"));
@@ -219,6 +222,13 @@ pub fn compute(
             } => (talk.progress)(target, done, total),
         },
     )?;
+    if let (Some(s), true) = (shard, study.records.is_empty()) {
+        (talk.tell)(format!(
+            "note: shard {}/{} holds no replicates (the study has {}): its study file is its \
+             header alone, which merge takes as it is",
+            s.index, s.count, args.replicates
+        ));
+    }
     let summary = study.summarise(summary.level, &points)?;
     let intervals = match level {
         Some(level) => interval::at_points(

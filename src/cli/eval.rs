@@ -120,6 +120,17 @@ pub fn compute(
         ds,
         backend,
     } = super::prepare_with(columns, args, out, force, read, talk.tell)?;
+    // Rows in both splits score the fit on rows it was fitted on: allowed (a split may mean
+    // it), but never silent.
+    let train = crate::data::mask(&ds, &table, &split.train)?;
+    let test = crate::data::mask(&ds, &table, &split.test)?;
+    let both = train.iter().zip(&test).filter(|(a, b)| **a && **b).count();
+    if both > 0 {
+        (talk.tell)(format!(
+            "note: {both} rows are in both the --train and the --test split: their test errors \
+             are errors on rows the law was fitted to"
+        ));
+    }
     let (file, report) = crate::eval(
         &table,
         &ds,
@@ -187,7 +198,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
     )?;
     bar.finish();
     if let Some(out) = &c.out {
-        let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
+        let json = file.render(out)?;
         report::write_atomic(out, json.as_bytes(), c.output.force)?;
     }
     if c.output.json {

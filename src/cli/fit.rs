@@ -38,7 +38,7 @@ pub fn run(c: FitCmd) -> Result<()> {
         },
     )?;
     bar.finish();
-    let json = serde_json::to_string_pretty(&file).expect("fit files serialise");
+    let json = file.render(c.out.as_deref().unwrap_or("<stdout>".as_ref()))?;
     if let Some(out) = &c.out {
         report::write_atomic(out, json.as_bytes(), c.output.force)?;
     }

@@ -493,6 +493,9 @@ pub fn prepare_with(
     }
     let spec = columns.spec(&law);
     let table = read(&spec)?;
+    if let Some(out) = out {
+        crate::report::check_not_input(out, &[table.source()])?;
+    }
     let ds = crate::load(&table, &spec)?;
     for n in &ds.notices {
         tell(format!("note: {n}"));

@@ -26,6 +26,11 @@ impl FitFileArg {
     pub fn read(&self) -> Result<(FitFile, Law)> {
         FitFile::read(&self.fit)
     }
+
+    /// The fit file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.fit
+    }
 }
 
 /// What `optimize` and `sweep` share: the group, the scale, constraints and the search.

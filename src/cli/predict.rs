@@ -28,6 +28,7 @@ pub struct PredictCmd {
 pub fn run(c: PredictCmd) -> Result<()> {
     let (file, law) = FitFile::read(&c.fit)?;
     if let Some(out) = &c.out {
+        report::check_not_input(out, &[&c.fit, &c.data.table])?;
         report::check_writable(out, c.force)?;
     }
     let p = compute(

@@ -54,6 +54,16 @@ pub struct SourceArgs {
     pub d_grid: Vec<f64>,
 }
 
+impl SourceArgs {
+    /// The files a figure reads: the fit file `fit`, and the table and study given.
+    pub fn inputs<'a>(&'a self, fit: &'a std::path::Path) -> Vec<&'a std::path::Path> {
+        std::iter::once(fit)
+            .chain(self.table.as_deref())
+            .chain(self.study.as_deref())
+            .collect()
+    }
+}
+
 /// What the sources hold, read.
 pub struct Sources {
     table: Option<(Predictions, Vec<Role>, String)>,
@@ -171,6 +181,7 @@ pub struct ReportCmd {
 
 pub fn run(c: ReportCmd) -> Result<()> {
     let (file, law) = FitFile::read(&c.fit)?;
+    crate::report::check_not_input(&c.out, &c.sources.inputs(&c.fit))?;
     crate::report::check_writable(&c.out, c.force)?;
     let html = html(
         &file,
@@ -246,6 +257,7 @@ pub fn run_plot(c: PlotCmd) -> Result<()> {
         _ => return Err(Error::usage("--size: W,H in pixels, each from 64 to 8192")),
     };
     let (file, law) = FitFile::read(&c.fit)?;
+    crate::report::check_not_input(&c.out, &c.sources.inputs(&c.fit))?;
     crate::report::check_writable(&c.out, c.force)?;
     let bytes = figure(
         &file,

@@ -29,6 +29,7 @@ pub fn run(c: SweepCmd) -> Result<()> {
     c.m.settings(c.m.scale()?)?.check_fixed_scale()?;
     let (file, law) = c.file.read()?;
     if let Some(out) = &c.out {
+        report::check_not_input(out, &[c.file.path()])?;
         report::check_writable(out, c.force)?;
     }
     let optimum = compute(&file, &law, &c.m, &mut |line| eprintln!("{line}"))?;

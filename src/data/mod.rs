@@ -538,12 +538,29 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
                 spec.drop_highest
             ));
         }
+        notices.extend(far_outliers(&name, &y, &kept));
+        let present: Vec<f64> = y.iter().copied().filter(|v| v.is_finite()).collect();
+        if present.len() > 1 && present.iter().all(|v| *v == present[0]) {
+            notices.push(format!(
+                "{name}: every row holds the same loss {}; a law fitted to it says nothing of \
+                 N, D or the mixture",
+                present[0]
+            ));
+        }
         targets.push(Target {
             name,
             y,
             missing,
             dropped_highest,
         });
+    }
+    for (j, (_, domain)) in cols.weights.iter().enumerate() {
+        if kept.iter().all(|&r| parsed.h[r * k + j] == 0.0) {
+            notices.push(format!(
+                "domain {domain} weighs 0 in every row: its parameters cannot be identified \
+                 from this table (the fit reports whatever its starts left them at)"
+            ));
+        }
     }
 
     let mut h = Vec::with_capacity(kept.len() * k);
@@ -563,6 +580,43 @@ pub fn load(table: &Table, spec: &DataSpec) -> Result<Dataset> {
         notices,
         groups,
     })
+}
+
+/// A loss more than this many times its target's median is a far outlier: no real run's loss
+/// is, and one such row dominates any mean or sum of per-row losses.
+pub const FAR_OUTLIER: f64 = 1e3;
+
+/// The rows of target `name` (values `y`, table rows `kept`) that are far outliers, as a
+/// notice: what they do to a fit.
+fn far_outliers(name: &str, y: &[f64], kept: &[usize]) -> Option<String> {
+    let middle = median(y)?;
+    let limit = FAR_OUTLIER * middle;
+    let far: Vec<String> = y
+        .iter()
+        .zip(kept)
+        .filter(|(v, _)| **v > limit)
+        .map(|(v, r)| format!("row {} (line {}) holds {v:e}", r + 1, r + 2))
+        .collect();
+    if far.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{name}: {}, more than {FAR_OUTLIER} times the median loss {middle}: such a row dominates the \
+         reported objective; a Huber or absolute-error fit of the raw loss bounds its pull (its \
+         parameters are fitted with the loss at twice the largest of the others, which moves \
+         them not at all), a squared error or a log residual does not",
+        far.join(", ")
+    ))
+}
+
+/// The median of the finite values of `y`, if there are any.
+pub fn median(y: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = y.iter().copied().filter(|v| v.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
 }
 
 /// Evaluate `--where`-style expressions (ANDed) on the rows of `table` (the table `ds` was
@@ -838,6 +892,29 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
         Some(name) => Some(table.require(name, "the column to group by")?),
         None => None,
     };
+    // One column in two roles (`--n-col X --d-col X`, a weight column as a target) would fit a
+    // law to a column against itself: never what was meant.
+    let mut roles: Vec<(usize, &str)> = Vec::new();
+    roles.extend(n.map(|c| (c, "the model size N")));
+    match d {
+        DSource::Column(c) => roles.push((c, "the token count D")),
+        DSource::Flops(c) => roles.push((c, "the training FLOP")),
+        DSource::None => {}
+    }
+    roles.extend(weights.iter().map(|(c, _)| (*c, "a domain weight")));
+    roles.extend(targets.iter().map(|&c| (c, "a target")));
+    roles.extend(group.map(|c| (c, "the group")));
+    for (i, (c, role)) in roles.iter().enumerate() {
+        if let Some((_, first)) = roles[..i].iter().find(|(o, _)| o == c) {
+            return Err(table.error(
+                None,
+                Some(&table.header()[*c]),
+                format!(
+                    "the column is used as {first} and as {role}: give each role its own column"
+                ),
+            ));
+        }
+    }
     Ok(Resolved {
         n,
         d,
@@ -949,6 +1026,18 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                 None => f64::NAN,
                 Some(y) if y <= 0.0 => {
                     return Err(table.cell_error(r, c, format!("loss must be positive, got {y}")))
+                }
+                // Below the smallest normal number a relative error overflows: a fit file could
+                // not record its MRE.
+                Some(y) if !y.is_normal() => {
+                    return Err(table.cell_error(
+                        r,
+                        c,
+                        format!(
+                            "loss {y} is below the smallest normal number ({:e}): not a loss",
+                            f64::MIN_POSITIVE
+                        ),
+                    ))
                 }
                 Some(y) => y,
             };

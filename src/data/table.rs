@@ -14,6 +14,11 @@ use crate::error::{Error, Location, Result};
 
 /// How many column names an error message lists before summarising the rest.
 const LIST_MAX: usize = 60;
+/// The longest line a table may have: far beyond any real table's (a few hundred bytes), and
+/// a bound on what one unending line (`/dev/zero`, a binary file) can make mixlaw hold.
+pub const MAX_LINE_BYTES: usize = 1 << 24;
+/// How many characters of a cell an error message quotes.
+const CELL_SHOWN: usize = 60;
 
 /// A table of runs, one row per run checkpoint, as read: a header and rows of cells.
 pub struct Table {
@@ -126,11 +131,29 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
+        let mut input = std::io::BufReader::new(file);
+        if let Some(what) = sniff(&mut input).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })? {
+            return Err(Error::Data {
+                at: Location {
+                    file: path.to_path_buf(),
+                    row: None,
+                    column: None,
+                },
+                msg: what,
+            });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::new(file));
+            .from_reader(LineLimit {
+                inner: input,
+                line: 1,
+                run: 0,
+            });
         let mut records = reader.records();
         let err = |row: Option<usize>, msg: String| Error::Data {
             at: Location {
@@ -168,9 +191,10 @@ impl Table {
                 return Err(err(
                     Some(r),
                     format!(
-                        "row has {} fields but the header has {} columns",
+                        "row has {} fields but the header has {} columns{}",
                         rec.len(),
-                        header.len()
+                        header.len(),
+                        open_quote(&rec)
                     ),
                 ));
             }
@@ -296,8 +320,20 @@ impl Table {
         }
         match text.parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(Some(v)),
-            Ok(_) => Err(self.cell_error(r, c, format!("'{text}' is not a finite number"))),
-            Err(_) => Err(self.cell_error(r, c, format!("'{text}' is not a number"))),
+            Ok(_) => {
+                Err(self.cell_error(r, c, format!("'{}' is not a finite number", shown(&text))))
+            }
+            Err(_) if text.contains('\n') => Err(self.cell_error(
+                r,
+                c,
+                format!(
+                    "'{}' is not a number: this quoted cell runs over {} lines; is its closing \
+                     quote missing?",
+                    shown(&text),
+                    text.lines().count()
+                ),
+            )),
+            Err(_) => Err(self.cell_error(r, c, format!("'{}' is not a number", shown(&text)))),
         }
     }
 
@@ -329,10 +365,20 @@ impl Table {
 fn csv_error(path: &Path, row: Option<usize>, e: csv::Error) -> Error {
     let msg = match e.into_kind() {
         csv::ErrorKind::Io(source) => {
+            if let Some(long) = source.get_ref().and_then(|e| e.downcast_ref::<LongLine>()) {
+                return Error::Data {
+                    at: Location {
+                        file: path.to_path_buf(),
+                        row: None,
+                        column: None,
+                    },
+                    msg: long.to_string(),
+                };
+            }
             return Error::Io {
                 path: path.to_path_buf(),
                 source,
-            }
+            };
         }
         csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 text ({err})"),
         other => format!("unreadable CSV: {other:?}"),
@@ -344,5 +390,107 @@ fn csv_error(path: &Path, row: Option<usize>, e: csv::Error) -> Error {
             column: None,
         },
         msg,
+    }
+}
+
+/// A cell as an error message quotes it: its first [`CELL_SHOWN`] characters (and no more than
+/// its first line), and how long it is when it is longer (a cell of 50 MB, an unterminated quote's swallowed lines).
+pub(crate) fn shown(text: &str) -> Cow<'_, str> {
+    let cut = text
+        .char_indices()
+        .nth(CELL_SHOWN)
+        .map(|(i, _)| i)
+        .into_iter()
+        .chain(text.find('\n'))
+        .min();
+    match cut {
+        None => Cow::Borrowed(text),
+        Some(end) => Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len())),
+    }
+}
+
+/// For a record with a cell that runs over several lines (a quoted cell), where its quote was
+/// opened: a quote left open swallows the lines after it into one cell.
+fn open_quote(rec: &csv::StringRecord) -> String {
+    match (rec.iter().any(|f| f.contains('\n')), rec.position()) {
+        (true, Some(p)) => format!(
+            "; a quoted cell of this row, opened on line {}, runs over several lines: is its \
+             closing quote missing?",
+            p.line()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What the first bytes of a file say it is when it is not a text table: compressed, UTF-16 or
+/// binary. `None` for anything that may be text (the CSV reader judges the rest).
+fn sniff(input: &mut impl std::io::BufRead) -> std::io::Result<Option<String>> {
+    let head = input.fill_buf()?;
+    let starts = |magic: &[u8]| head.starts_with(magic);
+    let what = if starts(&[0x1f, 0x8b]) {
+        "gzip-compressed data, not a CSV table: decompress it first (gunzip)"
+    } else if starts(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        "zstd-compressed data, not a CSV table: decompress it first (unzstd)"
+    } else if starts(b"BZh") && head.get(3).is_some_and(u8::is_ascii_digit) {
+        "bzip2-compressed data, not a CSV table: decompress it first (bunzip2)"
+    } else if starts(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        "xz-compressed data, not a CSV table: decompress it first (unxz)"
+    } else if starts(b"PK\x03\x04") {
+        "a zip archive (or a spreadsheet), not a CSV table: export the sheet as CSV"
+    } else if starts(&[0xff, 0xfe]) || starts(&[0xfe, 0xff]) {
+        "UTF-16 text: mixlaw reads UTF-8 CSV; convert it (iconv -f UTF-16 -t UTF-8)"
+    } else if head.iter().take(4096).any(|&b| b == 0) {
+        "binary data (NUL bytes), not a CSV table"
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(what.to_string()))
+}
+
+/// A line longer than [`MAX_LINE_BYTES`]: an error the CSV reader carries out as I/O.
+#[derive(Debug)]
+struct LongLine(usize);
+
+impl std::fmt::Display for LongLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {} is longer than {} MiB: not a table of runs (is a quote left open?)",
+            self.0,
+            MAX_LINE_BYTES >> 20
+        )
+    }
+}
+
+impl std::error::Error for LongLine {}
+
+/// A reader that fails on a line longer than [`MAX_LINE_BYTES`], so that a table's reader holds
+/// at most one such line whatever the file (an unending one, a binary one).
+struct LineLimit<R> {
+    inner: R,
+    /// The 1-based line being read.
+    line: usize,
+    /// Bytes of that line read so far.
+    run: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line += 1;
+                self.run = 0;
+            } else {
+                self.run += 1;
+                if self.run > MAX_LINE_BYTES {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        LongLine(self.line),
+                    ));
+                }
+            }
+        }
+        Ok(n)
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{FitSettings, TargetFit};
-use crate::law::{registry, Law};
+use crate::law::{registry, Law, ParamSpec};
 use crate::{Error, Result};
 
 /// The version of the fit file this mixlaw writes and reads.
@@ -148,18 +148,38 @@ impl FitFile {
         }
         file.check_groups().map_err(bad)?;
         let law = registry::stored(&file.law, file.law_file.as_deref()).map_err(bad)?;
+        if file.formula != law.formula() {
+            return Err(bad(format!(
+                "the law {} has the formula {}, but the file's is {}: the file is not a fit of it",
+                file.law,
+                law.formula(),
+                file.formula
+            )));
+        }
+        check_units(file.units).map_err(bad)?;
+        file.settings
+            .check()
+            .map_err(|e| bad(format!("settings: {e}")))?;
+        if file.targets.is_empty() {
+            return Err(bad("no fitted targets".into()));
+        }
         let specs = law.params(&file.domains);
         for t in &file.targets {
-            for s in &specs {
-                if t.params.get(&s.name).is_none() {
-                    return Err(bad(format!(
-                        "target {} lacks parameter {}",
-                        t.target, s.name
-                    )));
-                }
-            }
+            check_params(&t.params, &specs)
+                .map_err(|e| bad(format!("target {}: {e}", t.target)))?;
         }
         Ok((file, law))
+    }
+
+    /// The file as it is written: pretty JSON, checked to read back (a value JSON cannot hold,
+    /// such as an infinite error, is an error here rather than a file no command can read).
+    pub fn render(&self, path: &Path) -> Result<String> {
+        let text = serde_json::to_string_pretty(self).expect("fit files serialise");
+        FitFile::parse(&text, path).map_err(|e| Error::FitFile {
+            path: path.to_path_buf(),
+            msg: format!("not written, as it would not read back ({e})"),
+        })?;
+        Ok(text)
     }
 
     /// A grouped fit's groups, in order; empty for a fit without groups.
@@ -285,4 +305,56 @@ impl FitFile {
             .map(|s| self.targets[t].params.get(&s.name).unwrap_or(f64::NAN))
             .collect()
     }
+}
+
+/// An error unless units `u` are positive finite numbers (N and D are divided by them).
+pub fn check_units(u: Units) -> std::result::Result<(), String> {
+    if [u.n, u.d].iter().all(|v| *v > 0.0 && v.is_finite()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "units must be positive numbers, got n = {} and d = {}",
+            u.n, u.d
+        ))
+    }
+}
+
+/// An error unless `params` are exactly the parameters `specs` name, in their order, each a
+/// finite number within its bounds (a hair's relative slack for the optimiser's projection).
+pub fn check_params(params: &Params, specs: &[ParamSpec]) -> std::result::Result<(), String> {
+    for s in specs {
+        let Some(v) = params.get(&s.name) else {
+            return Err(format!("lacks parameter {}", s.name));
+        };
+        let slack = |b: f64| 1e-9 * b.abs().max(1.0);
+        if !v.is_finite() || v < s.lo - slack(s.lo) || v > s.hi + slack(s.hi) {
+            let shown = if v.abs() >= 1e6 || (v != 0.0 && v.abs() < 1e-4) {
+                format!("{v:e}")
+            } else {
+                format!("{v}")
+            };
+            return Err(format!(
+                "parameter {} = {shown} is outside the law's bounds [{}, {}]",
+                s.name, s.lo, s.hi
+            ));
+        }
+    }
+    if let Some((extra, _)) = params
+        .0
+        .iter()
+        .find(|(n, _)| !specs.iter().any(|s| s.name == *n))
+    {
+        return Err(format!(
+            "has a parameter {extra}, which the law does not (its parameters are {})",
+            specs
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if params.0.len() != specs.len() {
+        return Err("repeats a parameter".into());
+    }
+    Ok(())
 }

@@ -23,7 +23,7 @@ mod summary;
 use std::time::Instant;
 
 pub use eval::{eval, split, EvalReport, TargetScore};
-pub use file::{DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
+pub use file::{check_params, check_units, DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
 pub use hop::HopSettings;
 pub use predict::{predict, PredictedTarget, Predictions};
 pub use problem::row_ids;
@@ -54,7 +54,7 @@ pub fn objective_at(
     let target = problem::TargetRows::new(ds, t, law, settings)?;
     let weights = vec![1.0; target.rows.len()];
     Ok(target
-        .problem(law, settings, weights)
+        .observed_problem(law, settings, weights)
         .objective_natural(p, 0))
 }
 
@@ -159,7 +159,9 @@ pub fn fit_target(
     let problem = setup.problem(law, s, vec![1.0; setup.rows.len()]);
     backend.check(&problem)?;
     let coords = problem.coords();
-    let mut x0: Vec<Vec<f64>> = Starts::new(law, s)?
+    let starts = Starts::new(law, s)?;
+    Starts::check_memory(starts.count(s), problem.dim(), s)?;
+    let mut x0: Vec<Vec<f64>> = starts
         .initial(law, ds.k(), s)
         .iter()
         .map(|p| coords.to_internal(p))
@@ -197,6 +199,16 @@ pub fn fit_target(
         clock,
     );
     fit.nested_start = nested_start;
+    if setup.observed.is_some() {
+        // Fitted on stand-ins for far outliers: reported on the rows as observed, the lowest
+        // objectives shifted by the same constant.
+        let observed = setup.observed_problem(law, s, vec![1.0; setup.rows.len()]);
+        let values = fit.params.values();
+        let shift = observed.objective_natural(&values, 0) - fit.objective;
+        fit.objective += shift;
+        fit.best_objectives.iter_mut().for_each(|o| *o += shift);
+        fit.train_mre_pct = observed.mre_pct(&values);
+    }
     Ok(fit)
 }
 

@@ -2,9 +2,10 @@
 //! the target's rows in fit units, the problem under given weight sets, and the starts.
 
 use super::FitSettings;
-use crate::data::Dataset;
+use crate::data::{median, Dataset, FAR_OUTLIER};
 use crate::error::Location;
 use crate::law::{Init, Law, ParamSpec};
+use crate::loss::{LossKind, Residual};
 use crate::objective::{Problem, Rows};
 use crate::rng::Rng;
 use crate::{Error, Result};
@@ -14,7 +15,12 @@ use crate::{Error, Result};
 pub(crate) struct TargetRows {
     /// The table rows the target is fitted on (those with a value for it).
     pub ids: Vec<usize>,
+    /// The rows the optimiser sees: as observed, or with far outliers' losses replaced by
+    /// stand-ins ([`stand_ins`]).
     pub rows: Rows,
+    /// The rows as observed, when `rows` holds stand-ins: what a fit's objective and errors
+    /// are reported on.
+    pub observed: Option<Rows>,
     pub specs: Vec<ParamSpec>,
 }
 
@@ -42,7 +48,30 @@ impl TargetRows {
                 ),
             });
         }
-        Ok(TargetRows { ids, rows, specs })
+        let bounded = s.residual == Residual::Raw && s.loss != LossKind::Mse;
+        let (rows, observed) = match stand_ins(rows.y()).filter(|_| bounded) {
+            Some(y) => (rows.with_y(y), Some(rows)),
+            None => (rows, None),
+        };
+        Ok(TargetRows {
+            ids,
+            rows,
+            observed,
+            specs,
+        })
+    }
+
+    /// The problem whose objective a fit reports: on the rows as observed.
+    pub fn observed_problem(&self, law: &Law, s: &FitSettings, weights: Vec<f64>) -> Problem {
+        Problem::new(
+            law,
+            self.specs.clone(),
+            self.observed.as_ref().unwrap_or(&self.rows).clone(),
+            weights,
+            s.residual,
+            s.reduce,
+            s.loss(),
+        )
     }
 
     /// The problem of fitting `law` to these rows under `weights` (whole weight sets).
@@ -57,6 +86,36 @@ impl TargetRows {
             s.loss(),
         )
     }
+}
+
+/// Stand-ins for far outliers' losses (above [`FAR_OUTLIER`] times the median), or `None` when
+/// there are none.
+///
+/// A Huber (or absolute-error) row whose residual stays beyond δ on one side contributes the
+/// linear term `δ·(y − L̂)` less a constant: its gradient is bounded and its value is `δ·y` plus
+/// a part that varies. At `y = 1e40` that constant is all f64 can hold: the objective's other
+/// rows round away, every step "gains" nothing, and every start stops where it began, reporting
+/// convergence. The optimiser sees the loss at `2·max` of the other rows (at most `y`) instead.
+/// Huber lies above each of its tangent lines, so the objective with the stand-in is the
+/// observed one less a constant wherever the row's prediction stays below the stand-in, and
+/// above it elsewhere: its minimiser is the observed objective's whenever that prediction is
+/// like the other rows' losses, as it is at any fit worth having. The reported objective and
+/// errors are those of the observed rows.
+pub fn stand_ins(y: &[f64]) -> Option<Vec<f64>> {
+    let limit = FAR_OUTLIER * median(y)?;
+    if !y.iter().any(|v| *v > limit) {
+        return None;
+    }
+    let top = y
+        .iter()
+        .copied()
+        .filter(|v| *v <= limit)
+        .fold(0.0, f64::max);
+    Some(
+        y.iter()
+            .map(|&v| if v > limit { v.min(2.0 * top) } else { v })
+            .collect(),
+    )
 }
 
 /// The table rows target `t` is fitted on (those with a value for it).
@@ -104,6 +163,25 @@ impl Starts {
             Init::Random if s.starts == 0 => Err(Error::usage("--starts must be at least 1")),
             Init::Random => Ok(Starts::Random),
         }
+    }
+
+    /// How many starts [`Starts::initial`] gives.
+    pub fn count(&self, s: &FitSettings) -> usize {
+        match self {
+            Starts::Grid(g) if s.starts > 0 => s.starts.min(g.len()),
+            Starts::Grid(g) => g.len(),
+            Starts::Random => s.starts,
+        }
+    }
+
+    /// An error unless `starts` optimiser states of `dim` parameters, all held at once, fit in
+    /// memory.
+    pub fn check_memory(starts: usize, dim: usize, s: &FitSettings) -> Result<()> {
+        crate::memory::check(
+            &format!("--starts {starts}"),
+            starts as u128 * crate::memory::per_start(dim, s.solver.memory),
+            "use fewer starts",
+        )
     }
 
     /// A fit's starts, natural parameters: the first `s.starts` grid points (all for 0), or

@@ -103,7 +103,7 @@ impl FitSettings {
     }
 
     /// The errors settings have whatever the data: a loss width, overestimate penalty or unit
-    /// that is not a positive number.
+    /// that is not a positive number, a tolerance that is not a non-negative one.
     pub fn check(&self) -> Result<()> {
         for (name, v) in [
             ("delta", self.delta),
@@ -114,6 +114,13 @@ impl FitSettings {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(Error::usage(format!(
                     "--{name} must be a positive number, got {v}"
+                )));
+            }
+        }
+        for (name, v) in [("ftol", self.solver.ftol), ("gtol", self.solver.gtol)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return Err(Error::usage(format!(
+                    "--{name} must be a non-negative number, got {v}"
                 )));
             }
         }

@@ -33,6 +33,25 @@ impl Constraints {
                     ))
                 })
         };
+        for (flag, limits) in [("min", &self.min), ("max", &self.max)] {
+            for (name, v) in limits {
+                if !(0.0..=1.0).contains(v) {
+                    return Err(Error::usage(format!(
+                        "--{flag} {}={v}: a weight limit is a number from 0 to 1",
+                        name.trim()
+                    )));
+                }
+            }
+        }
+        for (name, tokens) in &self.available {
+            if !(*tokens >= 0.0 && tokens.is_finite()) {
+                return Err(Error::usage(format!(
+                    "--available {}={tokens}: tokens available must be a non-negative number of \
+                     tokens",
+                    name.trim()
+                )));
+            }
+        }
         for (name, v) in &self.min {
             let i = index("min", name)?;
             bounds.lo[i] = bounds.lo[i].max(*v);
@@ -48,7 +67,29 @@ impl Constraints {
         }
         for (name, tokens) in &self.available {
             let i = index("available", name)?;
-            bounds.hi[i] = bounds.hi[i].min(tokens / d.expect("checked"));
+            let d = d.expect("checked");
+            bounds.hi[i] = bounds.hi[i].min(tokens / d);
+            // Said in tokens, as they were given: a weight limit alone would hide where it came
+            // from.
+            if bounds.lo[i] > bounds.hi[i] {
+                return Err(Error::usage(format!(
+                    "infeasible constraints: {} must weigh at least {}, {} of the D = {d} \
+                     tokens, but --available gives it {tokens} tokens",
+                    domains[i],
+                    bounds.lo[i],
+                    bounds.lo[i] * d
+                )));
+            }
+        }
+        if let (false, Some(d)) = (self.available.is_empty(), d) {
+            let most: f64 = bounds.hi.iter().sum();
+            if most < 1.0 - 1e-12 {
+                return Err(Error::usage(format!(
+                    "infeasible constraints: with the tokens available (--available) and the \
+                     limits, the domains cover at most {} of the D = {d} tokens to train on",
+                    most * d
+                )));
+            }
         }
         Ok(bounds)
     }

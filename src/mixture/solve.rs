@@ -89,22 +89,44 @@ pub struct Optimum {
 /// The laws at the scale to begin with, the boxes on the weights, the search and the lattice
 /// points it will visit: what every solve needs, checked in the order a user fixes them (scale,
 /// law, limits, search, its size). `fit` is one group's ([`FitFile::select_group`]).
+/// The finest lattice a search takes (`--resolution`).
+const MAX_RESOLUTION: usize = 1_000_000;
+/// The most lattice points refined per weighting (`--top`).
+const MAX_TOP: usize = 100_000;
+
 fn prepare(
     fit: &FitFile,
     law: &Law,
     settings: &OptimizeSettings,
 ) -> Result<(Laws, Bounds, Search, u128)> {
-    // A NaN fails `> 0`, an infinite value passes, as the flags always took them.
-    let positive = |v: f64| v > 0.0;
-    let (n, d) = match &settings.scale {
-        Scale::At { n, d } | Scale::Grid { n, d, .. } if positive(*n) && positive(*d) => (*n, *d),
-        // A placeholder scale, which the search over budgets replaces.
-        Scale::Flops(c) if positive(*c) => (1e9, c / 6e9),
-        _ => {
-            return Err(Error::usage(
-                "give a positive --n and --d, or a positive --flops",
-            ))
+    // A scale is a positive finite number: an infinite model or budget has no optimum to report.
+    let check = |flag: &str, v: f64| {
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(Error::usage(format!(
+                "{flag} must be a positive finite number, got {v}"
+            )))
         }
+    };
+    let (n, d) = match &settings.scale {
+        Scale::At { n, d } => (check("--n", *n)?, check("--d", *d)?),
+        Scale::Grid {
+            n,
+            d,
+            n_grid,
+            d_grid,
+        } => {
+            for v in n_grid {
+                check("--n-grid", *v)?;
+            }
+            for v in d_grid {
+                check("--d-grid", *v)?;
+            }
+            (check("--n", *n)?, check("--d", *d)?)
+        }
+        // A placeholder scale, which the search over budgets replaces.
+        Scale::Flops(c) => (1e9, check("--flops", *c)? / 6e9),
     };
     let laws = Laws::new(fit, law, n, d)?;
     let fixed_d = match &settings.scale {
@@ -114,6 +136,16 @@ fn prepare(
     let bounds = settings.constraints.bounds(&fit.domains, fixed_d)?;
     if settings.resolution == 0 || settings.top == 0 {
         return Err(Error::usage("--resolution and --top must be at least 1"));
+    }
+    // Beyond these a search is not slow but meaningless (a lattice finer than f64's weights
+    // tell apart at a few domains, more refinements than any lattice keeps): refused before
+    // anything is sized by them.
+    if settings.resolution > MAX_RESOLUTION || settings.top > MAX_TOP {
+        return Err(Error::usage(format!(
+            "--resolution may be at most {MAX_RESOLUTION} and --top at most {MAX_TOP} (got {} \
+             and {})",
+            settings.resolution, settings.top
+        )));
     }
     let search = Search {
         resolution: settings.resolution,

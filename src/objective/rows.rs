@@ -46,6 +46,16 @@ impl Rows {
         }
     }
 
+    /// The same rows with targets `y` instead.
+    pub fn with_y(&self, y: Vec<f64>) -> Rows {
+        assert_eq!(y.len(), self.y.len(), "one target per row");
+        Rows {
+            ln_y: y.iter().map(|v| v.ln()).collect(),
+            y,
+            ..self.clone()
+        }
+    }
+
     /// How many rows.
     pub fn len(&self) -> usize {
         self.y.len()

@@ -16,7 +16,65 @@ use crate::{Error, Result};
 /// Fail early (before any long computation) if `path` exists and `force` is off, is a directory,
 /// or is a dangling symbolic link; a device or a FIFO is never "existing" (it is written into).
 pub fn check_writable(path: &Path, force: bool) -> Result<()> {
-    target(path, force).map(|_| ())
+    let Target::File(file) = target(path, force)? else {
+        return Ok(());
+    };
+    // The directory must take a new file (the temporary one beside the output): a missing or
+    // read-only directory is found now, not after the computation.
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "cannot write {}: the directory {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".mixlaw-probe.")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// An error if `out` is the same file as one of `inputs` (compared by device and inode, so a
+/// link or another spelling of the path is caught): `fit t.csv --out t.csv --force` would
+/// replace the table it reads. Inputs that do not exist are no concern of this check.
+pub fn check_not_input(out: &Path, inputs: &[&Path]) -> Result<()> {
+    for input in inputs {
+        if same_file(out, input) {
+            return Err(Error::usage(format!(
+                "--out {} is the input {}: write the output elsewhere",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `a` and `b` name one existing regular file.
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.is_file() && a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` name one existing regular file.
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y && std::fs::metadata(&x).is_ok_and(|m| m.is_file()),
+        _ => false,
+    }
 }
 
 /// Where the bytes for `path` go.
@@ -93,6 +151,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         .map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
+    // Asked to stop while writing: the temporary file goes (when `tmp` drops), nothing is
+    // published.
+    crate::interrupt::check()?;
     if force {
         if let Ok(old) = std::fs::metadata(&file) {
             tmp.as_file()

@@ -11,6 +11,7 @@
 //!   runs;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
+//! * `hostile`: hostile input, racing writers and tampered files: errors, never panics;
 //! * `lattice`: the separable lattice sweep against brute force on every law;
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `plots`: figures (the data each draws) and the HTML report, opened in a headless browser;
@@ -32,6 +33,7 @@ mod cli;
 mod extrapolation;
 mod formula;
 mod golden;
+mod hostile;
 mod lattice;
 mod losses;
 mod peers;

@@ -34,6 +34,30 @@ pub struct Gpu {
     pub(super) kernel_ns: AtomicU64,
 }
 
+/// An error if `WGPU_BACKEND` holds a name wgpu does not know: wgpu would skip it with a log
+/// line nobody sees and then find no adapter, or fall back to every backend.
+fn check_backend_env() -> Result<(), Error> {
+    let Ok(value) = std::env::var("WGPU_BACKEND") else {
+        return Ok(());
+    };
+    let known = [
+        "vulkan", "vk", "dx12", "d3d12", "metal", "mtl", "opengl", "gles", "gl", "webgpu", "noop",
+    ];
+    let unknown: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !known.contains(&b.to_lowercase().as_str()))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Gpu(format!(
+        "WGPU_BACKEND='{value}' names no backend wgpu knows ('{}'); use vulkan, metal, dx12 or \
+         gl (comma-separated), or unset it",
+        unknown.join("', '")
+    )))
+}
+
 /// Every adapter of the backends `WGPU_BACKEND` allows.
 pub fn devices() -> Vec<DeviceInfo> {
     let desc = wgpu::InstanceDescriptor::new_without_display_handle().with_env();
@@ -72,6 +96,7 @@ impl Gpu {
     /// Opens the first adapter of the backends `WGPU_BACKEND` names (all by default; for example
     /// `WGPU_BACKEND=vulkan`), preferring a high-performance one (`WGPU_POWER_PREF` overrides).
     pub fn new() -> Result<Gpu, Error> {
+        check_backend_env()?;
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
         desc.backends = wgpu::Backends::all();
         let desc = desc.with_env();

@@ -1,0 +1,85 @@
+//! Sizes checked against memory before any work: a run whose flags ask for more memory than the
+//! machine has (`--starts 18446744073709551615`, `--replicates 1000000000`, `simulate
+//! --mixtures 100000000000`) is a usage error that says how much it would need, not a capacity
+//! panic or an abort after minutes of swapping.
+//!
+//! The estimates count what a run must hold at once (every start's optimiser state, every
+//! record of a study, every row of a table), in 128-bit arithmetic so that no size overflows,
+//! and compare it with the memory the system says is available (`MemAvailable` of
+//! `/proc/meminfo`). Where that cannot be read (another system), only sizes beyond any machine
+//! (2^48 bytes, 256 TiB) are refused.
+
+use crate::error::{Error, Result};
+
+/// The most a run may need where the available memory cannot be read.
+const BEYOND_ANY_MACHINE: u128 = 1 << 48;
+
+/// The memory available to this process, in bytes, if the system says.
+pub fn available() -> Option<u128> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u128 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// An error unless `bytes` fit in the available memory; `what` says what needs them and
+/// `advice` which flag to lower, e.g. `("--starts 10000000", "use fewer starts")`.
+pub fn check(what: &str, bytes: u128, advice: &str) -> Result<()> {
+    let limit = available().unwrap_or(BEYOND_ANY_MACHINE);
+    if bytes <= limit {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{what} needs about {} of memory, more than the {} available: {advice}",
+        size(bytes),
+        size(limit)
+    )))
+}
+
+/// Bytes in words: `52.1 GB`.
+fn size(bytes: u128) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < units.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{v:.1} {}", units[u])
+    }
+}
+
+/// Bytes one start of an `dim`-parameter optimisation holds with `memory` curvature pairs: its
+/// iterate, gradient, trial point, direction and line-search copies, and the pairs.
+pub fn per_start(dim: usize, memory: usize) -> u128 {
+    let pairs = memory.clamp(1, (2 * dim).max(10)) as u128;
+    let dim = dim as u128;
+    8 * dim * (2 * pairs + 12) + 8 * pairs + 256
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_beyond_memory_are_refused_and_named() {
+        let e = check(
+            "--starts 18446744073709551615",
+            u64::MAX as u128 * per_start(11, 40),
+            "use fewer starts",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("--starts 18446744073709551615 needs about")
+                && e.contains("use fewer starts"),
+            "{e}"
+        );
+        check("a small fit", 1 << 20, "").unwrap();
+        assert_eq!(size(52_100_000_000), "52.1 GB");
+        assert_eq!(size(999), "999 bytes");
+    }
+}
