@@ -281,7 +281,26 @@ fn a_backtest_step_is_the_fit_of_the_rows_up_to_its_cut() {
             }
         }
     }
-    // The text table has a line per target, step and held-out size.
+    // How the error grows with distance, over every held-out prediction at a positive distance
+    // (all of them here).
+    let per_decade: Vec<f64> = steps
+        .iter()
+        .flat_map(|s| s["predictions"].as_array().unwrap())
+        .map(|p| {
+            let ratio = p["observed"].as_f64().unwrap() / p["predicted"].as_f64().unwrap();
+            100.0 * ratio.ln().abs() / p["distance"].as_f64().unwrap()
+        })
+        .collect();
+    let median = t["median_error_per_decade_pct"].as_f64().unwrap();
+    let below = per_decade.iter().filter(|&&x| x < median).count();
+    assert_eq!(
+        below,
+        per_decade.len() / 2,
+        "the median of {} values",
+        per_decade.len()
+    );
+    // The text tables: a line per target, step and held-out size, and a line per target of the
+    // error against distance.
     let text = mixlaw_ok(&[
         "backtest",
         &example(),
@@ -294,7 +313,7 @@ fn a_backtest_step_is_the_fit_of_the_rows_up_to_its_cut() {
         text.lines()
             .filter(|l| l.starts_with("target_loss"))
             .count(),
-        3
+        4
     );
 }
 
