@@ -126,11 +126,21 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
+        Table::from_reader(std::io::BufReader::new(file), path)
+    }
+
+    /// A CSV table held in memory (a front end's copy, or a fuzzer's input), called `path` in
+    /// messages; checked exactly as [`Table::read`] checks a file.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Table> {
+        Table::from_reader(bytes, path)
+    }
+
+    fn from_reader(source: impl std::io::Read, path: &Path) -> Result<Table> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
             .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::new(file));
+            .from_reader(source);
         let mut records = reader.records();
         let err = |row: Option<usize>, msg: String| Error::Data {
             at: Location {

@@ -7,6 +7,7 @@
 //! * `bad_input`: every error a user can cause, with its file, row and column;
 //! * `bootstrap`: reproducibility, shards and resume, coverage;
 //! * `cli`: the commands end to end on the bundled example;
+//! * `fuzz`: the fuzzers' corpus and regressions replayed through the fuzz targets' code;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `lattice`: the separable lattice sweep against brute force on every law;
@@ -28,6 +29,7 @@ mod bad_input;
 mod bootstrap;
 mod cli;
 mod formula;
+mod fuzz;
 mod golden;
 mod lattice;
 mod losses;
