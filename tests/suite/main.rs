@@ -7,6 +7,8 @@
 //! * `bad_input`: every error a user can cause, with its file, row and column;
 //! * `bootstrap`: reproducibility, shards and resume, coverage;
 //! * `cli`: the commands end to end on the bundled example;
+//! * `crash`: a bootstrap killed with SIGKILL again and again, resumed to the very file of one
+//!   uninterrupted run;
 //! * `fuzz`: the fuzzers' corpus and regressions replayed through the fuzz targets' code;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
@@ -28,6 +30,7 @@ mod backend;
 mod bad_input;
 mod bootstrap;
 mod cli;
+mod crash;
 mod formula;
 mod fuzz;
 mod golden;
