@@ -18,8 +18,11 @@ use mixlaw::law::{formula, registry, Point};
 /// The bundled example table (`data/example.csv`): the table `--where` expressions run against.
 const EXAMPLE: &[u8] = include_bytes!("../../data/example.csv");
 
+/// What a target does with one input.
+pub type Target = fn(&[u8]);
+
 /// The names of the targets, each a function of this module and a folder of `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("table", table),
     ("where_expr", where_expr),
     ("fit_file", fit_file),
