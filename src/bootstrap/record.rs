@@ -382,6 +382,12 @@ impl StudyFile {
             path: path.to_path_buf(),
             source,
         })?;
+        StudyFile::parse(&text, path)
+    }
+
+    /// Check the text of a study file (a copy in memory, or a fuzzer's input), called `path` in
+    /// messages, exactly as [`StudyFile::read`] checks a file.
+    pub fn parse(text: &str, path: &Path) -> Result<StudyFile> {
         let bad = |line: usize, msg: String| Error::FitFile {
             path: path.to_path_buf(),
             msg: format!("line {line}: {msg}"),

@@ -131,7 +131,16 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut input = std::io::BufReader::new(file);
+        Table::from_reader(std::io::BufReader::new(file), path)
+    }
+
+    /// A CSV table held in memory (a front end's copy, or a fuzzer's input), called `path` in
+    /// messages; checked exactly as [`Table::read`] checks a file.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Table> {
+        Table::from_reader(bytes, path)
+    }
+
+    fn from_reader(mut input: impl std::io::BufRead, path: &Path) -> Result<Table> {
         if let Some(what) = sniff(&mut input).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,

@@ -7,6 +7,15 @@
 //! symbolic link is followed to the file it names (which is replaced; the link stays) and a
 //! dangling one refused; a device or a FIFO (`/dev/stdout`, a pipe) is written into, never
 //! replaced by a regular file.
+//!
+//! A writer killed between creating its temporary file and publishing it (`kill -9`, a node
+//! lost under a Slurm task) leaves the temporary behind, and nothing else would ever remove it.
+//! So a writer holds an exclusive lock (`flock`) on its temporary from the moment it creates it,
+//! and the next write of the same file removes every `.NAME.*.tmp` beside it that it can lock:
+//! the kernel drops a dead process's locks, so those are exactly the orphans, while a live
+//! writer's temporary stays locked and is left alone. (A writer racing this sweep in the
+//! microseconds between creating its temporary and locking it can lose it and fail with an I/O
+//! error; it never publishes a wrong file.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -144,11 +153,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
     let name = file
         .file_name()
         .ok_or_else(|| Error::usage(format!("{} is not a file name", path.display())))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    remove_orphans(dir, &prefix);
     let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{}.", name.to_string_lossy()))
+        .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
+    tmp.as_file().try_lock().map_err(|e| io(e.into()))?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     // Asked to stop while writing: the temporary file goes (when `tmp` drops), nothing is
@@ -174,6 +186,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Remove the temporary files `prefix*.tmp` in `dir` that no live writer holds (see the module
+/// documentation). Best effort: a file that cannot be opened, locked or removed is left.
+fn remove_orphans(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(prefix) && name.ends_with(".tmp")) {
+            continue;
+        }
+        let Ok(file) = std::fs::File::open(entry.path()) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Write `bytes` to `out` atomically, or to standard output when no file was named.
@@ -247,6 +280,33 @@ mod tests {
             1,
             "no temporary file left"
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A dead writer's temporary (unlocked) is removed by the next write of the same file; a
+    /// live writer's (locked) and another file's are left alone.
+    #[test]
+    fn orphaned_temporaries_are_removed_and_live_ones_kept() {
+        let d = dir("orphans");
+        let orphan = d.join(".out.json.dead.tmp");
+        let live = d.join(".out.json.live.tmp");
+        let other = d.join(".other.json.dead.tmp");
+        for f in [&orphan, &live, &other] {
+            std::fs::write(f, b"partial").unwrap();
+        }
+        let held = std::fs::File::open(&live).unwrap();
+        held.lock().unwrap();
+        write_atomic(&d.join("out.json"), b"whole", false).unwrap();
+        assert!(!orphan.exists(), "the orphan is removed");
+        assert!(live.exists(), "a locked temporary belongs to a live writer");
+        assert!(
+            other.exists(),
+            "another file's temporary is not this write's business"
+        );
+        drop(held);
+        write_atomic(&d.join("out.json"), b"again", true).unwrap();
+        assert!(!live.exists(), "unlocked, it is an orphan too");
+        assert_eq!(std::fs::read(d.join("out.json")).unwrap(), b"again");
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -7,8 +7,11 @@
 //! * `bad_input`: every error a user can cause, with its file, row and column;
 //! * `bootstrap`: reproducibility, shards and resume, coverage;
 //! * `cli`: the commands end to end on the bundled example;
+//! * `crash`: a bootstrap killed with SIGKILL again and again, resumed to the very file of one
+//!   uninterrupted run;
 //! * `extrapolation`: backtests, and calibrated intervals held to the published tables' largest
 //!   runs;
+//! * `fuzz`: the fuzzers' corpus and regressions replayed through the fuzz targets' code;
 //! * `formula`: formula laws held to the built-in laws on the published tables, and their errors;
 //! * `golden`: every command's output on the published tables, byte for byte;
 //! * `hostile`: hostile input, racing writers and tampered files: errors, never panics;
@@ -16,6 +19,8 @@
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `plots`: figures (the data each draws) and the HTML report, opened in a headless browser;
 //! * `recovery`: synthetic tables fitted back to the parameters that made them;
+//! * `slurm`: README's Slurm script run as a job array, a task requeued, on a real (one-node)
+//!   cluster when there is one (`.ci/slurm-up.sh`);
 //! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
 //!   long tables fitted per group (`--group-by`).
 //!
@@ -30,8 +35,10 @@ mod backend;
 mod bad_input;
 mod bootstrap;
 mod cli;
+mod crash;
 mod extrapolation;
 mod formula;
+mod fuzz;
 mod golden;
 mod hostile;
 mod lattice;
@@ -39,4 +46,5 @@ mod losses;
 mod peers;
 mod plots;
 mod recovery;
+mod slurm;
 mod tables;
