@@ -68,7 +68,7 @@ impl Family for DataMix {
         }
     }
     /// `C·e^z` with `z` affine in `h` is convex for `C ≥ 0`.
-    fn convex_in_h(&self, p: &[f64], _k: usize) -> Result<(), String> {
+    fn convex_in_h(&self, p: &[f64], _domains: &[String]) -> Result<(), String> {
         match p[1] >= 0.0 {
             true => Ok(()),
             false => Err(format!("C is {} (convex needs C >= 0)", p[1])),

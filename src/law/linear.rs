@@ -52,7 +52,7 @@ impl Family for Linear {
         dh[..k].copy_from_slice(&p[1..1 + k]);
     }
     /// Affine in `h`, so convex whatever the `C_i`.
-    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+    fn convex_in_h(&self, _p: &[f64], _domains: &[String]) -> Result<(), String> {
         Ok(())
     }
     fn separable(&self, p: &[f64], _k: usize, _: f64, _: f64) -> Option<Box<dyn Separable>> {

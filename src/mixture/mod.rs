@@ -547,7 +547,7 @@ mod tests {
         assert!(sols[0].certificate.convex && sols[0].certificate.gap.is_some());
         for (s, word) in sols[1..]
             .iter()
-            .zip(["gamma of domain 2 is 1.5", "C of domain 3 is -0.5"])
+            .zip(["gamma of domain 'd1' is 1.5", "C of domain 'd2' is -0.5"])
         {
             let c = &s.certificate;
             assert!(!c.convex && c.gap.is_none(), "{c:?}");
@@ -555,7 +555,9 @@ mod tests {
         }
         // The joint law has no convexity test.
         let joint = crate::law::registry::by_name("joint").unwrap();
-        let e = joint.convex_in_h(&[0.0; 5 + 4 * 2], 2).unwrap_err();
+        let e = joint
+            .convex_in_h(&[0.0; 5 + 4 * 2], &["a".into(), "b".into()])
+            .unwrap_err();
         assert!(e.contains("not known"), "{e}");
     }
 }
