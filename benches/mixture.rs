@@ -19,7 +19,8 @@ use std::time::Instant;
 use mixlaw::backend::{Backend, Cpu, Gpu};
 use mixlaw::fit::FitFile;
 use mixlaw::mixture::{
-    lattice, lattice_best, lattice_best_batched, Bounds, Laws, Search, Weighting,
+    lattice, lattice_best, lattice_best_batched, lattice_best_device, Bounds, Laws, Search,
+    Weighting,
 };
 
 type Best = Vec<Vec<(f64, Vec<f64>)>>;
@@ -83,6 +84,25 @@ fn main() {
         "r = {r}: {points:.0} points x {targets} targets\n  separable sweep (cpu, f64): {ours:.3} s = {:.3e} candidates/s",
         rate(ours)
     );
+    match Gpu::new() {
+        Ok(gpu) => {
+            let (secs, got) = timed(
+                || {
+                    lattice_best_device(&laws, &weightings, &free, &search(r), &gpu)
+                        .expect("the device swept")
+                },
+                3,
+            );
+            println!(
+                "  separable sweep ({}), f64 re-score: {secs:.3} s = {:.3e} candidates/s ({:.2}x the cpu's time); same bests: {}",
+                gpu.describe(),
+                rate(secs),
+                secs / ours,
+                got == best
+            );
+        }
+        Err(e) => println!("  no GPU: {e}"),
+    }
     let peer = Command::new("python3")
         .arg(root.join("../shared/peers/numpy_sweep.py"))
         .arg(&fit_path)

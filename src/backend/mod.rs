@@ -8,9 +8,11 @@
 
 mod cpu;
 pub mod gpu;
+mod sweep;
 
 pub use cpu::Cpu;
 pub use gpu::Gpu;
+pub use sweep::LatticeSweep;
 
 use crate::law::{ln_weight, Law, Point};
 use crate::objective::Problem;
@@ -74,6 +76,13 @@ pub trait Backend: Sync {
                     }
                 },
             );
+    }
+    /// Mixture search by a separable sweep on this backend: per weighting of `sweep`, lattice
+    /// levels `j` (`h_i = j_i / r`) among which its best `sweep.top` feasible points lie,
+    /// for the caller to re-score in f64; `None` (the default) where this backend has no
+    /// sweep of its own or cannot vouch for its ranking, and the caller sweeps on the CPU.
+    fn lattice_candidates(&self, _sweep: &LatticeSweep) -> Option<Vec<Vec<Vec<usize>>>> {
+        None
     }
 }
 

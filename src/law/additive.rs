@@ -2,7 +2,7 @@
 //! so the optimal mixture does not depend on N or D.
 
 use super::chinchilla::{scale_eval, scale_params, scale_rows_inline, scale_start};
-use super::separable::{power_term, Separable};
+use super::separable::{power_term, OuterWgsl, Separable};
 use super::{guarded_exp, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
 use crate::vmath;
@@ -145,6 +145,12 @@ impl Separable for AdditiveSums {
     fn outer(&self, sums: &[f64], _stride: usize, out: &mut [f64]) {
         let (base, s) = (self.base, &sums[..out.len()]);
         vmath::wide!(reciprocal_plus; base: f64, s: &[f64], out: &mut [f64] => ())
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        Some(OuterWgsl {
+            expr: "c(0u) + 1.0 / s(0u)",
+            consts: vec![self.base],
+        })
     }
 }
 

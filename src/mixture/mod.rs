@@ -211,8 +211,9 @@ pub fn minimize(
 }
 
 /// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64:
-/// by the separable sweep where the law has a separable form (every built-in law), else by
-/// evaluating each point on `backend` ([`lattice_best_batched`]).
+/// by the separable sweep where the law has a separable form (every built-in law; on `backend`
+/// where it has a sweep of its own, the GPU, else on the CPU), else by evaluating each point on
+/// `backend` ([`lattice_best_batched`]).
 pub fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
@@ -220,10 +221,27 @@ pub fn lattice_best(
     s: &Search,
     backend: &dyn Backend,
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
-    let mut best = separable::lattice_best(laws, weightings, bounds, s.resolution, s.top)
+    let sizes = (s.resolution, s.top);
+    let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, true)
         .unwrap_or_else(|| batched::lattice_best(laws, weightings, bounds, s, backend));
     rescore(laws, weightings, &mut best);
     best
+}
+
+/// [`lattice_best`] by `backend`'s own separable sweep (the GPU's) alone: `None` where the law
+/// has no separable form or the backend has no sweep or declines this one. For benchmarks and
+/// tests, which must know which sweep ran.
+pub fn lattice_best_device(
+    laws: &Laws,
+    weightings: &[Weighting],
+    bounds: &Bounds,
+    s: &Search,
+    backend: &dyn Backend,
+) -> Option<Vec<Vec<(f64, Vec<f64>)>>> {
+    let sizes = (s.resolution, s.top);
+    let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, false)?;
+    rescore(laws, weightings, &mut best);
+    Some(best)
 }
 
 /// [`lattice_best`] by evaluating every point on `backend`, whatever the law: the route of laws
@@ -240,13 +258,13 @@ pub fn lattice_best_batched(
     best
 }
 
-/// Each weighting's points re-scored in f64 and sorted by that score.
+/// Each weighting's points re-scored in f64 and sorted by that score (ties in lattice order).
 fn rescore(laws: &Laws, weightings: &[Weighting], best: &mut [Vec<(f64, Vec<f64>)>]) {
     for (o, top) in weightings.iter().zip(best.iter_mut()) {
         for (v, h) in top.iter_mut() {
             *v = laws.value(o, h, None);
         }
-        top.sort_by(|a, b| a.0.total_cmp(&b.0));
+        top.sort_by(top::order);
     }
 }
 

@@ -31,8 +31,9 @@
 
 use rayon::prelude::*;
 
-use super::top::Top;
+use super::top::{self, Top};
 use super::{Bounds, Laws, Weighting};
+use crate::backend::{Backend, LatticeSweep};
 use crate::law::separable::Separable;
 
 /// A weighting's best lattice points, `(value, h)`, best first.
@@ -226,13 +227,16 @@ impl Scratch {
 
 /// The `s.top` best feasible lattice points of every weighting by the laws' own arithmetic, best
 /// first (not yet re-scored), or `None` when the law has no separable form (or `k < 2`, a
-/// lattice of one point).
+/// lattice of one point). Where `backend` has a sweep of its own (the GPU's, in f32) its
+/// candidates are scored in f64 here; where it declines, the CPU sweeps (`None` without
+/// `cpu_fallback`).
 pub(super) fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
     bounds: &Bounds,
-    r: usize,
-    top: usize,
+    (r, top): (usize, usize),
+    backend: &dyn Backend,
+    cpu_fallback: bool,
 ) -> Option<Vec<Points>> {
     let k = laws.domains.len();
     if k < 2 {
@@ -250,6 +254,31 @@ pub(super) fn lattice_best(
     let Some(levels) = levels(bounds, r) else {
         return empty();
     };
+    let weights: Vec<Vec<(usize, f64)>> = weightings
+        .iter()
+        .map(|o| {
+            needed
+                .iter()
+                .enumerate()
+                .filter(|&(_, &t)| o.weights[t] != 0.0)
+                .map(|(s, &t)| (s, o.weights[t]))
+                .collect()
+        })
+        .collect();
+    let sweep = LatticeSweep {
+        k,
+        r,
+        laws: &seps,
+        levels: &levels,
+        weights: &weights,
+        top,
+    };
+    if let Some(candidates) = backend.lattice_candidates(&sweep) {
+        return Some(scored(laws, weightings, candidates, r, top));
+    }
+    if !cpu_fallback {
+        return None;
+    }
     let m = seps.first().map_or(1, |s| s.sums());
     let mut tables = Vec::with_capacity(seps.len() * m * k * (r + 1));
     for s in &seps {
@@ -269,17 +298,6 @@ pub(super) fn lattice_best(
         rest_lo[i] = rest_lo[i + 1] + levels[i].0;
         rest_hi[i] = rest_hi[i + 1] + levels[i].1;
     }
-    let weights = weightings
-        .iter()
-        .map(|o| {
-            needed
-                .iter()
-                .enumerate()
-                .filter(|&(_, &t)| o.weights[t] != 0.0)
-                .map(|(s, &t)| (s, o.weights[t]))
-                .collect()
-        })
-        .collect();
     let plan = Plan {
         k,
         r,
@@ -328,6 +346,33 @@ pub(super) fn lattice_best(
         .reduce_with(|a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
         .unwrap_or_else(|| plan.weights.iter().map(|_| Top::new(top)).collect());
     Some(tops.into_iter().map(Top::into_points).collect())
+}
+
+/// A backend's candidate levels scored in f64 (the weighting's value, as the re-score computes
+/// it), each weighting's best `top` in value and lattice order.
+fn scored(
+    laws: &Laws,
+    weightings: &[Weighting],
+    candidates: Vec<Vec<Vec<usize>>>,
+    r: usize,
+    top: usize,
+) -> Vec<Points> {
+    weightings
+        .iter()
+        .zip(candidates)
+        .map(|(o, js)| {
+            let mut points: Points = js
+                .into_iter()
+                .map(|j| {
+                    let h: Vec<f64> = j.iter().map(|&v| v as f64 / r as f64).collect();
+                    (laws.value(o, &h, None), h)
+                })
+                .collect();
+            points.sort_by(top::order);
+            points.truncate(top);
+            points
+        })
+        .collect()
 }
 
 #[cfg(test)]
