@@ -96,7 +96,10 @@ mod tests {
                 for c in 0..=4 - a - b {
                     let d = 4 - a - b - c;
                     let j = [a, b, c, d];
-                    if j.iter().zip(&levels).all(|(v, (lo, hi))| v >= lo && v <= hi) {
+                    if j.iter()
+                        .zip(&levels)
+                        .all(|(v, (lo, hi))| v >= lo && v <= hi)
+                    {
                         want.push(j.to_vec());
                     }
                 }

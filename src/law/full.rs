@@ -95,7 +95,9 @@ impl Separable for FullSums {
             expr: "c(0u) + 1.0 / s(0u) \
                    + gpow(s(1u), c(1u)) * exp(-gpow(s(3u), c(3u)) * c(5u)) \
                    + gpow(s(2u), c(2u)) * exp(-gpow(s(4u), c(4u)) * c(6u))",
-            consts: vec![p[0], p[l.ga], p[l.gb], p[l.gal], p[l.gbe], self.ln_n, self.ln_d],
+            consts: vec![
+                p[0], p[l.ga], p[l.gb], p[l.gal], p[l.gbe], self.ln_n, self.ln_d,
+            ],
         })
     }
 }

@@ -10,8 +10,10 @@
 //! the free weights.
 //!
 //! The sweep is sized before it runs (`size.rs`: a refusal beyond 1e10 points). Laws whose
-//! mixture enters through sums of per-domain terms (every built-in one) are swept by tables and
-//! partial sums (`separable.rs`); any other by evaluating each point on a backend (`batched.rs`).
+//! mixture enters through sums of per-domain terms (every built-in one, and formula laws of that
+//! shape) are swept by tables and partial sums (`separable.rs`, on the GPU by the backend's own
+//! sweep where it has one, its f32 candidates re-scored in f64); any other by evaluating each
+//! point on a backend (`batched.rs`).
 //! Both keep their best points in the same order (`top.rs`), so they agree point for point.
 
 mod batched;
@@ -228,6 +230,9 @@ pub fn lattice_best(
     best
 }
 
+/// Per weighting, its best lattice points `(value, h)`, best first.
+pub type LatticeBest = Vec<Vec<(f64, Vec<f64>)>>;
+
 /// [`lattice_best`] by `backend`'s own separable sweep (the GPU's) alone: `None` where the law
 /// has no separable form or the backend has no sweep or declines this one. For benchmarks and
 /// tests, which must know which sweep ran.
@@ -237,7 +242,7 @@ pub fn lattice_best_device(
     bounds: &Bounds,
     s: &Search,
     backend: &dyn Backend,
-) -> Option<Vec<Vec<(f64, Vec<f64>)>>> {
+) -> Option<LatticeBest> {
     let sizes = (s.resolution, s.top);
     let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, false)?;
     rescore(laws, weightings, &mut best);

@@ -185,7 +185,10 @@ fn the_gpu_sweep_finds_the_cpu_sweeps_best_of_every_law() {
         }
     }
     eprintln!("the device swept {swept} of {cases} cases");
-    assert!(4 * swept >= 3 * cases, "the device swept only {swept} of {cases}");
+    assert!(
+        4 * swept >= 3 * cases,
+        "the device swept only {swept} of {cases}"
+    );
 }
 
 /// A formula law whose `h` enters only through sums of per-domain terms is swept by the
@@ -217,7 +220,10 @@ fn formula_laws_of_sums_take_the_separable_sweep_and_others_the_point_by_point_o
                 })
                 .collect();
             let (n, d) = (rng.range(10.0, 1e4), rng.range(1.0, 1e3));
-            assert!(file.separable(&params[0], k, n.ln(), d.ln()).is_some(), "{name}");
+            assert!(
+                file.separable(&params[0], k, n.ln(), d.ln()).is_some(),
+                "{name}"
+            );
             let laws = |law: &mixlaw::law::Law, params: Vec<Vec<f64>>| Laws {
                 law: law.clone(),
                 domains: domains.clone(),

@@ -69,7 +69,7 @@ impl Gpu {
         let (k, r) = (sweep.k, sweep.r);
         let (t, w) = (sweep.laws.len(), sweep.weights.len());
         let kept = sweep.top + MARGIN;
-        if k < 2 || k > crate::law::MAX_DOMAINS || t == 0 || w == 0 || kept > MAX_KEPT {
+        if !(2..=crate::law::MAX_DOMAINS).contains(&k) || t == 0 || w == 0 || kept > MAX_KEPT {
             return None;
         }
         let outers = sweep
@@ -78,7 +78,10 @@ impl Gpu {
             .map(|l| l.wgsl())
             .collect::<Option<Vec<_>>>()?;
         let (expr, nc) = (outers[0].expr, outers[0].consts.len());
-        if outers.iter().any(|o| o.expr != expr || o.consts.len() != nc) {
+        if outers
+            .iter()
+            .any(|o| o.expr != expr || o.consts.len() != nc)
+        {
             return None;
         }
         let m = sweep.laws[0].sums();
@@ -184,7 +187,8 @@ impl Gpu {
                 .iter()
                 .map(|rec| {
                     let at = rec.sub as usize * (depth + 1);
-                    let prefix: Vec<usize> = subs[at..at + depth].iter().map(|&j| j as usize).collect();
+                    let prefix: Vec<usize> =
+                        subs[at..at + depth].iter().map(|&j| j as usize).collect();
                     let left = subs[at + depth] as usize;
                     sweep.unrank(&cnt, &prefix, left, rec.index as u64)
                 })
@@ -267,7 +271,10 @@ fn split(sweep: &LatticeSweep, cnt: &[Vec<u64>]) -> Option<(usize, Vec<u32>)> {
         subs = next;
         depth += 1;
     }
-    if subs.iter().any(|(_, left)| cnt[depth][*left] >= u32::MAX as u64) {
+    if subs
+        .iter()
+        .any(|(_, left)| cnt[depth][*left] >= u32::MAX as u64)
+    {
         return None;
     }
     let flat = subs
