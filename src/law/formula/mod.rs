@@ -496,12 +496,6 @@ impl Compiled {
         }
     }
 
-    /// `Ok` if `h` enters the law only through sums of per-domain terms, so that the mixture
-    /// search sweeps it by tables and partial sums; else why it is swept point by point.
-    pub fn separable_sums(&self) -> Result<(), String> {
-        self.sums.as_ref().map(|_| ()).map_err(Clone::clone)
-    }
-
     /// The parameter count for `k` domains.
     pub fn dim(&self, k: usize) -> usize {
         self.decls
@@ -659,6 +653,14 @@ impl Family for Compiled {
                 }),
             }
         }
+    }
+
+    fn not_separable(&self) -> Option<String> {
+        self.sums
+            .as_ref()
+            .err()
+            .filter(|_| self.uses_mixture)
+            .cloned()
     }
 
     /// Where the formula is a function of sums of per-domain terms ([`Compiled::separable_sums`]).
