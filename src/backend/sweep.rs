@@ -9,6 +9,9 @@
 
 use crate::law::separable::Separable;
 
+/// Per weighting, a backend's candidate points (levels `j`), or `None` where it declined.
+pub type Candidates = Vec<Option<Vec<Vec<usize>>>>;
+
 /// What a backend needs to sweep the simplex lattice `h_i = j_i / r` of `k` domains.
 pub struct LatticeSweep<'a> {
     /// Domains.

@@ -225,28 +225,39 @@ pub fn lattice_best(
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
     let sizes = (s.resolution, s.top);
     let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, true)
+        .map(|all| all.into_iter().map(Option::unwrap_or_default).collect())
         .unwrap_or_else(|| batched::lattice_best(laws, weightings, bounds, s, backend));
     rescore(laws, weightings, &mut best);
     best
 }
 
-/// Per weighting, its best lattice points `(value, h)`, best first.
-pub type LatticeBest = Vec<Vec<(f64, Vec<f64>)>>;
+/// A weighting's best lattice points `(value, h)`, best first.
+pub type LatticePoints = Vec<(f64, Vec<f64>)>;
 
-/// [`lattice_best`] by `backend`'s own separable sweep (the GPU's) alone: `None` where the law
-/// has no separable form or the backend has no sweep or declines this one. For benchmarks and
-/// tests, which must know which sweep ran.
+/// [`lattice_best`] by `backend`'s own separable sweep (the GPU's) alone, per weighting: `None`
+/// for the weightings the backend declines, and for all where the law has no separable form or
+/// the backend has no sweep. For benchmarks and tests, which must know which sweep ran.
 pub fn lattice_best_device(
     laws: &Laws,
     weightings: &[Weighting],
     bounds: &Bounds,
     s: &Search,
     backend: &dyn Backend,
-) -> Option<LatticeBest> {
+) -> Vec<Option<LatticePoints>> {
     let sizes = (s.resolution, s.top);
-    let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, false)?;
-    rescore(laws, weightings, &mut best);
-    Some(best)
+    let Some(best) = separable::lattice_best(laws, weightings, bounds, sizes, backend, false)
+    else {
+        return weightings.iter().map(|_| None).collect();
+    };
+    weightings
+        .iter()
+        .zip(best)
+        .map(|(o, points)| {
+            let mut one = vec![points?];
+            rescore(laws, std::slice::from_ref(o), &mut one);
+            one.pop()
+        })
+        .collect()
 }
 
 /// [`lattice_best`] by evaluating every point on `backend`, whatever the law: the route of laws

@@ -2,7 +2,7 @@
 
 use super::device::Gpu;
 use super::shader::Class;
-use crate::backend::{Backend, Cpu, LatticeSweep};
+use crate::backend::{Backend, Candidates, Cpu, LatticeSweep};
 use crate::law::Law;
 use crate::objective::Problem;
 
@@ -53,7 +53,7 @@ impl Backend for Gpu {
     }
 
     /// The separable sweep on the device (`sweep.rs`).
-    fn lattice_candidates(&self, sweep: &LatticeSweep) -> Option<Vec<Vec<Vec<usize>>>> {
+    fn lattice_candidates(&self, sweep: &LatticeSweep) -> Option<Candidates> {
         self.sweep_candidates(sweep)
     }
 

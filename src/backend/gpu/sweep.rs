@@ -21,7 +21,8 @@
 //!   the candidates in f64. So that rounding cannot lose the f64 best, the device keeps
 //!   [`MARGIN`] more points than asked, and the host declines (the CPU sweeps instead) when the
 //!   last point it kept is within [`TOL`] (relative) of the `top`-th: then a point it dropped
-//!   might be better in f64. Exact ties keep the earlier point in rank order, as the CPU does.
+//!   might be better in f64 (per weighting: the others keep the device's answer). Exact ties
+//!   keep the earlier point in rank order, as the CPU does.
 //! * **Generated per law and size.** The law's outer function is its own WGSL expression
 //!   ([`crate::law::separable::OuterWgsl`]), and the sizes (domains, sums, targets,
 //!   weightings, kept points, depth) are constants, so the private arrays are exactly as large
@@ -30,7 +31,7 @@
 use std::sync::Arc;
 
 use super::device::Gpu;
-use crate::backend::LatticeSweep;
+use crate::backend::{Candidates, LatticeSweep};
 use crate::Error;
 
 const SHADER: &str = include_str!("../../../shaders/sweep.wgsl");
@@ -63,9 +64,9 @@ struct Record {
 
 impl Gpu {
     /// Candidates for every weighting of `sweep` (see [`crate::backend::Backend::
-    /// lattice_candidates`]), or `None` where the device cannot sweep this law or cannot vouch
-    /// for its f32 ranking.
-    pub(super) fn sweep_candidates(&self, sweep: &LatticeSweep) -> Option<Vec<Vec<Vec<usize>>>> {
+    /// lattice_candidates`]), `None` where the device cannot sweep this law, and `None` for a
+    /// weighting whose f32 ranking it cannot vouch for.
+    pub(super) fn sweep_candidates(&self, sweep: &LatticeSweep) -> Option<Candidates> {
         let (k, r) = (sweep.k, sweep.r);
         let (t, w) = (sweep.laws.len(), sweep.weights.len());
         let kept = sweep.top + MARGIN;
@@ -87,7 +88,7 @@ impl Gpu {
         let m = sweep.laws[0].sums();
         let cnt = sweep.counts();
         if cnt[0][r] == 0 {
-            return Some(vec![Vec::new(); w]);
+            return Some(vec![Some(Vec::new()); w]);
         }
         let (depth, subs) = split(sweep, &cnt)?;
 
@@ -174,13 +175,15 @@ impl Gpu {
             // Every feasible point is a candidate, or the device found fewer finite values than
             // it should have kept (NaN and ∞ never enter its lists): the CPU ranks those.
             if (recs.len() as u64) < total.min(kept as u64) {
-                return None;
+                out.push(None);
+                continue;
             }
             if recs.len() == kept && (total > kept as u64) {
                 let top = recs[sweep.top.min(kept) - 1].value as f64;
                 let last = recs[kept - 1].value as f64;
                 if last - top <= TOL * top.abs().max(1.0) {
-                    return None;
+                    out.push(None);
+                    continue;
                 }
             }
             let points = recs
@@ -192,7 +195,7 @@ impl Gpu {
                     let left = subs[at + depth] as usize;
                     sweep.unrank(&cnt, &prefix, left, rec.index as u64)
                 })
-                .collect::<Option<Vec<_>>>()?;
+                .collect::<Option<Vec<_>>>();
             out.push(points);
         }
         Some(out)
