@@ -29,7 +29,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read> bounds: array<u32>;
 // W x T weights (weighting-major), then T x NC constants of the outer function.
 @group(0) @binding(3) var<storage, read> numbers: array<f32>;
-// Per workgroup, weighting and kept point: value bits, sub-simplex, index in it.
+// Per workgroup and weighting: KD kept points (value bits, sub-simplex, index in it), then how
+// many points the workgroup could not score (NaN in f32).
 @group(0) @binding(4) var<storage, read_write> records: array<u32>;
 
 const TM: u32 = T * M;
@@ -42,11 +43,13 @@ var<private> sv: array<f32, TM>;
 var<private> pred: array<f32, T>;
 var<private> best_v: array<f32, W * KD>;
 var<private> best_i: array<u32, W * KD>;
+var<private> nans: array<u32, W>;
 var<private> cur: u32;
 
 var<workgroup> sh_v: array<f32, WG * KD>;
 var<workgroup> sh_s: array<u32, WG * KD>;
 var<workgroup> sh_i: array<u32, WG * KD>;
+var<workgroup> sh_nan: array<u32, WG>;
 
 fn s(q: u32) -> f32 {
     return sv[cur * M + q];
@@ -105,9 +108,12 @@ fn offer(index: u32) {
                 v += wt * pred[t];
             }
         }
-        // NaN (v != v) never enters; a later point enters only if strictly better, so ties keep
-        // the earlier point (rank order), as the CPU sweep does.
-        if v == v && v < best_v[w * KD + KD - 1u] {
+        // NaN (v != v) never enters but is counted (the host then ranks this weighting on the
+        // CPU: f64 might have scored the point); a later point enters only if strictly better,
+        // so ties keep the earlier point (rank order), as the CPU sweep does.
+        if v != v {
+            nans[w] += 1u;
+        } else if v < best_v[w * KD + KD - 1u] {
             var at = KD - 1u;
             while at > 0u && v < best_v[w * KD + at - 1u] {
                 best_v[w * KD + at] = best_v[w * KD + at - 1u];
@@ -191,6 +197,9 @@ fn sweep(
         best_v[e] = bitcast<f32>(0x7f800000u);
         best_i[e] = NONE;
     }
+    for (var e = 0u; e < W; e++) {
+        nans[e] = 0u;
+    }
     if group * WG + lid < params.n_sub {
         enumerate(sub);
     }
@@ -202,6 +211,7 @@ fn sweep(
             sh_s[lid * KD + e] = sub;
             sh_i[lid * KD + e] = best_i[w * KD + e];
         }
+        sh_nan[lid] = nans[w];
         workgroupBarrier();
         if lid == 0u {
             var kv: array<f32, KD>;
@@ -227,12 +237,17 @@ fn sweep(
                     ki[at] = sh_i[x];
                 }
             }
-            let out = (group * W + w) * KD * 3u;
+            let out = (group * W + w) * (KD * 3u + 1u);
+            var nan = 0u;
+            for (var x = 0u; x < WG; x++) {
+                nan = max(nan, sh_nan[x]);
+            }
             for (var e = 0u; e < KD; e++) {
                 records[out + 3u * e] = bitcast<u32>(kv[e]);
                 records[out + 3u * e + 1u] = ks[e];
                 records[out + 3u * e + 2u] = ki[e];
             }
+            records[out + KD * 3u] = nan;
         }
         workgroupBarrier();
     }

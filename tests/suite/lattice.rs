@@ -188,6 +188,36 @@ fn the_gpu_sweep_finds_the_cpu_sweeps_best_of_every_law() {
             }
         }
     }
+    // A term that overflows f32 (C·h^γ at h = 0 with γ = −2.9: 1e4·1e34.8): the same answer, the
+    // weightings the device cannot rank in f32 ranked on the CPU.
+    let additive = registry::by_name("additive").unwrap();
+    let laws = Laws {
+        law: additive,
+        domains: (0..3).map(|i| format!("d{i}")).collect(),
+        params: vec![
+            vec![1.5, 4.0, 0.3, 1.5, 0.3, 1e4, 1.0, 2.0, -2.9, 0.5, 0.5],
+            vec![1.5, 4.0, 0.3, 1.5, 0.3, 1.0, 2.0, 3.0, 0.3, 0.5, 0.7],
+        ],
+        n: 100.0,
+        d: 10.0,
+    };
+    let ws = weightings(2, &mut rng);
+    let s = Search {
+        resolution: 12,
+        top: 3,
+        max_iter: 0,
+    };
+    let b = Bounds::free(3);
+    let cpu = lattice_best(&laws, &ws, &b, &s, &Cpu);
+    assert_eq!(lattice_best(&laws, &ws, &b, &s, &gpu), cpu);
+    for (one, want) in lattice_best_device(&laws, &ws, &b, &s, &gpu)
+        .iter()
+        .zip(&cpu)
+    {
+        if let Some(one) = one {
+            assert_eq!(one, want);
+        }
+    }
     eprintln!("the device swept {swept} of {cases} weightings");
     assert!(
         4 * swept >= 3 * cases,

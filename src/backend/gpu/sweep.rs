@@ -39,7 +39,7 @@ const SHADER: &str = include_str!("../../../shaders/sweep.wgsl");
 /// Points kept beyond `top` per weighting, against f32's reordering of near ties.
 pub const MARGIN: usize = 4;
 /// Most points kept per weighting: the workgroup's merge holds `64·3·4` bytes per kept point in
-/// workgroup memory, which downlevel devices cap at 16 kB.
+/// workgroup memory (and 256 more), which downlevel devices cap at 16 kB.
 const MAX_KEPT: usize = 16;
 /// The relative difference below which two f32 sweep values may be misordered: a value is a
 /// few sums and an outer function in f32 (6e-8 each, `exp`/`log` several ulp), as the fit
@@ -92,7 +92,10 @@ impl Gpu {
         }
         let (depth, subs) = split(sweep, &cnt)?;
 
-        // Tables, weights and constants in f32; a number f32 cannot hold is left to the CPU.
+        // Tables, weights and constants in f32; a weight or constant f32 cannot hold is left to
+        // the CPU. A term may overflow to ±∞ (a power of a weight near 0 with γ < 0): the sums
+        // then are ±∞ too (`1/S` = 0, the limit f64 rounds to as well), and where ∞ − ∞ makes a
+        // value NaN the device counts it and the weighting is ranked on the CPU.
         let mut tables = Vec::with_capacity(t * m * k * (r + 1));
         for law in sweep.laws {
             for q in 0..m {
@@ -113,7 +116,8 @@ impl Gpu {
                 .map(|&x| Some(x as f32).filter(|y| y.is_finite() || !x.is_finite()))
                 .collect()
         };
-        let (tables, numbers) = (f32s(&tables)?, f32s(&numbers)?);
+        let numbers = f32s(&numbers)?;
+        let tables: Vec<f32> = tables.iter().map(|&x| x as f32).collect();
         let mut ints: Vec<u32> = Vec::with_capacity(4 * k + 2 + subs.len());
         ints.extend(sweep.levels.iter().map(|l| l.0 as u32));
         ints.extend(sweep.levels.iter().map(|l| l.1 as u32));
@@ -139,24 +143,30 @@ impl Gpu {
         let ints = self.upload_u32("sweep bounds and sub-simplices", &ints);
         let numbers = self.upload_storage("sweep weights and constants", &numbers);
         let mut records: Vec<Vec<Record>> = vec![Vec::new(); w];
+        let mut nan = vec![false; w];
         let mut first = 0;
         while first < n_subs {
             let n = (n_subs - first).min(PER_DISPATCH);
             let groups = n.div_ceil(64);
             let params = [r as u32, n as u32, first as u32, 0];
             let uniforms = self.upload_u32_uniform("sweep params", &params);
-            let bytes = (groups * w * kept * 3 * 4) as u64;
+            let block = kept * 3 + 1;
+            let bytes = (groups * w * block * 4) as u64;
             let (out, readback) = self.output("sweep records", bytes, false);
             let bind = self.bind(&pipeline, &[&uniforms, &tables, &ints, &numbers, &out]);
             let raw = self.run(&pipeline, &bind, (groups, 1), &out, &readback, bytes, None);
-            for (x, rec) in raw.chunks(3).enumerate() {
-                let index = rec[2].to_bits();
-                if index != u32::MAX {
-                    records[(x / kept) % w].push(Record {
-                        value: rec[0],
-                        sub: rec[1].to_bits(),
-                        index,
-                    });
+            for (x, recs) in raw.chunks(block).enumerate() {
+                let o = x % w;
+                nan[o] |= recs[block - 1].to_bits() > 0;
+                for rec in recs[..block - 1].chunks(3) {
+                    let index = rec[2].to_bits();
+                    if index != u32::MAX {
+                        records[o].push(Record {
+                            value: rec[0],
+                            sub: rec[1].to_bits(),
+                            index,
+                        });
+                    }
                 }
             }
             first += n;
@@ -164,7 +174,11 @@ impl Gpu {
 
         let total = cnt[0][r];
         let mut out = Vec::with_capacity(w);
-        for mut recs in records {
+        for (mut recs, nan) in records.into_iter().zip(nan) {
+            if nan {
+                out.push(None);
+                continue;
+            }
             recs.sort_by(|a, b| {
                 a.value
                     .total_cmp(&b.value)
