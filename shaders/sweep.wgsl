@@ -30,7 +30,7 @@ struct Params {
 // W x T weights (weighting-major), then T x NC constants of the outer function.
 @group(0) @binding(3) var<storage, read> numbers: array<f32>;
 // Per workgroup and weighting: KD kept points (value bits, sub-simplex, index in it), then how
-// many points the workgroup could not score (NaN in f32).
+// many points the workgroup could not score (NaN in f32), with the top bit set.
 @group(0) @binding(4) var<storage, read_write> records: array<u32>;
 
 const TM: u32 = T * M;
@@ -247,7 +247,8 @@ fn sweep(
                 records[out + 3u * e + 1u] = ks[e];
                 records[out + 3u * e + 2u] = ki[e];
             }
-            records[out + KD * 3u] = nan;
+            // The top bit marks the block written (the host trusts no block without it).
+            records[out + KD * 3u] = min(nan, 0x7fffffffu) | 0x80000000u;
         }
         workgroupBarrier();
     }

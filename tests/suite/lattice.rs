@@ -148,7 +148,7 @@ fn the_gpu_sweep_finds_the_cpu_sweeps_best_of_every_law() {
     let mut rng = Rng::new(15, 1);
     let (mut cases, mut swept) = (0, 0);
     for law in registry::builtin().iter().filter(|l| l.uses_mixture()) {
-        for (k, r) in [(2, 9), (3, 4), (3, 10), (5, 6), (7, 5)] {
+        for (k, r) in [(2, 9), (3, 4), (3, 10), (5, 6), (7, 5), (7, 30)] {
             let targets = 3;
             let laws = Laws {
                 law: law.clone(),

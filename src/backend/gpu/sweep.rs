@@ -45,6 +45,8 @@ const MAX_KEPT: usize = 16;
 /// few sums and an outer function in f32 (6e-8 each, `exp`/`log` several ulp), as the fit
 /// kernel's objectives (`Backend::noise`).
 pub const TOL: f64 = 1e-5;
+/// The bit of a record block's last word that says the device wrote the block.
+const WRITTEN: u32 = 1 << 31;
 /// Sub-simplices the split aims at, and the most it makes.
 const AIM_SUBS: usize = 1 << 14;
 const MAX_SUBS: usize = 1 << 21;
@@ -157,7 +159,13 @@ impl Gpu {
             let raw = self.run(&pipeline, &bind, (groups, 1), &out, &readback, bytes, None);
             for (x, recs) in raw.chunks(block).enumerate() {
                 let o = x % w;
-                nan[o] |= recs[block - 1].to_bits() > 0;
+                // The last word: the top bit says the workgroup wrote this block at all (a device
+                // that did not is not trusted with any weighting), the rest counts NaN points.
+                let flag = recs[block - 1].to_bits();
+                if flag & WRITTEN == 0 {
+                    return None;
+                }
+                nan[o] |= flag & !WRITTEN > 0;
                 for rec in recs[..block - 1].chunks(3) {
                     let index = rec[2].to_bits();
                     if index != u32::MAX {
