@@ -19,7 +19,8 @@ use std::time::Instant;
 use mixlaw::backend::{Backend, Cpu, Gpu};
 use mixlaw::fit::FitFile;
 use mixlaw::mixture::{
-    lattice, lattice_best, lattice_best_batched, Bounds, Laws, Search, Weighting,
+    lattice, lattice_best, lattice_best_batched, lattice_best_device, Bounds, Laws, Search,
+    Weighting,
 };
 
 type Best = Vec<Vec<(f64, Vec<f64>)>>;
@@ -83,6 +84,39 @@ fn main() {
         "r = {r}: {points:.0} points x {targets} targets\n  separable sweep (cpu, f64): {ours:.3} s = {:.3e} candidates/s",
         rate(ours)
     );
+    match Gpu::new() {
+        Ok(gpu) => {
+            // The device's sweep alone (the weightings it vouches for), then the route a search
+            // takes on this backend (the CPU sweeps the weightings the device declines).
+            let (secs, own) = timed(
+                || {
+                    let own = lattice_best_device(&laws, &weightings, &free, &search(r), &gpu);
+                    own.into_iter().map(Option::unwrap_or_default).collect()
+                },
+                3,
+            );
+            let swept: Vec<usize> = (0..own.len()).filter(|&w| !own[w].is_empty()).collect();
+            let rate_of = |secs: f64, n: usize| points * n as f64 / secs;
+            println!(
+                "  separable sweep ({}) of the {} weightings it vouches for, f64 re-score: {secs:.3} s = {:.3e} point-weightings/s; same bests as the cpu: {}",
+                gpu.describe(),
+                swept.len(),
+                rate_of(secs, swept.len()),
+                swept.iter().all(|&w| own[w] == best[w])
+            );
+            let (secs, got) = timed(
+                || lattice_best(&laws, &weightings, &free, &search(r), &gpu),
+                3,
+            );
+            println!(
+                "  separable sweep, gpu backend (declined weightings on the cpu): {secs:.3} s = {:.3e} candidates/s ({:.2}x the cpu's time); same bests: {}",
+                rate(secs),
+                secs / ours,
+                got == best
+            );
+        }
+        Err(e) => println!("  no GPU: {e}"),
+    }
     let peer = Command::new("python3")
         .arg(root.join("../shared/peers/numpy_sweep.py"))
         .arg(&fit_path)

@@ -8,9 +8,11 @@
 
 mod cpu;
 pub mod gpu;
+mod sweep;
 
 pub use cpu::{cap_threads, Cpu};
 pub use gpu::Gpu;
+pub use sweep::{Candidates, LatticeSweep};
 
 use crate::law::{ln_weight, Law, Point};
 use crate::objective::Problem;
@@ -74,6 +76,14 @@ pub trait Backend: Sync {
                     }
                 },
             );
+    }
+    /// Mixture search by a separable sweep on this backend: per weighting of `sweep`, lattice
+    /// levels `j` (`h_i = j_i / r`) among which its best `sweep.top` feasible points lie,
+    /// for the caller to re-score in f64 (`None` for a weighting whose ranking the backend
+    /// cannot vouch for); `None` (the default) where this backend has no sweep of its own. The
+    /// caller sweeps what is `None` on the CPU.
+    fn lattice_candidates(&self, _sweep: &LatticeSweep) -> Option<Candidates> {
+        None
     }
 }
 

@@ -2,7 +2,7 @@
 //! so the optimal mixture does not depend on N or D.
 
 use super::chinchilla::{scale_eval, scale_params, scale_rows_inline, scale_start};
-use super::separable::{power_term, Separable};
+use super::separable::{power_term, OuterWgsl, Separable};
 use super::{guarded_exp, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
 use crate::vmath;
@@ -146,6 +146,12 @@ impl Separable for AdditiveSums {
         let (base, s) = (self.base, &sums[..out.len()]);
         vmath::wide!(reciprocal_plus; base: f64, s: &[f64], out: &mut [f64] => ())
     }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        Some(OuterWgsl {
+            expr: "c(0u) + 1.0 / s(0u)",
+            consts: vec![self.base],
+        })
+    }
 }
 
 impl Family for Additive {
@@ -187,20 +193,19 @@ impl Family for Additive {
     /// `S = Σ C_i h_i^γ_i` is concave and positive where every `C_i > 0` and `0 < γ_i ≤ 1`, and
     /// `1/S` is then convex (a convex decreasing function of a concave one); the scale terms
     /// do not depend on `h`.
-    fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
+    fn convex_in_h(&self, p: &[f64], domains: &[String]) -> Result<(), String> {
+        let k = domains.len();
         let (c, g) = (&p[5..5 + k], &p[5 + k..5 + 2 * k]);
         if let Some(i) = (0..k).find(|&i| c[i].is_nan() || c[i] <= 0.0) {
             return Err(format!(
-                "C of domain {} is {} (convex needs every C_i > 0)",
-                i + 1,
-                c[i]
+                "C of domain '{}' is {} (convex needs every C_i > 0)",
+                domains[i], c[i]
             ));
         }
         if let Some(i) = (0..k).find(|&i| !(0.0..=1.0).contains(&g[i]) || g[i] == 0.0) {
             return Err(format!(
-                "gamma of domain {} is {} (convex needs every 0 < gamma_i <= 1)",
-                i + 1,
-                g[i]
+                "gamma of domain '{}' is {} (convex needs every 0 < gamma_i <= 1)",
+                domains[i], g[i]
             ));
         }
         Ok(())

@@ -3,7 +3,7 @@
 //! model size and token count. 2+k parameters. With Σ h_i = 1, C·e^−t and γ_i + t (all i) give
 //! the same loss for every t: a flat direction, like the linear law's intercept.
 
-use super::separable::Separable;
+use super::separable::{OuterWgsl, Separable};
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
@@ -25,6 +25,12 @@ impl Separable for DataMixSums {
         for (o, z) in out.iter_mut().zip(sums) {
             *o = self.p[0] + self.p[1] * z.exp();
         }
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        Some(OuterWgsl {
+            expr: "c(0u) + c(1u) * exp(s(0u))",
+            consts: vec![self.p[0], self.p[1]],
+        })
     }
 }
 
@@ -68,7 +74,7 @@ impl Family for DataMix {
         }
     }
     /// `C·e^z` with `z` affine in `h` is convex for `C ≥ 0`.
-    fn convex_in_h(&self, p: &[f64], _k: usize) -> Result<(), String> {
+    fn convex_in_h(&self, p: &[f64], _domains: &[String]) -> Result<(), String> {
         match p[1] >= 0.0 {
             true => Ok(()),
             false => Err(format!("C is {} (convex needs C >= 0)", p[1])),

@@ -6,7 +6,7 @@
 use super::additive::{mixture_grad, mixture_grad_h, mixture_sum};
 use super::guarded_pow;
 use super::joint::pow_sum;
-use super::separable::{power_term, Separable};
+use super::separable::{power_term, OuterWgsl, Separable};
 use super::{per_domain, Family, ParamSpec, Point, MAX_DOMAINS};
 use crate::rng::Rng;
 
@@ -88,6 +88,17 @@ impl Separable for FullSums {
             let (nn, dd) = ((-al_h * self.ln_n).exp(), (-be_h * self.ln_d).exp());
             *o = p[0] + 1.0 / u(0) + a_h * nn + b_h * dd;
         }
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        let (p, l) = (&self.p, layout(self.k));
+        Some(OuterWgsl {
+            expr: "c(0u) + 1.0 / s(0u) \
+                   + gpow(s(1u), c(1u)) * exp(-gpow(s(3u), c(3u)) * c(5u)) \
+                   + gpow(s(2u), c(2u)) * exp(-gpow(s(4u), c(4u)) * c(6u))",
+            consts: vec![
+                p[0], p[l.ga], p[l.gb], p[l.gal], p[l.gbe], self.ln_n, self.ln_d,
+            ],
+        })
     }
 }
 

@@ -4,7 +4,7 @@
 //! CA_i = A and CB_i = B it is the additive law on the simplex.
 
 use super::additive::{mixture_columns, mixture_grad, mixture_grad_h, mixture_sum};
-use super::separable::{power_term, Separable};
+use super::separable::{power_term, OuterWgsl, Separable};
 use super::MAX_DOMAINS;
 use super::{guarded_exp, guarded_pow, per_domain, Family, ParamSpec, Point, Points};
 use crate::rng::Rng;
@@ -147,6 +147,13 @@ impl Separable for JointSums {
             let (wa, wb) = (guarded_pow(ua, ga).0, guarded_pow(ub, gb).0);
             *o = e + 1.0 / s + wa * self.nn + wb * self.dd;
         }
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        let l = layout(self.k);
+        Some(OuterWgsl {
+            expr: "c(0u) + 1.0 / s(0u) + gpow(s(1u), c(1u)) * c(3u) + gpow(s(2u), c(2u)) * c(4u)",
+            consts: vec![self.p[0], self.p[l.ga], self.p[l.gb], self.nn, self.dd],
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! is not identified: E + t and C_i − t (all i) give the same loss for every t, a flat direction
 //! that the fit report will show (only E + C_i is determined).
 
-use super::separable::Separable;
+use super::separable::{OuterWgsl, Separable};
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
@@ -25,6 +25,12 @@ impl Separable for LinearSums {
         for (o, u) in out.iter_mut().zip(sums) {
             *o = self.p[0] + u;
         }
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        Some(OuterWgsl {
+            expr: "c(0u) + s(0u)",
+            consts: vec![self.p[0]],
+        })
     }
 }
 
@@ -52,7 +58,7 @@ impl Family for Linear {
         dh[..k].copy_from_slice(&p[1..1 + k]);
     }
     /// Affine in `h`, so convex whatever the `C_i`.
-    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+    fn convex_in_h(&self, _p: &[f64], _domains: &[String]) -> Result<(), String> {
         Ok(())
     }
     fn separable(&self, p: &[f64], _k: usize, _: f64, _: f64) -> Option<Box<dyn Separable>> {

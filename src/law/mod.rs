@@ -273,10 +273,16 @@ pub trait Family: Send + Sync {
     ) -> Option<Box<dyn separable::Separable>> {
         None
     }
-    /// `Ok` if the law with parameters `p` over `k` domains is convex in `h` on the simplex at
+    /// For a law that might have had a separable form but has none (a formula law whose `h`
+    /// does not enter through sums of per-domain terms), why not, for the mixture search to say
+    /// that it sweeps point by point; `None` for every other law.
+    fn not_separable(&self) -> Option<String> {
+        None
+    }
+    /// `Ok` if the law with parameters `p` over `domains` is convex in `h` on the simplex at
     /// every scale (so that a stationary point of the mixture search is the minimum and a
-    /// duality gap bounds its distance to it); else why not.
-    fn convex_in_h(&self, _p: &[f64], _k: usize) -> Result<(), String> {
+    /// duality gap bounds its distance to it); else why not, naming the domain at fault.
+    fn convex_in_h(&self, _p: &[f64], _domains: &[String]) -> Result<(), String> {
         Err("not known to be convex in h".into())
     }
 }
@@ -479,8 +485,12 @@ impl Law {
         self.0.family.grad_h(p, x, dh)
     }
     /// See [`Family::convex_in_h`].
-    pub fn convex_in_h(&self, p: &[f64], k: usize) -> Result<(), String> {
-        self.0.family.convex_in_h(p, k)
+    pub fn convex_in_h(&self, p: &[f64], domains: &[String]) -> Result<(), String> {
+        self.0.family.convex_in_h(p, domains)
+    }
+    /// See [`Family::not_separable`].
+    pub fn not_separable(&self) -> Option<String> {
+        self.0.family.not_separable()
     }
     /// See [`Family::separable`].
     pub fn separable(

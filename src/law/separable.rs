@@ -20,6 +20,23 @@ pub trait Separable: Send + Sync {
     /// The predictions at `out.len()` points whose sums are given sum-major: sum `q` of point
     /// `c` at `sums[q * stride + c]`.
     fn outer(&self, sums: &[f64], stride: usize, out: &mut [f64]);
+    /// The outer function in WGSL, for a sweep on the GPU (`None`: the law has none, and is
+    /// swept on the CPU).
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        None
+    }
+}
+
+/// A law's outer function as a WGSL expression (f32) for the device sweep: `s(q)` reads the
+/// point's sum `q`, `c(q)` the law's constant `q` at this scale (`consts[q]`, which the host
+/// computes in f64 and uploads as f32), and `gpow(x, g)` is [`super::guarded_pow`]. Every
+/// target of one law shares the expression; only the constants differ.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OuterWgsl {
+    /// The expression.
+    pub expr: &'static str,
+    /// Its constants.
+    pub consts: Vec<f64>,
 }
 
 /// `C h^γ` as the power laws' `Σ C_i h_i^γ_i` adds it (guarded at `h = 0`).

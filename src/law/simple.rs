@@ -5,7 +5,7 @@
 use super::chinchilla::{scale_eval, scale_params, scale_start};
 use super::guarded_pow;
 use super::joint::pow_sum;
-use super::separable::Separable;
+use super::separable::{OuterWgsl, Separable};
 use super::{per_domain, Family, ParamSpec, Point};
 use crate::rng::Rng;
 
@@ -29,6 +29,12 @@ impl Separable for SimpleSums {
         for (o, u) in out.iter_mut().zip(sums) {
             *o = self.base + guarded_pow(*u, self.g).0;
         }
+    }
+    fn wgsl(&self) -> Option<OuterWgsl> {
+        Some(OuterWgsl {
+            expr: "c(0u) + gpow(s(0u), c(1u))",
+            consts: vec![self.base, self.g],
+        })
     }
 }
 

@@ -32,14 +32,13 @@ pub struct Certificate {
 /// `Ok` if weighting `o` of `laws` is convex in `h`, else the reason of its first target that is
 /// not.
 pub(super) fn convexity(laws: &Laws, o: &Weighting) -> Result<(), String> {
-    let k = laws.domains.len();
     for (t, (p, &w)) in laws.params.iter().zip(&o.weights).enumerate() {
         if w < 0.0 {
             return Err(format!("target {} has a negative weight", t + 1));
         }
         if w > 0.0 {
             laws.law
-                .convex_in_h(p, k)
+                .convex_in_h(p, &laws.domains)
                 .map_err(|e| format!("the {} law of target {}: {e}", laws.law.name(), t + 1))?;
         }
     }

@@ -10,8 +10,10 @@
 //! the free weights.
 //!
 //! The sweep is sized before it runs (`size.rs`: a refusal beyond 1e10 points). Laws whose
-//! mixture enters through sums of per-domain terms (every built-in one) are swept by tables and
-//! partial sums (`separable.rs`); any other by evaluating each point on a backend (`batched.rs`).
+//! mixture enters through sums of per-domain terms (every built-in one, and formula laws of that
+//! shape) are swept by tables and partial sums (`separable.rs`, on the GPU by the backend's own
+//! sweep where it has one, its f32 candidates re-scored in f64); any other by evaluating each
+//! point on a backend (`batched.rs`).
 //! Both keep their best points in the same order (`top.rs`), so they agree point for point.
 
 mod batched;
@@ -211,8 +213,9 @@ pub fn minimize(
 }
 
 /// The `s.top` best feasible lattice points of every weighting, best first, re-scored in f64:
-/// by the separable sweep where the law has a separable form (every built-in law), else by
-/// evaluating each point on `backend` ([`lattice_best_batched`]).
+/// by the separable sweep where the law has a separable form (every built-in law; on `backend`
+/// where it has a sweep of its own, the GPU, else on the CPU), else by evaluating each point on
+/// `backend` ([`lattice_best_batched`]).
 pub fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
@@ -220,10 +223,41 @@ pub fn lattice_best(
     s: &Search,
     backend: &dyn Backend,
 ) -> Vec<Vec<(f64, Vec<f64>)>> {
-    let mut best = separable::lattice_best(laws, weightings, bounds, s.resolution, s.top)
+    let sizes = (s.resolution, s.top);
+    let mut best = separable::lattice_best(laws, weightings, bounds, sizes, backend, true)
+        .map(|all| all.into_iter().map(Option::unwrap_or_default).collect())
         .unwrap_or_else(|| batched::lattice_best(laws, weightings, bounds, s, backend));
     rescore(laws, weightings, &mut best);
     best
+}
+
+/// A weighting's best lattice points `(value, h)`, best first.
+pub type LatticePoints = Vec<(f64, Vec<f64>)>;
+
+/// [`lattice_best`] by `backend`'s own separable sweep (the GPU's) alone, per weighting: `None`
+/// for the weightings the backend declines, and for all where the law has no separable form or
+/// the backend has no sweep. For benchmarks and tests, which must know which sweep ran.
+pub fn lattice_best_device(
+    laws: &Laws,
+    weightings: &[Weighting],
+    bounds: &Bounds,
+    s: &Search,
+    backend: &dyn Backend,
+) -> Vec<Option<LatticePoints>> {
+    let sizes = (s.resolution, s.top);
+    let Some(best) = separable::lattice_best(laws, weightings, bounds, sizes, backend, false)
+    else {
+        return weightings.iter().map(|_| None).collect();
+    };
+    weightings
+        .iter()
+        .zip(best)
+        .map(|(o, points)| {
+            let mut one = vec![points?];
+            rescore(laws, std::slice::from_ref(o), &mut one);
+            one.pop()
+        })
+        .collect()
 }
 
 /// [`lattice_best`] by evaluating every point on `backend`, whatever the law: the route of laws
@@ -240,13 +274,13 @@ pub fn lattice_best_batched(
     best
 }
 
-/// Each weighting's points re-scored in f64 and sorted by that score.
+/// Each weighting's points re-scored in f64 and sorted by that score (ties in lattice order).
 fn rescore(laws: &Laws, weightings: &[Weighting], best: &mut [Vec<(f64, Vec<f64>)>]) {
     for (o, top) in weightings.iter().zip(best.iter_mut()) {
         for (v, h) in top.iter_mut() {
             *v = laws.value(o, h, None);
         }
-        top.sort_by(|a, b| a.0.total_cmp(&b.0));
+        top.sort_by(top::order);
     }
 }
 
@@ -547,7 +581,7 @@ mod tests {
         assert!(sols[0].certificate.convex && sols[0].certificate.gap.is_some());
         for (s, word) in sols[1..]
             .iter()
-            .zip(["gamma of domain 2 is 1.5", "C of domain 3 is -0.5"])
+            .zip(["gamma of domain 'd1' is 1.5", "C of domain 'd2' is -0.5"])
         {
             let c = &s.certificate;
             assert!(!c.convex && c.gap.is_none(), "{c:?}");
@@ -555,7 +589,9 @@ mod tests {
         }
         // The joint law has no convexity test.
         let joint = crate::law::registry::by_name("joint").unwrap();
-        let e = joint.convex_in_h(&[0.0; 5 + 4 * 2], 2).unwrap_err();
+        let e = joint
+            .convex_in_h(&[0.0; 5 + 4 * 2], &["a".into(), "b".into()])
+            .unwrap_err();
         assert!(e.contains("not known"), "{e}");
     }
 }

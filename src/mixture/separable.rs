@@ -31,8 +31,9 @@
 
 use rayon::prelude::*;
 
-use super::top::Top;
+use super::top::{self, Top};
 use super::{Bounds, Laws, Weighting};
+use crate::backend::{Backend, Cpu, LatticeSweep};
 use crate::law::separable::Separable;
 
 /// A weighting's best lattice points, `(value, h)`, best first.
@@ -226,14 +227,17 @@ impl Scratch {
 
 /// The `s.top` best feasible lattice points of every weighting by the laws' own arithmetic, best
 /// first (not yet re-scored), or `None` when the law has no separable form (or `k < 2`, a
-/// lattice of one point).
+/// lattice of one point). Where `backend` has a sweep of its own (the GPU's, in f32) its
+/// candidates are scored in f64 here; the weightings it declines the CPU sweeps (they stay
+/// `None` without `cpu_fallback`).
 pub(super) fn lattice_best(
     laws: &Laws,
     weightings: &[Weighting],
     bounds: &Bounds,
-    r: usize,
-    top: usize,
-) -> Option<Vec<Points>> {
+    (r, top): (usize, usize),
+    backend: &dyn Backend,
+    cpu_fallback: bool,
+) -> Option<Vec<Option<Points>>> {
     let k = laws.domains.len();
     if k < 2 {
         return None;
@@ -246,10 +250,48 @@ pub(super) fn lattice_best(
         .iter()
         .map(|&t| laws.law.separable(&laws.params[t], k, ln_n, ln_d))
         .collect::<Option<Vec<_>>>()?;
-    let empty = || Some(weightings.iter().map(|_| Vec::new()).collect());
+    let empty = || Some(weightings.iter().map(|_| Some(Vec::new())).collect());
     let Some(levels) = levels(bounds, r) else {
         return empty();
     };
+    let weights: Vec<Vec<(usize, f64)>> = weightings
+        .iter()
+        .map(|o| {
+            needed
+                .iter()
+                .enumerate()
+                .filter(|&(_, &t)| o.weights[t] != 0.0)
+                .map(|(s, &t)| (s, o.weights[t]))
+                .collect()
+        })
+        .collect();
+    let sweep = LatticeSweep {
+        k,
+        r,
+        laws: &seps,
+        levels: &levels,
+        weights: &weights,
+        top,
+    };
+    if let Some(candidates) = backend.lattice_candidates(&sweep) {
+        let mut out: Vec<Option<Points>> = weightings
+            .iter()
+            .zip(candidates)
+            .map(|(o, js)| js.map(|js| scored(laws, o, js, r, top)))
+            .collect();
+        let declined: Vec<usize> = (0..out.len()).filter(|&i| out[i].is_none()).collect();
+        if cpu_fallback && !declined.is_empty() {
+            let rest: Vec<Weighting> = declined.iter().map(|&i| weightings[i].clone()).collect();
+            let cpu = lattice_best(laws, &rest, bounds, (r, top), &Cpu, true)?;
+            for (i, points) in declined.into_iter().zip(cpu) {
+                out[i] = points;
+            }
+        }
+        return Some(out);
+    }
+    if !cpu_fallback {
+        return Some(weightings.iter().map(|_| None).collect());
+    }
     let m = seps.first().map_or(1, |s| s.sums());
     let mut tables = Vec::with_capacity(seps.len() * m * k * (r + 1));
     for s in &seps {
@@ -269,17 +311,6 @@ pub(super) fn lattice_best(
         rest_lo[i] = rest_lo[i + 1] + levels[i].0;
         rest_hi[i] = rest_hi[i + 1] + levels[i].1;
     }
-    let weights = weightings
-        .iter()
-        .map(|o| {
-            needed
-                .iter()
-                .enumerate()
-                .filter(|&(_, &t)| o.weights[t] != 0.0)
-                .map(|(s, &t)| (s, o.weights[t]))
-                .collect()
-        })
-        .collect();
     let plan = Plan {
         k,
         r,
@@ -327,7 +358,22 @@ pub(super) fn lattice_best(
         })
         .reduce_with(|a, b| a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
         .unwrap_or_else(|| plan.weights.iter().map(|_| Top::new(top)).collect());
-    Some(tops.into_iter().map(Top::into_points).collect())
+    Some(tops.into_iter().map(|t| Some(t.into_points())).collect())
+}
+
+/// A backend's candidate levels for weighting `o` scored in f64 (as the re-score computes it),
+/// the best `top` in value and lattice order.
+fn scored(laws: &Laws, o: &Weighting, candidates: Vec<Vec<usize>>, r: usize, top: usize) -> Points {
+    let mut points: Points = candidates
+        .into_iter()
+        .map(|j| {
+            let h: Vec<f64> = j.iter().map(|&v| v as f64 / r as f64).collect();
+            (laws.value(o, &h, None), h)
+        })
+        .collect();
+    points.sort_by(top::order);
+    points.truncate(top);
+    points
 }
 
 #[cfg(test)]

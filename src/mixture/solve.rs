@@ -175,8 +175,9 @@ impl OptimizeSettings {
     }
 
     /// For a search of more than 1e8 lattice points, a line saying how many and
-    /// about how long they take (timed on a small lattice of the same laws); errors as
-    /// [`OptimizeSettings::check`].
+    /// about how long they take (timed on a small lattice of the same laws), and for a formula
+    /// law that is not a sum of per-domain terms a line saying that it is swept point by point
+    /// and why; errors as [`OptimizeSettings::check`].
     pub fn lattice_notice(&self, fit: &FitFile, law: &Law) -> Result<Option<String>> {
         let fit = &fit.select_group(self.group.as_deref())?;
         let (laws, _, _, points) = prepare(fit, law, self)?;
@@ -184,7 +185,16 @@ impl OptimizeSettings {
             true => vec![Weighting::avg(fit)],
             false => self.weightings.clone(),
         };
-        Ok(size::notice(&laws, &weightings, points))
+        let route = law.not_separable().map(|why| {
+            format!(
+                "law '{}' is swept point by point (slower than the separable sweep): {why}",
+                law.name()
+            )
+        });
+        Ok(match (route, size::notice(&laws, &weightings, points)) {
+            (Some(a), Some(b)) => Some(format!("{a}\n{b}")),
+            (a, b) => a.or(b),
+        })
     }
 
     /// An error for a compute budget, which [`sweep`] does not take.

@@ -14,7 +14,8 @@ pub(super) struct Top {
     points: Vec<(f64, Vec<f64>)>,
 }
 
-fn order(a: &(f64, Vec<f64>), b: &(f64, Vec<f64>)) -> Ordering {
+/// By value, then by `h` in lattice order.
+pub(super) fn order(a: &(f64, Vec<f64>), b: &(f64, Vec<f64>)) -> Ordering {
     a.0.total_cmp(&b.0).then_with(|| {
         a.1.iter()
             .zip(&b.1)

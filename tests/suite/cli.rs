@@ -479,3 +479,43 @@ fn closed_and_full_stdout_are_not_panics() {
         assert!(err.contains("No space left"), "{args:?}: {err}");
     }
 }
+
+/// A formula law with a product over `h` has no separable form: `optimize` says that it sweeps
+/// the lattice point by point, and why; a formula of sums of per-domain terms says nothing.
+#[test]
+fn optimize_says_when_a_formula_law_is_swept_point_by_point() {
+    let dir = temp_dir("formula_route");
+    for (name, formula, told) in [
+        ("prod", "E + prod_i(1 + C[i] * h[i])", true),
+        ("sum", "E + 1/sum_i(C[i] * h[i]^g[i]) + A/N^a", false),
+    ] {
+        let fit = dir.join(format!("{name}.json"));
+        mixlaw_ok(&[
+            "fit",
+            &example(),
+            "--formula",
+            formula,
+            "--starts",
+            "3",
+            "--out",
+            fit.to_str().unwrap(),
+        ]);
+        let out = mixlaw(&[
+            "optimize",
+            "--fit",
+            fit.to_str().unwrap(),
+            "--n",
+            "1e9",
+            "--d",
+            "2e10",
+            "--resolution",
+            "10",
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.contains("swept point by point"), told, "{name}: {err}");
+        if told {
+            assert!(err.contains("prod_i over h"), "{err}");
+        }
+    }
+}

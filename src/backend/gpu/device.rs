@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::resident::Resident;
 use super::shader::{build, Built, Class};
+use super::sweep::SweepPipeline;
 use super::DeviceInfo;
 use crate::Error;
 
@@ -32,6 +33,8 @@ pub struct Gpu {
     /// Kernel time of the objective dispatches since the device opened or
     /// [`Gpu::reset_kernel_time`], in nanoseconds.
     pub(super) kernel_ns: AtomicU64,
+    /// The separable sweep's pipelines built so far (`sweep.rs`), by source.
+    pub(super) sweeps: Mutex<Vec<SweepPipeline>>,
 }
 
 /// An error if `WGPU_BACKEND` holds a name wgpu does not know: wgpu would skip it with a log
@@ -148,6 +151,7 @@ impl Gpu {
             cache: Mutex::new(Vec::new()),
             tick_ns,
             kernel_ns: AtomicU64::new(0),
+            sweeps: Mutex::new(Vec::new()),
         })
     }
 

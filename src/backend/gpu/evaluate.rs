@@ -2,7 +2,7 @@
 
 use super::device::Gpu;
 use super::shader::Class;
-use crate::backend::{Backend, Cpu};
+use crate::backend::{Backend, Candidates, Cpu, LatticeSweep};
 use crate::law::Law;
 use crate::objective::Problem;
 
@@ -50,6 +50,11 @@ impl Backend for Gpu {
         };
         let pipeline = &pipelines.mixtures;
         self.mixtures_dispatch(pipeline, law, params, ln_n, ln_d, hs, k, out);
+    }
+
+    /// The separable sweep on the device (`sweep.rs`).
+    fn lattice_candidates(&self, sweep: &LatticeSweep) -> Option<Candidates> {
+        self.sweep_candidates(sweep)
     }
 
     /// # Panics

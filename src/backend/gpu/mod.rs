@@ -51,6 +51,10 @@
 //!   results need. [`Gpu::kernel_time`] sums them (`None` without the feature);
 //!   `mixlaw bench` reports them beside the wall clock.
 //!
+//! * **The mixture search's separable sweep runs here too** (`sweep.rs`, `shaders/sweep.wgsl`):
+//!   sub-simplices per invocation, top-K per weighting on the device, f32 candidates re-scored
+//!   in f64 by the caller.
+//!
 //! The rooms: `device.rs` (adapter discovery and the [`Gpu`] that owns the device), `shader.rs`
 //! (the source, its size classes and compiled pipelines), `resident.rs` (a problem's buffers),
 //! `submit.rs` (one dispatch: submit, read back, timestamps) and `evaluate.rs` (the [`Backend`]
@@ -78,6 +82,8 @@ mod shader;
 mod stub;
 #[cfg(feature = "gpu")]
 mod submit;
+#[cfg(feature = "gpu")]
+mod sweep;
 
 #[cfg(feature = "gpu")]
 pub use device::{devices, Gpu};

@@ -99,7 +99,7 @@ impl Gpu {
     /// and end timestamps, which come back in the same read-back (at [`stamps_at`]`(bytes)`) and
     /// are added to [`Gpu::kernel_time`].
     #[allow(clippy::too_many_arguments)]
-    fn run(
+    pub(super) fn run(
         &self,
         pipeline: &wgpu::ComputePipeline,
         bind_group: &wgpu::BindGroup,
@@ -206,6 +206,29 @@ impl Gpu {
             label,
             (data.len() * 4) as u64,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
+        buf
+    }
+
+    /// A storage buffer holding `data` (one zero if empty).
+    pub(super) fn upload_u32(&self, label: &str, data: &[u32]) -> wgpu::Buffer {
+        let data = if data.is_empty() { &[0][..] } else { data };
+        let buf = self.buffer(
+            label,
+            (data.len() * 4) as u64,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+        );
+        self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
+        buf
+    }
+
+    /// A uniform buffer holding four `u32`s.
+    pub(super) fn upload_u32_uniform(&self, label: &str, data: &[u32; 4]) -> wgpu::Buffer {
+        let buf = self.buffer(
+            label,
+            16,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
         self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(data));
         buf

@@ -29,6 +29,7 @@ pub mod file;
 mod graph;
 mod parse;
 mod program;
+mod separable;
 mod wgsl;
 
 use std::cell::RefCell;
@@ -155,6 +156,8 @@ pub struct Compiled {
     powers: Vec<Option<(usize, Axis)>>,
     graph: Graph,
     value_node: Id,
+    /// The sums of `h` the law reads if it is separable, else why not (`separable.rs`).
+    sums: Result<Vec<Id>, String>,
     /// Per declaration, the node of `∂L/∂` it.
     grad_nodes: Vec<Id>,
     /// For a law started from a grid ([`super::Init::Grid`], set by its law file): the
@@ -233,6 +236,7 @@ pub fn compile(text: &str, mut decls: Vec<Decl>, inline: bool) -> Result<Compile
     let value = Program::compile(&graph, &[value_node]);
     let mixture = Program::compile(&graph, &[value_node, h.map(grad_of).unwrap_or(zero)]);
     let powers = powers(&graph, &decls);
+    let sums = separable::analyse(&graph, value_node);
     Ok(Compiled {
         text: text.to_string(),
         decls,
@@ -242,6 +246,7 @@ pub fn compile(text: &str, mut decls: Vec<Decl>, inline: bool) -> Result<Compile
         powers,
         graph,
         value_node,
+        sums,
         grad_nodes,
         grid_order: None,
         value,
@@ -648,6 +653,37 @@ impl Family for Compiled {
                 }),
             }
         }
+    }
+
+    fn not_separable(&self) -> Option<String> {
+        self.sums
+            .as_ref()
+            .err()
+            .filter(|_| self.uses_mixture)
+            .cloned()
+    }
+
+    /// Where the formula is a function of sums of per-domain terms ([`Compiled::separable_sums`]).
+    fn separable(
+        &self,
+        p: &[f64],
+        k: usize,
+        ln_n: f64,
+        ln_d: f64,
+    ) -> Option<Box<dyn super::separable::Separable>> {
+        let sums = self.sums.as_ref().ok()?;
+        let mut offsets = Vec::new();
+        self.offsets_into(k, &mut offsets);
+        Some(Box::new(separable::FormulaSums::new(
+            &self.graph,
+            sums,
+            self.value_node,
+            p,
+            &offsets,
+            k,
+            ln_n,
+            ln_d,
+        )))
     }
 
     fn grad_h(&self, p: &[f64], x: &Point, dh: &mut [f64]) {

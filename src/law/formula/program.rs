@@ -401,7 +401,7 @@ fn view_of<'a>(prog: &'a Program, env: &Env<'a>, scratch: &'a Scratch, s: Src) -
 
 /// `x^n` by multiplication (`n` a small integer, negative for reciprocals).
 #[inline(always)]
-fn powi(x: f64, n: i32) -> f64 {
+pub(super) fn powi(x: f64, n: i32) -> f64 {
     let mut v = 1.0;
     for _ in 0..n.unsigned_abs() {
         v *= x;
