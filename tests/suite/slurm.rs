@@ -245,11 +245,42 @@ fn a_job_array_with_a_requeued_task_merges_to_the_uninterrupted_study() {
         "{}",
         String::from_utf8_lossy(&merged.stderr)
     );
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    assert!(
-        read("merged.jsonl") == read("whole.jsonl"),
-        "the merged study differs from the uninterrupted one"
-    );
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let (merged_text, whole_text) = (read("merged.jsonl"), read("whole.jsonl"));
+    if merged_text != whole_text {
+        // Say where: the first line that differs, and each task's log.
+        let (m, w): (Vec<&str>, Vec<&str>) =
+            (merged_text.lines().collect(), whole_text.lines().collect());
+        let at = (0..m.len().max(w.len()))
+            .find(|&i| m.get(i) != w.get(i))
+            .unwrap();
+        let logs: Vec<String> = std::fs::read_dir(&*dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == "out" || x == "log")
+            })
+            .map(|e| {
+                format!(
+                    "--- {}\n{}",
+                    e.path().display(),
+                    std::fs::read_to_string(e.path()).unwrap_or_default()
+                )
+            })
+            .collect();
+        panic!(
+            "the merged study differs from the uninterrupted one at line {} of {} / {}:\n\
+             merged: {:?}\nwhole:  {:?}\n{}",
+            at + 1,
+            m.len(),
+            w.len(),
+            m.get(at),
+            w.get(at),
+            logs.join("\n")
+        );
+    }
     assert_eq!(
         String::from_utf8(merged.stdout).unwrap(),
         String::from_utf8(whole.stdout).unwrap()
