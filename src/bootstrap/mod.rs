@@ -225,6 +225,11 @@ pub fn replicate(
                         .map(|(i, o)| (*i as u32, o.as_mut_slice()))
                         .collect();
                     fit::polish_groups(&problem, &mut groups, s.polish, &s.polish_solver);
+                    // A stop that came while polishing cut the polish short: these replicates
+                    // are not finished, so none is written (a resume fits them again).
+                    if crate::interrupt::requested() {
+                        return ControlFlow::Break(());
+                    }
                     let records: Vec<Record> = finished
                         .par_iter()
                         .map(|(i, outcomes)| {

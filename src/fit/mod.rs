@@ -190,6 +190,8 @@ pub fn fit_target(
     }
     crate::interrupt::check()?;
     polish::polish(&problem, &mut outcomes, s);
+    // A stop that came while polishing cut it short: the minimum is not the fit's.
+    crate::interrupt::check()?;
     let mut fit = summary::summarise(
         &problem,
         target.name.clone(),
