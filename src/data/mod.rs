@@ -648,22 +648,10 @@ pub fn mask(ds: &Dataset, table: &Table, exprs: &[String]) -> Result<Vec<bool>> 
     ds.row_ids
         .iter()
         .map(|&id| {
-            if id == 0 || id > table.len() {
-                return Err(table.error(
-                    Some(id),
-                    None,
-                    format!(
-                        "the dataset has row {id} but the file has {} data rows; \
-                         was it changed after loading?",
-                        table.len()
-                    ),
-                ));
-            }
-            Ok(resolved.iter().all(|e| {
-                e.eval(&|i| vals[i][id - 1], &|i, s| {
-                    table.cell(id - 1, cols[i]) == s
-                })
-            }))
+            let r = table_row(table, id)?;
+            Ok(resolved
+                .iter()
+                .all(|e| e.eval(&|i| vals[i][r], &|i, s| table.cell(r, cols[i]) == s)))
         })
         .collect()
 }
@@ -675,21 +663,25 @@ pub fn column_values(ds: &Dataset, table: &Table, name: &str, what: &str) -> Res
     let c = table.require(name, what)?;
     ds.row_ids
         .iter()
-        .map(|&id| {
-            if id == 0 || id > table.len() {
-                return Err(table.error(
-                    Some(id),
-                    None,
-                    format!(
-                        "the dataset has row {id} but the file has {} data rows; \
-                         was it changed after loading?",
-                        table.len()
-                    ),
-                ));
-            }
-            table.required_number(id - 1, c)
-        })
+        .map(|&id| table.required_number(table_row(table, id)?, c))
         .collect()
+}
+
+/// The 0-based row of `table` that a dataset's 1-based `id` names: an error if the file has
+/// fewer rows than the dataset was loaded from.
+fn table_row(table: &Table, id: usize) -> Result<usize> {
+    if id == 0 || id > table.len() {
+        return Err(table.error(
+            Some(id),
+            None,
+            format!(
+                "the dataset has row {id} but the file has {} data rows; was it changed after \
+                 loading?",
+                table.len()
+            ),
+        ));
+    }
+    Ok(id - 1)
 }
 
 /// Bind filter expressions to a table: the distinct columns they mention and the expressions
