@@ -11,6 +11,9 @@
 // Huber_δ/δ are the same values; the squared error scaled by 1/(2δ) is the quadratic branch
 // everywhere (r²/(2δ), r/δ), which `loss` = 1 selects.
 //   out[1 + dim]  = number of rows whose residual was not finite (0 or more)
+//   out[2 + dim]  = number of rows visited, which the host checks is every row: Mesa's software
+//                   device (lavapipe) silently ends a shader's loops once an invocation has taken
+//                   65,535 iterations, which a large table reaches (src/backend/gpu/evaluate.rs)
 //
 // in *natural* coordinates. The host does everything that is per entry rather than per row, in
 // f64: internal → natural coordinates (exp of log coordinates), the mean's 1/Σw, the chain rule
@@ -273,7 +276,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     var acc: array<f32, MAXP>;
     var f = 0.0;
     var bad = 0.0;
+    var visited = 0.0;
     for (var j = t; j < params.n_rows; j += WG) {
+        visited += 1.0;
         base = j * params.stride;
         let w = weights[set_base + j];
         if w == 0.0 {
@@ -316,16 +321,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
 
     // Tree reductions in workgroup memory, one component at a time (f, the gradient, the
-    // count of bad rows): the workgroup memory stays at 64 floats whatever the dimension.
-    let width = dim + 2u;
+    // counts of bad and of visited rows): the workgroup memory stays at 64 floats whatever the
+    // dimension. The host clears the output first, so a loop cut short here leaves the count of
+    // visited rows 0 or short too.
+    let width = dim + 3u;
     for (var c = 0u; c < width; c++) {
         var v: f32;
         if c == 0u {
             v = f;
         } else if c <= dim {
             v = acc[c - 1u];
-        } else {
+        } else if c == dim + 1u {
             v = bad;
+        } else {
+            v = visited;
         }
         scratch[t] = v;
         workgroupBarrier();

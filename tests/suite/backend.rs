@@ -923,6 +923,65 @@ mod gpu_only {
         }
     }
 
+    /// A table of 100,000 rows: each of the kernel's 64 threads visits 1,563 rows, past the
+    /// 65,535 loop iterations after which Mesa's software device silently ends a shader's loops
+    /// (it returned a fortieth of the objective here). The backend notices the rows it did not
+    /// visit and evaluates on the CPU; a device without that limit evaluates the whole table.
+    /// Either way the objective and gradient are the f64 reference's, within the derived
+    /// tolerance, at the truth and away from it.
+    #[test]
+    fn a_table_past_the_software_devices_loop_limit() {
+        let Some(gpu) = gpu() else { return };
+        let law = registry::by_name("additive").unwrap();
+        let (k, rows) = (7, 100_000);
+        let mut rng = Rng::new(16, 1);
+        let truth = law.sample_start(k, &mut rng);
+        let domains: Vec<String> = (0..k).map(|i| format!("d{i}")).collect();
+        let (mut ln_n, mut ln_d, mut h, mut y) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..rows {
+            let mut hh: Vec<f64> = (0..k).map(|_| rng.range(0.05, 1.0)).collect();
+            let s: f64 = hh.iter().sum();
+            hh.iter_mut().for_each(|v| *v /= s);
+            let (n, d) = (rng.range(50.0, 3000.0), rng.range(1.0, 100.0));
+            y.push(law.eval(&truth, &Point::new(n, d, &hh), None) * (1.0 + 0.05 * rng.normal()));
+            ln_n.push(n.ln());
+            ln_d.push(d.ln());
+            h.extend(hh);
+        }
+        let pr = Problem::new(
+            &law,
+            law.params(&domains),
+            Rows::new(ln_n, ln_d, h, y, k),
+            vec![1.0; rows],
+            Residual::Log,
+            Reduce::Mean,
+            Loss::huber(1e-3),
+        );
+        let dim = pr.dim();
+        let mut th = pr.coords().to_internal(&truth);
+        th.extend(thetas(&pr, 1, 16));
+        let (mut f, mut g) = (vec![0.0; 2], vec![0.0; 2 * dim]);
+        gpu.evaluate(&pr, &th, &[0, 0], &mut f, &mut g);
+        for b in 0..2 {
+            let theta = &th[b * dim..(b + 1) * dim];
+            let mut want_g = vec![0.0; dim];
+            let want = pr.eval(theta, 0, &mut want_g);
+            let (tf, tg) = tolerance(&pr, theta, 0);
+            assert!(
+                (f[b] - want).abs() <= tf,
+                "entry {b}: f {} vs {want} (tol {tf:e})",
+                f[b]
+            );
+            let err: f64 = g[b * dim..(b + 1) * dim]
+                .iter()
+                .zip(&want_g)
+                .map(|(a, w)| (a - w) * (a - w))
+                .sum::<f64>()
+                .sqrt();
+            assert!(err <= tg, "entry {b}: gradient off by {err:e} (tol {tg:e})");
+        }
+    }
+
     /// Kernel time from timestamp queries: where the adapter has them, a batch (4 dispatches)
     /// takes a positive device time no longer than the wall time of the call, and
     /// `reset_kernel_time` starts the total over; where it lacks them, `kernel_time` is `None`

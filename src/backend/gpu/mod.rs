@@ -29,9 +29,15 @@
 //!   dispatch) and the bind group. A few problems are kept (least recently used goes first), as a
 //!   fit alternates a law and the laws nested in it.
 //! * **Per round, only θ in and (f, g) out** (`submit.rs`): `batch × (dim + 1)` floats up (θ and
-//!   the entry's weight set), `batch × (dim + 2)` down. One workgroup of 64 threads per batch
+//!   the entry's weight set), `batch × (dim + 3)` down. One workgroup of 64 threads per batch
 //!   entry; threads stride over the rows and the workgroup reduces in shared memory, so each
 //!   entry is one contiguous record in the read-back.
+//! * **Every row accounted for.** Mesa's software device (lavapipe, what CI tests on) silently
+//!   ends every loop of a shader invocation after one iteration once the invocation has taken
+//!   65,535 loop iterations (gallivm's guard against shaders that never end): on a table of
+//!   100,000 rows the objective came back a fortieth of the truth. The kernel counts the rows
+//!   it visited, the output is cleared before each dispatch, and a problem whose count falls
+//!   short is evaluated on the CPU from then on, with a note on stderr.
 //! * **f32 on the device, f64 around it** (`evaluate.rs`). Per-row work runs in f32 (what every
 //!   adapter has). Work that is per entry runs on the host in f64: internal → natural
 //!   coordinates (exp of the log coordinates, which is also where a value could overflow f32),
@@ -52,8 +58,9 @@
 //!   `mixlaw bench` reports them beside the wall clock.
 //!
 //! * **The mixture search's separable sweep runs here too** (`sweep.rs`, `shaders/sweep.wgsl`):
-//!   sub-simplices per invocation, top-K per weighting on the device, f32 candidates re-scored
-//!   in f64 by the caller.
+//!   pieces of the lattice of bounded work per invocation (and its loops counted, as the
+//!   objective's rows are), top-K per weighting on the device, f32 candidates re-scored in f64
+//!   by the caller.
 //!
 //! The rooms: `device.rs` (adapter discovery and the [`Gpu`] that owns the device), `shader.rs`
 //! (the source, its size classes and compiled pipelines), `resident.rs` (a problem's buffers),

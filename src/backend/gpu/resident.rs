@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::device::Gpu;
 use super::shader::{Class, Pipelines, Uniforms};
 use super::stride;
+use super::submit::record_width;
 use crate::loss::{LossKind, Residual};
 use crate::objective::Problem;
 use crate::Error;
@@ -24,6 +25,9 @@ pub(super) struct Resident {
     rows: wgpu::Buffer,
     weights: wgpu::Buffer,
     io: Option<Io>,
+    /// The device visited fewer rows than the problem has (its loops were cut short): the
+    /// problem is evaluated on the CPU from then on.
+    pub cut: bool,
 }
 
 /// θ in, records out, and the bind group tying them to the problem's rows.
@@ -101,7 +105,7 @@ impl Gpu {
 
     /// Entries one dispatch takes for a problem of `dim` parameters.
     pub(super) fn chunk(&self, dim: usize) -> usize {
-        let per_entry = (4 * (dim + 2)) as u64;
+        let per_entry = (4 * record_width(dim)) as u64;
         self.split
             .min((self.max_binding / per_entry) as usize)
             .max(1)
@@ -170,6 +174,7 @@ impl Gpu {
             rows: self.upload_storage("rows", &data),
             weights: self.upload_storage("weights", &weights),
             io: None,
+            cut: false,
         }
     }
 
@@ -186,7 +191,7 @@ impl Gpu {
             (capacity * (dim + 1) * 4) as u64,
             wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         );
-        let out_bytes = (capacity * (dim + 2) * 4) as u64;
+        let out_bytes = (capacity * record_width(dim) * 4) as u64;
         let timed = self.tick_ns.is_some();
         let (out, readback) = self.output("out", out_bytes, timed);
         let bind_group = self.bind(

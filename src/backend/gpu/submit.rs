@@ -112,6 +112,9 @@ impl Gpu {
         let mut encoder = self
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        // Nothing of an earlier dispatch can pass for this one's output (a kernel that stops
+        // early leaves zeros, which the callers' counts catch).
+        encoder.clear_buffer(out, 0, Some(bytes));
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: None,
@@ -173,7 +176,9 @@ impl Gpu {
         let out = self.buffer(
             label,
             bytes,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
         );
         let readback = self.buffer(
             "readback",
@@ -244,9 +249,9 @@ impl Gpu {
     }
 
     /// One dispatch: `p` holds `n` (at most [`Gpu::chunk`]) entries of natural parameters, each
-    /// followed by its weight set's index (f32); returns the raw `n × (dim + 2)` output records.
+    /// followed by its weight set's index (f32); returns the raw `n ×` [`record_width`] output records.
     pub(super) fn dispatch(&self, r: &mut Resident, p: &[f32], n: usize) -> Vec<f32> {
-        let width = r.dim + 2;
+        let width = record_width(r.dim);
         let pipelines = Arc::clone(&r.pipelines);
         let io = self.io(r, n);
         self.queue
@@ -262,4 +267,10 @@ impl Gpu {
             io.timer.as_ref(),
         )
     }
+}
+
+/// Floats of the objective kernel's record per entry: f, the gradient, the counts of rows whose
+/// residual was not finite and of rows visited.
+pub(super) fn record_width(dim: usize) -> usize {
+    dim + 3
 }
