@@ -1,22 +1,27 @@
 // The separable lattice sweep on the device (`src/backend/gpu/sweep.rs`), in f32.
 //
-// Each invocation enumerates one sub-simplex: the points whose first DEPTH levels are fixed
-// (its entry of `subs`), depth first in rank order, carrying the partial sums of the law's
+// Each invocation enumerates one piece of the lattice: the points whose first levels are fixed
+// and whose next level lies in a range (its entry of `bounds`), depth first in rank order, carrying the partial sums of the law's
 // per-domain terms (tables of every sum, domain and level in `tables`) so a point costs one
 // addition per sum and target plus the law's outer function (`outer`, generated from the law).
 // It keeps the best KD points of every weighting in private memory, as (value, the point's
-// index in its sub-simplex's rank order); the workgroup then merges its invocations' lists in
+// index in its piece's rank order); the workgroup then merges its invocations' lists in
 // workgroup memory and writes KD records per weighting, which are all that is read back. The
 // host turns a record into its point by unranking and re-scores it in f64.
 //
+// `steps` counts the points an invocation enumerated and the iterations of every loop after
+// them; the workgroup's total is written last, and the host checks it: lavapipe silently ends
+// every loop after one iteration once an invocation has taken 65,535 in all
+// (src/backend/gpu/sweep.rs).
+//
 // The host prepends the sizes (K domains, M sums per target, T targets, W weightings, KD kept
-// points, NC constants per target, DEPTH fixed levels per sub-simplex) and `fn outer() -> f32`,
-// an expression over s(q) and c(q) for target `cur`.
+// points, NC constants per target, NP weights in all) and `fn outer() -> f32`, an expression over s(q) and c(q)
+// for target `cur`.
 
 struct Params {
     r: u32,
-    n_sub: u32,
-    first_sub: u32,
+    n_piece: u32,
+    first_piece: u32,
     pad: u32,
 }
 
@@ -24,19 +29,25 @@ struct Params {
 // Sum q of target t, domain i, level j at ((t*M + q)*K + i)*(r + 1) + j.
 @group(0) @binding(1) var<storage, read> tables: array<f32>;
 // lo[K], hi[K], rest_lo[K + 1], rest_hi[K + 1] (each domain's levels, and what the domains from
-// i on can take at least and at most), then per sub-simplex its DEPTH fixed levels and the
-// levels left for the rest (one buffer: downlevel devices bind at most four storage buffers).
+// i on can take at least and at most), where each weighting's weights start in `numbers` (W + 1,
+// the last where the last ends) and the NP weights' targets, then per piece of the lattice K + 2 words: how many
+// levels it fixes, those levels (padded to K - 2), the levels left for the rest, and the
+// range a..b of the next level (one buffer: downlevel devices bind at most four storage
+// buffers).
 @group(0) @binding(2) var<storage, read> bounds: array<u32>;
-// W x T weights (weighting-major), then T x NC constants of the outer function.
+// T x NC constants of the outer function, then every weighting's non-zero weights (NP).
 @group(0) @binding(3) var<storage, read> numbers: array<f32>;
-// Per workgroup and weighting: KD kept points (value bits, sub-simplex, index in it), then how
-// many points the workgroup could not score (NaN in f32), with the top bit set.
+// Per workgroup and weighting: KD kept points (value bits, piece, index in it), then how
+// many points the workgroup could not score (NaN in f32); after every workgroup's blocks, each
+// workgroup's count of loop iterations.
 @group(0) @binding(4) var<storage, read_write> records: array<u32>;
 
 const TM: u32 = T * M;
 const WG: u32 = 64u;
 const NONE: u32 = 0xffffffffu;
-const SUBS: u32 = 4u * K + 2u;
+const WSTART: u32 = 4u * K + 2u;
+const PAIRS: u32 = WSTART + W + 1u;
+const PIECES: u32 = PAIRS + NP;
 
 var<private> part: array<f32, (K + 1u) * TM>;
 var<private> sv: array<f32, TM>;
@@ -45,18 +56,20 @@ var<private> best_v: array<f32, W * KD>;
 var<private> best_i: array<u32, W * KD>;
 var<private> nans: array<u32, W>;
 var<private> cur: u32;
+var<private> steps: u32;
 
 var<workgroup> sh_v: array<f32, WG * KD>;
 var<workgroup> sh_s: array<u32, WG * KD>;
 var<workgroup> sh_i: array<u32, WG * KD>;
 var<workgroup> sh_nan: array<u32, WG>;
+var<workgroup> sh_steps: array<u32, WG>;
 
 fn s(q: u32) -> f32 {
     return sv[cur * M + q];
 }
 
 fn c(q: u32) -> f32 {
-    return numbers[W * T + cur * NC + q];
+    return numbers[cur * NC + q];
 }
 
 // `x^g`, 0 where x <= 0 < g (`law::guarded_pow`).
@@ -102,11 +115,8 @@ fn offer(index: u32) {
     }
     for (var w = 0u; w < W; w++) {
         var v = 0.0;
-        for (var t = 0u; t < T; t++) {
-            let wt = numbers[w * T + t];
-            if wt != 0.0 {
-                v += wt * pred[t];
-            }
+        for (var e = bounds[WSTART + w]; e < bounds[WSTART + w + 1u]; e++) {
+            v += numbers[T * NC + e] * pred[bounds[PAIRS + e]];
         }
         // NaN (v != v) never enters but is counted (the host then ranks this weighting on the
         // CPU: f64 might have scored the point); a later point enters only if strictly better,
@@ -126,20 +136,22 @@ fn offer(index: u32) {
     }
 }
 
-// Every point of sub-simplex `sub`, in rank order.
-fn enumerate(sub: u32) {
-    let base = SUBS + sub * (DEPTH + 1u);
+// Every point of piece `piece`, in rank order.
+fn enumerate(piece: u32) {
+    let base = PIECES + piece * (K + 2u);
+    let depth = bounds[base];
+    let ab = vec2<u32>(bounds[base + K], bounds[base + K + 1u]);
     for (var tq = 0u; tq < TM; tq++) {
         part[tq] = 0.0;
     }
-    for (var d = 0u; d < DEPTH; d++) {
-        fix(d, bounds[base + d]);
+    for (var d = 0u; d < depth; d++) {
+        fix(d, bounds[base + 1u + d]);
     }
     var js: array<u32, K>;
     var his: array<u32, K>;
     var lefts: array<u32, K + 1u>;
-    var d = DEPTH;
-    lefts[d] = bounds[base + DEPTH];
+    var d = depth;
+    lefts[d] = bounds[base + K - 1u];
     var index = 0u;
     var down = true;
     loop {
@@ -147,7 +159,10 @@ fn enumerate(sub: u32) {
             if d + 2u == K {
                 // The line j_{K-2} = v, j_{K-1} = left - v.
                 let left = lefts[d];
-                let rg = range(K - 2u, left);
+                var rg = range(K - 2u, left);
+                if d == depth {
+                    rg = vec2<u32>(max(rg.x, ab.x), min(rg.y, ab.y));
+                }
                 for (var v = rg.x; v <= rg.y; v++) {
                     for (var tq = 0u; tq < TM; tq++) {
                         sv[tq] = (part[(K - 2u) * TM + tq] + table(tq, K - 2u, v))
@@ -155,10 +170,14 @@ fn enumerate(sub: u32) {
                     }
                     offer(index);
                     index += 1u;
+                    steps += 1u;
                 }
                 down = false;
             } else {
-                let rg = range(d, lefts[d]);
+                var rg = range(d, lefts[d]);
+                if d == depth {
+                    rg = vec2<u32>(max(rg.x, ab.x), min(rg.y, ab.y));
+                }
                 if rg.x <= rg.y {
                     js[d] = rg.x;
                     his[d] = rg.y;
@@ -170,7 +189,7 @@ fn enumerate(sub: u32) {
                 }
             }
         } else {
-            if d == DEPTH {
+            if d == depth {
                 break;
             }
             d -= 1u;
@@ -192,7 +211,7 @@ fn sweep(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let group = wid.y * nwg.x + wid.x;
-    let sub = params.first_sub + group * WG + lid;
+    let piece = params.first_piece + group * WG + lid;
     for (var e = 0u; e < W * KD; e++) {
         best_v[e] = bitcast<f32>(0x7f800000u);
         best_i[e] = NONE;
@@ -200,16 +219,18 @@ fn sweep(
     for (var e = 0u; e < W; e++) {
         nans[e] = 0u;
     }
-    if group * WG + lid < params.n_sub {
-        enumerate(sub);
+    steps = 0u;
+    if group * WG + lid < params.n_piece {
+        enumerate(piece);
     }
-    // Merge the workgroup's lists, one weighting at a time; ties keep the lower sub-simplex
+    // Merge the workgroup's lists, one weighting at a time; ties keep the lower piece
     // (rank order again).
     for (var w = 0u; w < W; w++) {
         for (var e = 0u; e < KD; e++) {
             sh_v[lid * KD + e] = best_v[w * KD + e];
-            sh_s[lid * KD + e] = sub;
+            sh_s[lid * KD + e] = piece;
             sh_i[lid * KD + e] = best_i[w * KD + e];
+            steps += 1u;
         }
         sh_nan[lid] = nans[w];
         workgroupBarrier();
@@ -223,6 +244,7 @@ fn sweep(
                 ki[e] = NONE;
             }
             for (var x = 0u; x < WG * KD; x++) {
+                steps += 1u;
                 let v = sh_v[x];
                 if sh_i[x] != NONE && v < kv[KD - 1u] {
                     var at = KD - 1u;
@@ -241,15 +263,26 @@ fn sweep(
             var nan = 0u;
             for (var x = 0u; x < WG; x++) {
                 nan = max(nan, sh_nan[x]);
+                steps += 1u;
             }
             for (var e = 0u; e < KD; e++) {
+                steps += 1u;
                 records[out + 3u * e] = bitcast<u32>(kv[e]);
                 records[out + 3u * e + 1u] = ks[e];
                 records[out + 3u * e + 2u] = ki[e];
             }
-            // The top bit marks the block written (the host trusts no block without it).
-            records[out + KD * 3u] = min(nan, 0x7fffffffu) | 0x80000000u;
+            records[out + KD * 3u] = nan;
         }
         workgroupBarrier();
+    }
+    // The workgroup's loop iterations (and one per lane summed), after every block.
+    sh_steps[lid] = steps;
+    workgroupBarrier();
+    if lid == 0u {
+        var total = 0u;
+        for (var x = 0u; x < WG; x++) {
+            total += sh_steps[x] + 1u;
+        }
+        records[nwg.x * nwg.y * W * (KD * 3u + 1u) + group] = total;
     }
 }

@@ -35,6 +35,9 @@ pub struct Gpu {
     pub(super) kernel_ns: AtomicU64,
     /// The separable sweep's pipelines built so far (`sweep.rs`), by source.
     pub(super) sweeps: Mutex<Vec<SweepPipeline>>,
+    /// The most lattice points one invocation of the sweep enumerates, where set (else the
+    /// sweep's loop budget decides).
+    pub(super) sweep_points: Option<u64>,
 }
 
 /// An error if `WGPU_BACKEND` holds a name wgpu does not know: wgpu would skip it with a log
@@ -152,6 +155,7 @@ impl Gpu {
             tick_ns,
             kernel_ns: AtomicU64::new(0),
             sweeps: Mutex::new(Vec::new()),
+            sweep_points: None,
         })
     }
 
@@ -178,6 +182,14 @@ impl Gpu {
     pub fn with_split(mut self, entries: usize) -> Gpu {
         self.split = self.split.min(entries.max(1));
         self.cache.get_mut().unwrap().clear();
+        self
+    }
+
+    /// Sets the most lattice points one invocation of the separable sweep enumerates (for tests
+    /// and for tuning on a device; by default a budget of loop iterations decides, which keeps
+    /// Mesa's software device within its loop limit).
+    pub fn with_sweep_points(mut self, points: u64) -> Gpu {
+        self.sweep_points = Some(points.max(1));
         self
     }
 }
