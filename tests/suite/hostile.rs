@@ -219,6 +219,27 @@ fn tables_that_are_not_text_or_never_end_are_named() {
         &fit(&write("long.csv", &long)),
         &["long.csv", "line 2 is longer than 16 MiB"],
     );
+    // A table larger than the memory (a sparse file of 8 TiB, which takes no disk): refused
+    // before a byte is read, at once. (Many short lines from a pipe are refused where their rows
+    // outgrow the memory: `data/table.rs`.)
+    let huge = write("huge.csv", b"model_size,n_tokens,loss\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(1 << 43)
+        .unwrap();
+    let clock = std::time::Instant::now();
+    fails(
+        &fit(&huge),
+        &[
+            "huge.csv",
+            "too large to read: the file is 8.8 TB long",
+            "available",
+            "cut it down",
+        ],
+    );
+    assert!(clock.elapsed().as_secs() < 5, "took {:?}", clock.elapsed());
     // A cell of 1 MB is quoted by its first characters only; an open quote is pointed at.
     let cell = "x".repeat(1 << 20);
     let big = write(
