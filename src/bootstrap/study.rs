@@ -89,9 +89,9 @@ pub enum Event<'a> {
 /// `dest`: the study file is claimed (created empty and exclusively, or with `force` or
 /// `resume` opened as it is, and locked) before the full-data fit and its header written after
 /// it, records are appended as replicates finish, and the complete study is rewritten
-/// atomically in canonical order. A resumed study keeps its
-/// records; the file must hold this very study (same settings, data, law and shard), and its
-/// header's full-data fits are fitted again and must be the same, bit for bit.
+/// atomically in canonical order. A resumed study keeps its records; the file must hold this
+/// very study (same settings, data, law and shard), and its header's full-data fits are fitted
+/// again and must be the same, bit for bit.
 pub fn run(
     ds: &Dataset,
     law: &Law,
@@ -242,7 +242,11 @@ impl Claim {
             }
             Err(source) => return Err(io(out, source)),
         };
-        Claim::locked(out, file, true)
+        // Replaced between its creation and the lock: by another run, which holds it.
+        match Claim::locked(out, file, true)? {
+            Some(claim) => Ok(Some(claim)),
+            None => Err(Claim::busy(out)),
+        }
     }
 
     /// Lock the study file `out` that is resumed or replaced, as it is (read, never truncated:
@@ -279,23 +283,18 @@ impl Claim {
     /// The claim of `file`, just opened at `out`, once locked; `None` if `out` is meanwhile
     /// another file (its writer published a new one, then let go of the old one).
     fn locked(out: &Path, file: std::fs::File, created: bool) -> Result<Option<Claim>> {
-        let mut claim = Claim {
-            path: out.to_path_buf(),
-            held: Vec::new(),
-            provisional: false,
-        };
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => return Err(Claim::busy(out)),
             Err(std::fs::TryLockError::Error(source)) => return Err(io(out, source)),
         }
-        if !is_at(&file, out) {
-            return Ok(None);
-        }
-        claim.held.push(file);
-        // Only now is an empty file this run created its own to remove.
-        claim.provisional = created;
-        Ok(Some(claim))
+        // Only a file still at the path is the study's (and only then is an empty one this run
+        // created its own to remove).
+        Ok(is_at(&file, out).then(|| Claim {
+            path: out.to_path_buf(),
+            held: vec![file],
+            provisional: created,
+        }))
     }
 
     fn busy(out: &Path) -> Error {
