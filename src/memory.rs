@@ -7,7 +7,8 @@
 //! record of a study, every row of a table), in 128-bit arithmetic so that no size overflows,
 //! and compare it with the memory the system says is available (`MemAvailable` of
 //! `/proc/meminfo`). Where that cannot be read (another system), only sizes beyond any machine
-//! (2^48 bytes, 256 TiB) are refused.
+//! (2^48 bytes, 256 TiB) are refused. A table is held whole once read, so its reader counts the
+//! memory its rows take as it reads them against half the same [`limit`] (`data/table.rs`).
 
 use crate::error::{Error, Result};
 
@@ -22,10 +23,15 @@ pub fn available() -> Option<u128> {
     Some(kib * 1024)
 }
 
+/// The most a run may hold: the available memory, or where unknown a size beyond any machine.
+pub fn limit() -> u128 {
+    available().unwrap_or(BEYOND_ANY_MACHINE)
+}
+
 /// An error unless `bytes` fit in the available memory; `what` says what needs them and
 /// `advice` which flag to lower, e.g. `("--starts 10000000", "use fewer starts")`.
 pub fn check(what: &str, bytes: u128, advice: &str) -> Result<()> {
-    let limit = available().unwrap_or(BEYOND_ANY_MACHINE);
+    let limit = limit();
     if bytes <= limit {
         return Ok(());
     }
@@ -37,7 +43,7 @@ pub fn check(what: &str, bytes: u128, advice: &str) -> Result<()> {
 }
 
 /// Bytes in words: `52.1 GB`.
-fn size(bytes: u128) -> String {
+pub fn size(bytes: u128) -> String {
     let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
     let mut v = bytes as f64;
     let mut u = 0;

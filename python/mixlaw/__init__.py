@@ -14,11 +14,14 @@ line, and fit files written by one are read by the other.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import warnings
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
@@ -37,6 +40,11 @@ from . import _native  # noqa: E402
 from ._native import GpuError, InputError  # noqa: E402
 
 __version__ = _native.__version__
+
+# More RAYON_NUM_THREADS than cores: the engine's pool is capped at the cores when the module is
+# imported (as the binary does), and told here as the binary tells it on stderr.
+if _native.thread_note:
+    warnings.warn(_native.thread_note, RuntimeWarning)
 
 __all__ = [
     "InputError",
@@ -101,10 +109,38 @@ def _keywords(message: str) -> str:
     return _FLAG.sub(lambda m: "'" + m.group(1).replace("-", "_") + "'", message)
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Any:
+    """SIGTERM (what ``kill`` and Slurm send) during an engine call stops the run as Ctrl-C does,
+    then raises ``SystemExit(143)``: by default it would kill the process where it stands, with an
+    output half-written and a study's last record torn. The engine's wait runs Python's signal
+    handlers every 50 ms, and an exception from one stops the run at its next round (a study
+    keeps its whole replicates; nothing is half-written). Only the default disposition is
+    replaced, and only for the call: a handler of the caller's own (or SIGTERM ignored) is
+    theirs, and handlers can only be set on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _call(function: Callable, *args: Any) -> Any:
     """Call the engine, raising its errors with keyword names in their messages."""
     try:
-        return function(*args)
+        with _stop_on_sigterm():
+            return function(*args)
     except (InputError, TypeError) as e:
         raise type(e)(_keywords(str(e))) from None
 

@@ -5,6 +5,8 @@ functions; these are its internals. `args` are the command line's flags; tables 
 from typing import Callable, List, Optional, Tuple, Union
 
 __version__: str
+# Why rayon's pool has fewer threads than RAYON_NUM_THREADS asks for, if it has.
+thread_note: Optional[str]
 
 class InputError(ValueError):
     """Bad input: a table's cell, a keyword's value, a fit or study file. The message names the

@@ -11,7 +11,12 @@
 //! waking every 50 ms to pass progress to Python and to let Python's signal handlers run: a
 //! Ctrl-C raises `KeyboardInterrupt` here, which asks the engine to stop
 //! ([`mixlaw::interrupt`]); the run ends at its next optimiser round and the exception reaches
-//! the caller. Tables arrive as columns: numbers as the bytes of a float64 array (NaN for a
+//! the caller. SIGTERM takes the same way: during a call the Python layer gives it a handler
+//! that raises `SystemExit` (`mixlaw/__init__.py`).
+//!
+//! Importing the module sizes rayon's pool as the binary does ([`mixlaw::backend::cap_threads`],
+//! before any parallel work can have built it); its note, if any, is `thread_note`, which the
+//! Python layer raises as a warning. Tables arrive as columns: numbers as the bytes of a float64 array (NaN for a
 //! missing value), anything else as text.
 
 use std::path::{Path, PathBuf};
@@ -692,6 +697,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("InputError", m.py().get_type::<InputError>())?;
     m.add("GpuError", m.py().get_type::<GpuError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("thread_note", mixlaw::backend::cap_threads())?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(eval, m)?)?;
     m.add_function(wrap_pyfunction!(backtest, m)?)?;

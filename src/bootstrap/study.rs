@@ -9,7 +9,7 @@ use super::{fit_full, header, replicate, summarise, At, Summary};
 use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::law::Law;
-use crate::report::{check_not_input, check_writable, write_atomic};
+use crate::report::{check_not_input, check_writable, write_atomic, write_atomic_locked};
 use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
@@ -86,11 +86,12 @@ pub enum Event<'a> {
 }
 
 /// Run the study `study` of `law` on `ds` (or shard `shard` of it) on `backend`, writing it to
-/// `dest`: the study file is claimed (created empty and exclusively, and locked) before the
-/// full-data fit and its header written after it, records are appended as replicates finish,
-/// and the complete study is rewritten atomically in canonical order. A resumed study keeps its
-/// records; the file must hold this very study (same settings, data, law and shard), and its
-/// header's full-data fits are fitted again and must be the same, bit for bit.
+/// `dest`: the study file is claimed (created empty and exclusively, or with `force` or
+/// `resume` opened as it is, and locked) before the full-data fit and its header written after
+/// it, records are appended as replicates finish, and the complete study is rewritten
+/// atomically in canonical order. A resumed study keeps its records; the file must hold this
+/// very study (same settings, data, law and shard), and its header's full-data fits are fitted
+/// again and must be the same, bit for bit.
 pub fn run(
     ds: &Dataset,
     law: &Law,
@@ -102,12 +103,14 @@ pub fn run(
 ) -> Result<Study> {
     dest.check()?;
     let path = dest.path.as_deref();
-    // A study file is the run's from here: claimed (a new one) or locked (one resumed) before
-    // the full-data fit, so that a second run to the same file fails at once.
-    let mut claim = match (path, dest.resume) {
-        (Some(out), true) => Some(Claim::lock(out)?),
-        (Some(out), false) if !dest.force => Claim::new(out)?,
-        _ => None,
+    // A study file is the run's from here: claimed (a new one) or locked (one resumed or
+    // replaced) before the full-data fit, so that a second run to the same file fails at once.
+    // A replaced study stays as it is until this run's header replaces it: a run that fails
+    // before then leaves it whole.
+    let mut claim = match path {
+        Some(out) if dest.resume || dest.force => Claim::lock(out)?,
+        Some(out) => Claim::new(out)?,
+        None => None,
     };
     // A file without a complete line holds nothing yet (its run stopped during the full-data
     // fit): resuming it starts the study.
@@ -152,9 +155,9 @@ pub fn run(
         }
         (_, Some(out)) => {
             let first = record::line(&header);
-            write_atomic(out, first.as_bytes(), true)?;
+            let published = write_atomic_locked(out, first.as_bytes(), true)?;
             if let Some(c) = claim.as_mut() {
-                c.published();
+                c.published(published);
             }
             (Vec::new(), Some(Appender::open(out, first.len() as u64)?))
         }
@@ -196,14 +199,26 @@ pub fn run(
 
 /// A study file held by this run: a new one created empty and exclusively before the full-data
 /// fit (and removed again if the run ends before its header is written), or an existing one
-/// being resumed; either way under an exclusive lock, so that another run on it fails at once.
+/// being resumed or replaced; either way under an exclusive lock (`flock`), so that another run
+/// on it fails at once.
+///
+/// The lock belongs to a file, not to its path, and the header is published by a rename, which
+/// puts a new file at the path: the claim therefore also holds the published file, locked since
+/// it was created ([`write_atomic_locked`]), and keeps the first one locked too, so that a run
+/// that opened the path just before the rename finds that one locked as well. A run that locks
+/// a file only after its writer let go checks that the file is still the one at the path.
 struct Claim {
     path: PathBuf,
-    /// Holds the lock while the claim lives.
-    _file: std::fs::File,
+    /// The files locked by this run (the claimed one, then the published one): the locks hold
+    /// while the claim lives.
+    held: Vec<std::fs::File>,
     /// Created by this run and not yet holding a header: removed when the claim is dropped.
     provisional: bool,
 }
+
+/// How often a claim tries again when the file it locked was meanwhile replaced at its path
+/// (by the run that held it, publishing): a file replaced this often is being written.
+const CLAIM_TRIES: usize = 8;
 
 impl Claim {
     /// Claim a new study file at `out`; `None` where `out` is a device or a pipe (written into,
@@ -225,65 +240,76 @@ impl Claim {
                     out.display()
                 )));
             }
-            Err(source) => {
-                return Err(Error::Io {
-                    path: out.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(io(out, source)),
         };
-        let mut claim = Claim {
-            path: out.to_path_buf(),
-            _file: file,
-            provisional: true,
-        };
-        claim.try_lock()?;
-        Ok(Some(claim))
-    }
-
-    /// Lock the study file `out` that is resumed (creating it, empty, if it does not exist).
-    fn lock(out: &Path) -> Result<Claim> {
-        let created = !out.exists();
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(out)
-            .map_err(|source| Error::Io {
-                path: out.to_path_buf(),
-                source,
-            })?;
-        let mut claim = Claim {
-            path: out.to_path_buf(),
-            _file: file,
-            provisional: created,
-        };
-        claim.try_lock()?;
-        Ok(claim)
-    }
-
-    fn try_lock(&mut self) -> Result<()> {
-        match self._file.try_lock() {
-            Ok(()) => Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                // Not ours to remove: the other run holds it.
-                self.provisional = false;
-                Err(Error::usage(format!(
-                    "{} is being written by another run (it holds the file's lock); wait for it, \
-                     or choose another --out",
-                    self.path.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(source)) => Err(Error::Io {
-                path: self.path.clone(),
-                source,
-            }),
+        // Replaced between its creation and the lock: by another run, which holds it.
+        match Claim::locked(out, file, true)? {
+            Some(claim) => Ok(Some(claim)),
+            None => Err(Claim::busy(out)),
         }
     }
 
-    /// The study's header is in the file: it stays whatever happens next.
-    fn published(&mut self) {
+    /// Lock the study file `out` that is resumed or replaced, as it is (read, never truncated:
+    /// it may not even be writable, as a replaced file need not be), or create it, empty, if it
+    /// does not exist; `None` where `out` is a device or a pipe.
+    fn lock(out: &Path) -> Result<Option<Claim>> {
+        for _ in 0..CLAIM_TRIES {
+            if std::fs::metadata(out).is_ok_and(|m| !m.is_file()) {
+                return Ok(None);
+            }
+            let (file, created) = match std::fs::File::open(out) {
+                Ok(f) => (f, false),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(out)
+                    {
+                        Ok(f) => (f, true),
+                        // Created meanwhile: lock that one.
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                        Err(source) => return Err(io(out, source)),
+                    }
+                }
+                Err(source) => return Err(io(out, source)),
+            };
+            if let Some(claim) = Claim::locked(out, file, created)? {
+                return Ok(Some(claim));
+            }
+        }
+        Err(Claim::busy(out))
+    }
+
+    /// The claim of `file`, just opened at `out`, once locked; `None` if `out` is meanwhile
+    /// another file (its writer published a new one, then let go of the old one).
+    fn locked(out: &Path, file: std::fs::File, created: bool) -> Result<Option<Claim>> {
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Claim::busy(out)),
+            Err(std::fs::TryLockError::Error(source)) => return Err(io(out, source)),
+        }
+        // Only a file still at the path is the study's (and only then is an empty one this run
+        // created its own to remove).
+        Ok(is_at(&file, out).then(|| Claim {
+            path: out.to_path_buf(),
+            held: vec![file],
+            provisional: created,
+        }))
+    }
+
+    fn busy(out: &Path) -> Error {
+        Error::usage(format!(
+            "{} is being written by another run (it holds the file's lock); wait for it, or \
+             choose another --out",
+            out.display()
+        ))
+    }
+
+    /// The study's header is in the file `published` (locked, now at the path): it stays
+    /// whatever happens next, and is held with the file claimed first.
+    fn published(&mut self, published: Option<std::fs::File>) {
         self.provisional = false;
+        self.held.extend(published);
     }
 }
 
@@ -294,6 +320,30 @@ impl Drop for Claim {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Whether the open `file` is the file at `path` (by device and inode).
+#[cfg(unix)]
+fn is_at(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether the open `file` is the file at `path`: elsewhere a file open here cannot be renamed
+/// over, so it still is.
+#[cfg(not(unix))]
+fn is_at(_file: &std::fs::File, _path: &Path) -> bool {
+    true
 }
 
 /// Check that the header `theirs`, read from `out`, is of the study `header` describes
@@ -438,4 +488,69 @@ pub fn merge(files: &[PathBuf], out: Option<&Path>, force: bool) -> Result<Study
         write_atomic(out, record::render(&header, &records).as_bytes(), force)?;
     }
     Ok(Study { header, records })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mixlaw-claim-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// A study replaced (`--force`) or resumed is locked as it is, untouched: a second claim
+    /// fails at once, and a run that ends before its header leaves the old study whole.
+    #[test]
+    fn an_existing_study_is_locked_without_being_touched() {
+        let d = dir("existing");
+        let out = d.join("s.jsonl");
+        std::fs::write(&out, b"old study\n").unwrap();
+        let held = Claim::lock(&out)
+            .unwrap()
+            .expect("a regular file is claimed");
+        for second in [Claim::lock(&out).map(drop), Claim::new(&out).map(drop)] {
+            let e = second.unwrap_err().to_string();
+            assert!(
+                e.contains("being written by another run") || e.contains("already exists"),
+                "{e}"
+            );
+        }
+        drop(held);
+        assert_eq!(std::fs::read(&out).unwrap(), b"old study\n");
+        // Read-only: replacing it needs the directory's permission, not the file's.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o444)).unwrap();
+        drop(Claim::lock(&out).unwrap());
+        assert!(Claim::lock(Path::new("/dev/null")).unwrap().is_none());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// After the header is published (a new file at the path), both the published file and the
+    /// one claimed first stay locked; a missing file claimed for `--force` is removed again if
+    /// the run ends before its header.
+    #[test]
+    fn the_published_file_is_locked_and_a_provisional_one_removed() {
+        let d = dir("published");
+        let out = d.join("s.jsonl");
+        let mut claim = Claim::lock(&out).unwrap().unwrap();
+        assert!(out.exists());
+        let before_rename = std::fs::File::open(&out).unwrap();
+        claim.published(write_atomic_locked(&out, b"header\n", true).unwrap());
+        assert!(matches!(
+            before_rename.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        let e = Claim::lock(&out).map(drop).unwrap_err().to_string();
+        assert!(e.contains("being written by another run"), "{e}");
+        drop(claim);
+        assert_eq!(std::fs::read(&out).unwrap(), b"header\n");
+        drop(Claim::lock(&out).unwrap());
+        let fresh = d.join("fresh.jsonl");
+        drop(Claim::lock(&fresh).unwrap());
+        assert!(!fresh.exists(), "an empty file the run created is removed");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -16,6 +16,12 @@
 //! writer's temporary stays locked and is left alone. (A writer racing this sweep in the
 //! microseconds between creating its temporary and locking it can lose it and fail with an I/O
 //! error; it never publishes a wrong file.)
+//!
+//! Two runs writing one output with `--force` need no lock: each publishes a whole file by a
+//! rename, and the later one replaces the earlier, as if they had run one after the other;
+//! nothing is ever written in place, so nothing interleaves. A bootstrap study file is the
+//! exception, written in place (appended) for as long as the study runs: its run holds the
+//! file's lock throughout ([`write_atomic_locked`], `bootstrap/study.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -132,6 +138,20 @@ fn target(path: &Path, force: bool) -> Result<Target> {
 /// Write `bytes` to `path`: through a temporary file beside it, published whole (see the module
 /// documentation); an existing file only with `force`.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    write_atomic_locked(path, bytes, force).map(drop)
+}
+
+/// [`write_atomic`], returning the published file still open and under the writer's lock, which
+/// it has held since the temporary file was created: whoever holds the returned file holds the
+/// lock of the file now at `path`, from the very moment it is there. A study's run keeps it, so
+/// that a second run finds the study file locked whichever version of it is at the path (a
+/// rename publishes a new file, and a lock on the old one says nothing about it). `None` where
+/// `path` is a device or a FIFO (written into, nothing published).
+pub fn write_atomic_locked(
+    path: &Path,
+    bytes: &[u8],
+    force: bool,
+) -> Result<Option<std::fs::File>> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -142,7 +162,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
                 .write(true)
                 .open(path)
                 .map_err(io)?;
-            return f.write_all(bytes).and_then(|_| f.flush()).map_err(io);
+            return f
+                .write_all(bytes)
+                .and_then(|_| f.flush())
+                .map(|_| None)
+                .map_err(io);
         }
         Target::File(file) => file,
     };
@@ -172,9 +196,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
                 .set_permissions(old.permissions())
                 .map_err(io)?;
         }
-        tmp.persist(&file).map_err(|e| io(e.error))?;
+        tmp.persist(&file).map(Some).map_err(|e| io(e.error))
     } else {
-        tmp.persist_noclobber(&file).map_err(|e| {
+        tmp.persist_noclobber(&file).map(Some).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::usage(format!(
                     "{} already exists (written meanwhile); pass --force to overwrite it",
@@ -183,9 +207,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
             } else {
                 io(e.error)
             }
-        })?;
+        })
     }
-    Ok(())
 }
 
 /// Remove the temporary files `prefix*.tmp` in `dir` that no live writer holds (see the module

@@ -219,6 +219,27 @@ fn tables_that_are_not_text_or_never_end_are_named() {
         &fit(&write("long.csv", &long)),
         &["long.csv", "line 2 is longer than 16 MiB"],
     );
+    // A table larger than the memory (a sparse file of 8 TiB, which takes no disk): refused
+    // before a byte is read, at once. (Many short lines from a pipe are refused where their rows
+    // outgrow the memory: `data/table.rs`.)
+    let huge = write("huge.csv", b"model_size,n_tokens,loss\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(1 << 43)
+        .unwrap();
+    let clock = std::time::Instant::now();
+    fails(
+        &fit(&huge),
+        &[
+            "huge.csv",
+            "too large to read: the file is 8.8 TB long",
+            "available",
+            "cut it down",
+        ],
+    );
+    assert!(clock.elapsed().as_secs() < 5, "took {:?}", clock.elapsed());
     // A cell of 1 MB is quoted by its first characters only; an open quote is pointed at.
     let cell = "x".repeat(1 << 20);
     let big = write(
@@ -559,6 +580,98 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
     fails(&second, &["race.jsonl", "already exists"]);
     fails(&resumed, &["race.jsonl", "being written by another run"]);
     assert!(took.as_secs_f64() < 5.0, "refused in {took:?}");
+}
+
+/// Two `--force` runs on one study file: the second (and a `--resume`) fails at once while the
+/// first writes it, also after the first has published its header (a rename, which puts a new
+/// file at the path: the lock must be on that one), and the first completes its study.
+#[test]
+fn forced_runs_on_one_study_are_locked_against_each_other() {
+    let dir = temp_dir("hostile-force-race");
+    let e = example();
+    let target = dir.join("s.jsonl").display().to_string();
+    let args = |seed: &'static str, replicates: &'static str| {
+        [
+            "bootstrap",
+            &e,
+            "--law",
+            "additive",
+            "--backend",
+            "cpu",
+            "--replicates",
+            replicates,
+            "--starts",
+            "4",
+            "--seed",
+            seed,
+            "--out",
+            &target,
+        ]
+        .map(String::from)
+    };
+    let run = |args: &[String], extra: &[&str]| {
+        let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+        all.extend_from_slice(extra);
+        mixlaw(&all)
+    };
+    // An old study, which the first run replaces.
+    let old = run(&args("1", "3"), &[]);
+    assert!(
+        old.status.success(),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    let first_args = args("2", "600");
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+        .args(&first_args)
+        .arg("--force")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (up to a minute on a loaded machine) for its header and a first record.
+    let seed = |text: &str| {
+        let header: serde_json::Value =
+            serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap_or_default();
+        header["study"]["seed"].as_u64()
+    };
+    let clock = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(&target).unwrap_or_default();
+        if seed(&text) == Some(2) && text.lines().count() > 1 {
+            break;
+        }
+        assert!(clock.elapsed().as_secs() < 60, "no record after a minute");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let clock = std::time::Instant::now();
+    let forced = run(&args("3", "5"), &["--force"]);
+    let resumed = run(&first_args, &["--resume"]);
+    let took = clock.elapsed();
+    assert!(
+        std::fs::read_to_string(&target).is_ok_and(|t| seed(&t) == Some(2)),
+        "the study was replaced under the first run"
+    );
+    let still_running = first.try_wait().unwrap().is_none();
+    let done = first.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(
+        still_running,
+        "the first run ended before the others were refused"
+    );
+    fails(&forced, &["s.jsonl", "being written by another run"]);
+    fails(&resumed, &["s.jsonl", "being written by another run"]);
+    assert!(took.as_secs_f64() < 5.0, "refused in {took:?}");
+    // The first run's study is whole: merge takes it as the complete study, byte for byte.
+    let text = std::fs::read_to_string(&target).unwrap();
+    assert_eq!(text.lines().count(), 601);
+    let merged = dir.join("merged.jsonl").display().to_string();
+    mixlaw_ok(&["merge", &target, "--out", &merged]);
+    assert_eq!(std::fs::read_to_string(&merged).unwrap(), text);
 }
 
 /// One loss of 1e40 among the example's 384 rows: Huber's pull of a row is bounded, so the fit
