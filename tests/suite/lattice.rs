@@ -317,6 +317,7 @@ fn formula_laws_of_sums_take_the_separable_sweep_and_others_the_point_by_point_o
 /// each, far more loop iterations than Mesa's software device runs in one invocation (it cuts
 /// every loop short past 65,535), the device's count of iterations tells the host, which then
 /// vouches for nothing there; a device without that limit still gives the CPU's answers.
+#[cfg(feature = "gpu")]
 #[test]
 fn the_gpu_sweeps_the_papers_eight_targets_itself() {
     let Some(gpu) = crate::common::open_gpu(None) else {

@@ -39,6 +39,10 @@ impl Gpu {
         match self {}
     }
     /// Unreachable: no `Gpu` exists.
+    pub fn with_sweep_points(self, _points: u64) -> Gpu {
+        match self {}
+    }
+    /// Unreachable: no `Gpu` exists.
     pub fn size_classes(&self) -> Vec<(usize, usize)> {
         match *self {}
     }
