@@ -18,7 +18,7 @@ const PLAN: &[(&str, &[&str])] = &[
     ("loss", &[]),
     ("report", &["error", "interrupt"]),
     ("law", &["error", "loss", "rng", "vmath"]),
-    ("data", &["error", "law"]),
+    ("data", &["error", "law", "memory"]),
     ("objective", &["law", "loss", "rng", "vmath"]),
     ("backend", &["error", "law", "loss", "objective", "rng"]),
     (
