@@ -14,11 +14,11 @@ fn main() {
     }
     stop_on_interrupt();
     if let Some(note) = mixlaw::backend::cap_threads() {
-        eprintln!("note: {note}");
+        cli::stderr(format_args!("note: {note}\n"));
     }
     let args = cli::Cli::parse();
     if let Err(e) = cli::run(args) {
-        eprintln!("error: {e}");
+        cli::stderr(format_args!("error: {e}\n"));
         std::process::exit(e.exit_code());
     }
 }

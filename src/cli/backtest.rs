@@ -83,7 +83,7 @@ pub fn run(c: BacktestCmd) -> Result<()> {
         &c.backtest,
         |spec| c.data.read(spec),
         &mut Talk {
-            tell: &mut |line| eprintln!("{line}"),
+            tell: &mut |line| errln!("{line}"),
             progress: &mut |t, d, n| bar.update(t, d, n),
         },
     )?;

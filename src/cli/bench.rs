@@ -43,7 +43,7 @@ pub fn run(c: BenchCmd) -> Result<()> {
         None
     } else {
         Gpu::new()
-            .inspect_err(|e| eprintln!("note: no GPU measured: {e}"))
+            .inspect_err(|e| errln!("note: no GPU measured: {e}"))
             .ok()
     };
     let found = measure(&law, &c.batches, c.reps, gpu.as_ref(), c.bandwidth)?;

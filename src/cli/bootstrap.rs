@@ -117,7 +117,7 @@ pub fn run(c: BootstrapCmd) -> Result<()> {
         c.output.force,
         |spec| c.data.read(spec),
         &mut Talk {
-            tell: &mut |line| eprintln!("{line}"),
+            tell: &mut |line| errln!("{line}"),
             progress: &mut |what, done, total| {
                 // The full-data fits count starts; the replicates come after them.
                 if !what.starts_with("full-data fit") && !counting {

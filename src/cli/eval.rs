@@ -192,7 +192,7 @@ pub fn run(c: EvalCmd) -> Result<()> {
         c.output.force,
         |spec| c.data.read(spec),
         &mut Talk {
-            tell: &mut |line| eprintln!("{line}"),
+            tell: &mut |line| errln!("{line}"),
             progress: &mut |t, d, n| bar.update(t, d, n),
         },
     )?;

@@ -17,6 +17,11 @@ macro_rules! outln {
     ($($t:tt)*) => { $crate::cli::stdout(format_args!("{}\n", format_args!($($t)*))) };
 }
 
+/// Print a line to standard error (as `eprintln!`, but never a panic): see [`stderr`].
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::stderr(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 pub mod backtest;
 pub mod bench;
 pub mod bootstrap;
@@ -319,7 +324,7 @@ impl FitArgs {
     /// The law `--law` names (a built-in law or a law file), or the inline `--formula`; the
     /// formula's warnings go to stderr.
     pub fn law(&self) -> Result<Law> {
-        self.law_told(&mut |line| eprintln!("{line}"))
+        self.law_told(&mut |line| errln!("{line}"))
     }
 
     /// [`FitArgs::law`], telling the warnings to `tell` (`warning: ...`).
@@ -418,7 +423,7 @@ fn parse_bound(text: &str) -> Result<(String, [f64; 2])> {
 /// Open the backend `choice` names for `law` and say on stderr which one runs (and why, when
 /// `auto` chose the CPU for a law without a GPU kernel).
 pub fn open_backend(choice: BackendArg, law: Option<&Law>) -> Result<Box<dyn Backend>> {
-    open_backend_told(choice, law, &mut |line| eprintln!("{line}"))
+    open_backend_told(choice, law, &mut |line| errln!("{line}"))
 }
 
 /// [`open_backend`], telling its notes to `tell`.
@@ -471,7 +476,7 @@ pub fn prepare(
         out,
         force,
         |spec| data.read(spec),
-        &mut |line| eprintln!("{line}"),
+        &mut |line| errln!("{line}"),
     )
 }
 
@@ -522,7 +527,7 @@ pub struct Prepared {
 /// Tell the user on stderr what the reader dropped or skipped.
 pub fn print_notices(notices: &[String]) {
     for n in notices {
-        eprintln!("note: {n}");
+        errln!("note: {n}");
     }
 }
 
@@ -536,9 +541,17 @@ pub fn stdout(args: std::fmt::Arguments) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("error: <stdout>: {e}");
+        errln!("error: <stdout>: {e}");
         std::process::exit(1);
     }
+}
+
+/// Write to standard error, whatever becomes of it: a closed or full stderr (`2>&1 | head -1`)
+/// loses the message, never the run (`eprintln!` would panic, exit 101, mid-study).
+pub fn stderr(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(args).and_then(|_| err.flush());
 }
 
 /// Print `value` as pretty JSON on stdout.

@@ -198,7 +198,7 @@ fn named(
 
 pub fn run(c: OptimizeCmd) -> Result<()> {
     let (file, law) = c.file.read()?;
-    let optimum = compute(&file, &law, &c.m, &c.goals, &mut |line| eprintln!("{line}"))?;
+    let optimum = compute(&file, &law, &c.m, &c.goals, &mut |line| errln!("{line}"))?;
     if c.json {
         super::print_json(&report(&file, &optimum));
         return Ok(());

@@ -36,7 +36,7 @@ pub fn run(c: PredictCmd) -> Result<()> {
         &law,
         &c.data.columns,
         |spec| c.data.read(spec),
-        &mut |line| eprintln!("{line}"),
+        &mut |line| errln!("{line}"),
     )?;
     let bytes = csv(&p, &c.data.columns.weight_prefix);
     report::emit(c.out.as_deref(), &bytes, c.force)

@@ -1,6 +1,6 @@
 //! A progress line on stderr for long fits and studies, drawn only when stderr is a terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 pub struct Progress {
@@ -59,22 +59,20 @@ impl Progress {
             }
             _ => String::new(),
         };
-        eprint!(
+        crate::cli::stderr(format_args!(
             "\r\x1b[2K{} {what} [{}{}] {done}/{total} {} done, {:.1}s{eta}",
             self.label,
             "#".repeat(filled),
             ".".repeat(width - filled),
             self.unit,
             self.start.elapsed().as_secs_f64()
-        );
-        let _ = std::io::stderr().flush();
+        ));
     }
 
     /// Clear the line.
     pub fn finish(&mut self) {
         if self.enabled && self.last.is_some() {
-            eprint!("\r\x1b[2K");
-            let _ = std::io::stderr().flush();
+            crate::cli::stderr(format_args!("\r\x1b[2K"));
         }
     }
 }

@@ -191,7 +191,7 @@ pub fn run(c: ReportCmd) -> Result<()> {
         None,
         c.title.as_deref(),
         &c.fit.display().to_string(),
-        &mut |line| eprintln!("{line}"),
+        &mut |line| errln!("{line}"),
     )?;
     crate::report::write_atomic(&c.out, html.as_bytes(), c.force)
 }
@@ -270,7 +270,7 @@ pub fn run_plot(c: PlotCmd) -> Result<()> {
         c.index,
         format,
         size,
-        &mut |line| eprintln!("{line}"),
+        &mut |line| errln!("{line}"),
     )?;
     crate::report::write_atomic(&c.out, &bytes, c.force)
 }

@@ -32,7 +32,7 @@ pub fn run(c: SweepCmd) -> Result<()> {
         report::check_not_input(out, &[c.file.path()])?;
         report::check_writable(out, c.force)?;
     }
-    let optimum = compute(&file, &law, &c.m, &mut |line| eprintln!("{line}"))?;
+    let optimum = compute(&file, &law, &c.m, &mut |line| errln!("{line}"))?;
     report::emit(c.out.as_deref(), &csv(&file, &optimum), c.force)
 }
 

@@ -237,11 +237,21 @@ impl ParseError {
     }
 }
 
+/// Characters of the expression an error shows on each side of the caret (a long or hostile
+/// expression is cut to this window, marked by `…`, not echoed whole).
+const SHOWN: usize = 40;
+
 fn render(src: &str, flag: &str, e: &ParseError) -> String {
+    let chars: Vec<char> = src.chars().collect();
+    let from = e.at.saturating_sub(SHOWN);
+    let to = (e.at + SHOWN).min(chars.len());
+    let lead = if from > 0 { "…" } else { "" };
+    let tail = if to < chars.len() { "…" } else { "" };
+    let shown: String = chars[from.min(to)..to].iter().collect();
     let mut out = format!(
-        "bad {flag} expression: {}\n  {src}\n  {}^",
+        "bad {flag} expression: {}\n  {lead}{shown}{tail}\n  {}^",
         e.msg,
-        " ".repeat(e.at)
+        " ".repeat(lead.chars().count() + e.at - from)
     );
     if let Some(note) = &e.note {
         out.push_str(&format!("\n  ({note})"));
@@ -932,7 +942,11 @@ mod tests {
             "{}",
             &e[..200.min(e.len())]
         );
-        assert_eq!(caret(&e), 200);
+        // The caret under the 201st parenthesis, in a window of the expression (not 20,000
+        // characters of it): '…' and the 40 characters before it.
+        assert!(e.len() < 300, "{e}");
+        assert_eq!(caret(&e), 41, "{e}");
+        assert!(e.contains(&format!("\n  …{}…\n", "(".repeat(80))), "{e}");
         let nots = format!("{}x>1", "not ".repeat(30_000));
         assert!(err(&nots).contains("nested deeper than 200"));
         let ok = format!("{}x>1{}", "(".repeat(200), ")".repeat(200));

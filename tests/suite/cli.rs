@@ -480,6 +480,51 @@ fn closed_and_full_stdout_are_not_panics() {
     }
 }
 
+/// A closed or full stderr (`2>&1 | head -1` once the reader has gone, `2> /dev/full`) loses
+/// the messages, never the run: a fit still writes its file and exits 0, a bad flag still exits
+/// 2 (`eprintln!` panicked here, exit 101).
+#[test]
+fn closed_and_full_stderr_are_not_panics() {
+    use std::process::{Command, Stdio};
+    let dir = temp_dir("closed_stderr");
+    let out = dir.join("fit.json");
+    let fit = [
+        "fit",
+        &example(),
+        "--starts",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let bad = ["fit", &example(), "--where", "N >"];
+    for (args, code) in [(&fit[..], 0), (&bad[..], 2)] {
+        for closed in [true, false] {
+            let stderr = match closed {
+                true => {
+                    let (reader, writer) = std::io::pipe().unwrap();
+                    drop(reader);
+                    Stdio::from(writer)
+                }
+                false => Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open("/dev/full")
+                        .unwrap(),
+                ),
+            };
+            let _ = std::fs::remove_file(&out);
+            let status = Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .status()
+                .unwrap();
+            assert_eq!(status.code(), Some(code), "{args:?}, closed: {closed}");
+            assert_eq!(out.exists(), code == 0, "{args:?}, closed: {closed}");
+        }
+    }
+}
+
 /// A formula law with a product over `h` has no separable form: `optimize` says that it sweeps
 /// the lattice point by point, and why; a formula of sums of per-domain terms says nothing.
 #[test]

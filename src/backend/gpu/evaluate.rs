@@ -1,5 +1,7 @@
 //! The [`Backend`] implementation: per-entry work in f64 on the host around the f32 kernel.
 
+use std::io::Write;
+
 use super::device::Gpu;
 use super::shader::Class;
 use super::submit::record_width;
@@ -117,7 +119,9 @@ impl Backend for Gpu {
                 });
             if cut && !r.cut {
                 r.cut = true;
-                eprintln!(
+                // Never a panic where stderr is closed: the run matters more than the note.
+                let _ = writeln!(
+                    std::io::stderr(),
                     "note: {} visited fewer of the {rows} rows than it should (its loops were \
                      cut short: Mesa's software device ends them past 65,535 iterations); this \
                      problem is evaluated on the CPU",
