@@ -330,24 +330,6 @@ struct Piece {
     skip: u64,
 }
 
-impl Piece {
-    fn new(k: usize, prefix: &[usize], left: usize, (a, b): (usize, usize), points: u64) -> Piece {
-        let mut levels = vec![0u32; k + 2];
-        levels[0] = prefix.len() as u32;
-        for (l, &j) in levels[1..].iter_mut().zip(prefix) {
-            *l = j as u32;
-        }
-        levels[k - 1] = left as u32;
-        levels[k] = a as u32;
-        levels[k + 1] = b as u32;
-        Piece {
-            levels,
-            points: points as u32,
-            skip: 0,
-        }
-    }
-}
-
 /// The lattice in pieces of at most `budget` points each, in rank order: the feasible levels of
 /// the next domain are gathered, in order, into runs whose subtrees hold at most `budget` points
 /// between them; a level whose subtree holds more is split the same way one domain deeper, and
@@ -364,9 +346,20 @@ fn split(sweep: &LatticeSweep, cnt: &[Vec<u64>], budget: u64) -> Option<Vec<Piec
         k: usize,
     ) -> bool {
         if let Some((a, points)) = run {
-            let mut piece = Piece::new(k, at.0, at.1, (a, b), points);
-            piece.skip = skip - points;
-            out.push(piece);
+            let (prefix, left) = at;
+            let mut levels = vec![0u32; k + 2];
+            levels[0] = prefix.len() as u32;
+            for (l, &j) in levels[1..].iter_mut().zip(prefix) {
+                *l = j as u32;
+            }
+            levels[k - 1] = left as u32;
+            levels[k] = a as u32;
+            levels[k + 1] = b as u32;
+            out.push(Piece {
+                levels,
+                points: points as u32,
+                skip: skip - points,
+            });
         }
         out.len() <= MAX_PIECES
     }
