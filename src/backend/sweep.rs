@@ -47,6 +47,19 @@ impl LatticeSweep<'_> {
         cnt
     }
 
+    /// What the domains from `i` on can take at least and at most, `Σ_{i' ≥ i}` of their lowest
+    /// and highest levels (`k + 1` entries, the last 0): a level is only taken where the domains
+    /// after it can still share what is left.
+    pub fn rests(levels: &[(usize, usize)]) -> (Vec<usize>, Vec<usize>) {
+        let k = levels.len();
+        let (mut lo, mut hi) = (vec![0; k + 1], vec![0; k + 1]);
+        for i in (0..k).rev() {
+            lo[i] = lo[i + 1] + levels[i].0;
+            hi[i] = hi[i + 1] + levels[i].1;
+        }
+        (lo, hi)
+    }
+
     /// The `n`-th feasible point (in rank order) with its first levels `prefix` fixed and
     /// `left` levels for the rest, if there is one.
     pub fn unrank(

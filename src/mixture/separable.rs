@@ -305,12 +305,7 @@ pub(super) fn lattice_best(
             }
         }
     }
-    let mut rest_lo = vec![0; k + 1];
-    let mut rest_hi = vec![0; k + 1];
-    for i in (0..k).rev() {
-        rest_lo[i] = rest_lo[i + 1] + levels[i].0;
-        rest_hi[i] = rest_hi[i + 1] + levels[i].1;
-    }
+    let (rest_lo, rest_hi) = LatticeSweep::rests(&levels);
     let plan = Plan {
         k,
         r,

@@ -140,13 +140,8 @@ impl Gpu {
         let mut ints: Vec<u32> = Vec::with_capacity(4 * k + 3 + w + pairs + pieces.len() * (k + 2));
         ints.extend(sweep.levels.iter().map(|l| l.0 as u32));
         ints.extend(sweep.levels.iter().map(|l| l.1 as u32));
-        let (mut rest_lo, mut rest_hi) = (vec![0u32; k + 1], vec![0u32; k + 1]);
-        for i in (0..k).rev() {
-            rest_lo[i] = rest_lo[i + 1] + sweep.levels[i].0 as u32;
-            rest_hi[i] = rest_hi[i + 1] + sweep.levels[i].1 as u32;
-        }
-        ints.extend(&rest_lo);
-        ints.extend(&rest_hi);
+        let (rest_lo, rest_hi) = LatticeSweep::rests(sweep.levels);
+        ints.extend(rest_lo.iter().chain(&rest_hi).map(|&v| v as u32));
         // Where each weighting's weights start (and the last ends), and their targets.
         ints.extend(sweep.weights.iter().scan(0, |at, ws| {
             let start = *at;
