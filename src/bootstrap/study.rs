@@ -9,7 +9,7 @@ use super::{fit_full, header, replicate, summarise, At, Summary};
 use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::law::Law;
-use crate::report::{check_not_input, check_writable, write_atomic, write_atomic_locked};
+use crate::report::{busy, check_not_input, check_writable, write_atomic, write_atomic_locked};
 use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
@@ -155,7 +155,8 @@ pub fn run(
         }
         (_, Some(out)) => {
             let first = record::line(&header);
-            let published = write_atomic_locked(out, first.as_bytes(), true)?;
+            let held = claim.as_ref().map_or(&[][..], |c| &c.held[..]);
+            let published = write_atomic_locked(out, first.as_bytes(), true, held)?;
             if let Some(c) = claim.as_mut() {
                 c.published(published);
             }
@@ -191,7 +192,13 @@ pub fn run(
     record::sort(&header, &mut records);
     if let Some(out) = path {
         // Complete: the canonical (sorted) file, replacing the one written as replicates finished.
-        write_atomic(out, record::render(&header, &records).as_bytes(), true)?;
+        let held = claim.as_ref().map_or(&[][..], |c| &c.held[..]);
+        write_atomic_locked(
+            out,
+            record::render(&header, &records).as_bytes(),
+            true,
+            held,
+        )?;
     }
     drop(claim);
     Ok(Study { header, records })
@@ -245,7 +252,7 @@ impl Claim {
         // Replaced between its creation and the lock: by another run, which holds it.
         match Claim::locked(out, file, true)? {
             Some(claim) => Ok(Some(claim)),
-            None => Err(Claim::busy(out)),
+            None => Err(busy(out)),
         }
     }
 
@@ -277,7 +284,7 @@ impl Claim {
                 return Ok(Some(claim));
             }
         }
-        Err(Claim::busy(out))
+        Err(busy(out))
     }
 
     /// The claim of `file`, just opened at `out`, once locked; `None` if `out` is meanwhile
@@ -285,7 +292,7 @@ impl Claim {
     fn locked(out: &Path, file: std::fs::File, created: bool) -> Result<Option<Claim>> {
         match file.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Claim::busy(out)),
+            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(out)),
             Err(std::fs::TryLockError::Error(source)) => return Err(io(out, source)),
         }
         // Only a file still at the path is the study's (and only then is an empty one this run
@@ -295,14 +302,6 @@ impl Claim {
             held: vec![file],
             provisional: created,
         }))
-    }
-
-    fn busy(out: &Path) -> Error {
-        Error::usage(format!(
-            "{} is being written by another run (it holds the file's lock); wait for it, or \
-             choose another --out",
-            out.display()
-        ))
     }
 
     /// The study's header is in the file `published` (locked, now at the path): it stays
@@ -538,7 +537,7 @@ mod tests {
         let mut claim = Claim::lock(&out).unwrap().unwrap();
         assert!(out.exists());
         let before_rename = std::fs::File::open(&out).unwrap();
-        claim.published(write_atomic_locked(&out, b"header\n", true).unwrap());
+        claim.published(write_atomic_locked(&out, b"header\n", true, &claim.held).unwrap());
         assert!(matches!(
             before_rename.try_lock(),
             Err(std::fs::TryLockError::WouldBlock)

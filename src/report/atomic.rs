@@ -21,7 +21,11 @@
 //! rename, and the later one replaces the earlier, as if they had run one after the other;
 //! nothing is ever written in place, so nothing interleaves. A bootstrap study file is the
 //! exception, written in place (appended) for as long as the study runs: its run holds the
-//! file's lock throughout ([`write_atomic_locked`], `bootstrap/study.rs`).
+//! file's lock throughout ([`write_atomic_locked`], `bootstrap/study.rs`). So a file is replaced
+//! only under its lock, taken before the check up front ([`check_writable`]) and again for the
+//! rename: a study being written (or any file whose lock another process holds) is refused, by
+//! `fit --out`, `merge --out` or anything else with `--force`, never renamed over. The study's
+//! own run, which replaces its file under the lock it holds, says so (`held`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,7 @@ pub fn check_writable(path: &Path, force: bool) -> Result<()> {
     let Target::File(file) = target(path, force)? else {
         return Ok(());
     };
+    drop(lock_replaced(&file, path, &[])?);
     // The directory must take a new file (the temporary one beside the output): a missing or
     // read-only directory is found now, not after the computation.
     let dir = file
@@ -135,10 +140,60 @@ fn target(path: &Path, force: bool) -> Result<Target> {
     Ok(Target::File(path.into()))
 }
 
+/// The lock of the existing file `file` (at `path` as the user named it), which is about to be
+/// replaced: `None` where there is no file, where it is one of `held` (its lock is the caller's),
+/// or where it can be opened neither to read nor to write (replacing it needs only the
+/// directory's permission, as ever); an error where another process holds it.
+fn lock_replaced(
+    file: &Path,
+    path: &Path,
+    held: &[std::fs::File],
+) -> Result<Option<std::fs::File>> {
+    let opened =
+        std::fs::File::open(file).or_else(|_| std::fs::OpenOptions::new().write(true).open(file));
+    let Ok(old) = opened else {
+        return Ok(None);
+    };
+    if held.iter().any(|h| same_open_file(h, &old)) {
+        return Ok(None);
+    }
+    match old.try_lock() {
+        Ok(()) => Ok(Some(old)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(busy(path)),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
+/// The error for a file whose lock another run holds.
+pub fn busy(path: &Path) -> Error {
+    Error::usage(format!(
+        "{} is being written by another run (it holds the file's lock); wait for it, or choose \
+         another --out",
+        path.display()
+    ))
+}
+
+/// Whether two open files are one file (by device and inode).
+#[cfg(unix)]
+fn same_open_file(a: &std::fs::File, b: &std::fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (a.metadata(), b.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Whether two open files are one file: elsewhere only the caller's own file is held while it
+/// is replaced, so a held file is taken to be it.
+#[cfg(not(unix))]
+fn same_open_file(_a: &std::fs::File, _b: &std::fs::File) -> bool {
+    true
+}
+
 /// Write `bytes` to `path`: through a temporary file beside it, published whole (see the module
-/// documentation); an existing file only with `force`.
+/// documentation); an existing file only with `force`, and never one another run holds.
 pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
-    write_atomic_locked(path, bytes, force).map(drop)
+    write_atomic_locked(path, bytes, force, &[]).map(drop)
 }
 
 /// [`write_atomic`], returning the published file still open and under the writer's lock, which
@@ -146,11 +201,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<()> {
 /// lock of the file now at `path`, from the very moment it is there. A study's run keeps it, so
 /// that a second run finds the study file locked whichever version of it is at the path (a
 /// rename publishes a new file, and a lock on the old one says nothing about it). `None` where
-/// `path` is a device or a FIFO (written into, nothing published).
+/// `path` is a device or a FIFO (written into, nothing published). `held`: files whose locks the
+/// caller holds, which it may replace (a study's run, publishing over its own file).
 pub fn write_atomic_locked(
     path: &Path,
     bytes: &[u8],
     force: bool,
+    held: &[std::fs::File],
 ) -> Result<Option<std::fs::File>> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
@@ -191,6 +248,9 @@ pub fn write_atomic_locked(
     // published.
     crate::interrupt::check()?;
     if force {
+        // Held across the rename: a run that locks the old file meanwhile finds it taken, and
+        // one that locks it after finds another file at the path (`bootstrap/study.rs`).
+        let _old = lock_replaced(&file, path, held)?;
         if let Ok(old) = std::fs::metadata(&file) {
             tmp.as_file()
                 .set_permissions(old.permissions())
@@ -330,6 +390,43 @@ mod tests {
         write_atomic(&d.join("out.json"), b"again", true).unwrap();
         assert!(!live.exists(), "unlocked, it is an orphan too");
         assert_eq!(std::fs::read(d.join("out.json")).unwrap(), b"again");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A file whose lock another writer holds (a study being written) is never replaced, nor
+    /// passed up front; its holder may replace it, and anyone may once the lock is let go.
+    #[test]
+    fn a_file_another_writer_holds_is_not_replaced() {
+        let d = dir("held");
+        let p = d.join("study.jsonl");
+        std::fs::write(&p, b"being written").unwrap();
+        let holder = std::fs::File::open(&p).unwrap();
+        holder.lock().unwrap();
+        for e in [
+            write_atomic(&p, b"other", true).unwrap_err(),
+            check_writable(&p, true).unwrap_err(),
+        ] {
+            assert!(
+                e.to_string().contains("being written by another run"),
+                "{e}"
+            );
+        }
+        assert_eq!(std::fs::read(&p).unwrap(), b"being written");
+        let published = write_atomic_locked(&p, b"its own", true, &[holder]).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"its own");
+        let e = write_atomic(&p, b"other", true).unwrap_err();
+        assert!(
+            e.to_string().contains("being written"),
+            "the published file is held: {e}"
+        );
+        drop(published);
+        write_atomic(&p, b"after", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"after");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

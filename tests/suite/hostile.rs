@@ -584,7 +584,9 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
 
 /// Two `--force` runs on one study file: the second (and a `--resume`) fails at once while the
 /// first writes it, also after the first has published its header (a rename, which puts a new
-/// file at the path: the lock must be on that one), and the first completes its study.
+/// file at the path: the lock must be on that one), and the first completes its study. `fit` and
+/// `merge` with `--out` and `--force` aimed at the study are refused as well (they renamed over
+/// it before).
 #[test]
 fn forced_runs_on_one_study_are_locked_against_each_other() {
     let dir = temp_dir("hostile-force-race");
@@ -621,6 +623,9 @@ fn forced_runs_on_one_study_are_locked_against_each_other() {
         "{}",
         String::from_utf8_lossy(&old.stderr)
     );
+    // A complete study of its own, for `merge --out` to aim at the running one.
+    let other = dir.join("other.jsonl").display().to_string();
+    std::fs::copy(&target, &other).unwrap();
     let first_args = args("2", "600");
     let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
         .args(&first_args)
@@ -647,6 +652,11 @@ fn forced_runs_on_one_study_are_locked_against_each_other() {
     let clock = std::time::Instant::now();
     let forced = run(&args("3", "5"), &["--force"]);
     let resumed = run(&first_args, &["--resume"]);
+    // Other commands that would replace the file respect its lock too.
+    let fitted = mixlaw(&[
+        "fit", &e, "--law", "additive", "--starts", "2", "--out", &target, "--force",
+    ]);
+    let merged_over = mixlaw(&["merge", &other, "--out", &target, "--force"]);
     let took = clock.elapsed();
     assert!(
         std::fs::read_to_string(&target).is_ok_and(|t| seed(&t) == Some(2)),
@@ -665,6 +675,8 @@ fn forced_runs_on_one_study_are_locked_against_each_other() {
     );
     fails(&forced, &["s.jsonl", "being written by another run"]);
     fails(&resumed, &["s.jsonl", "being written by another run"]);
+    fails(&fitted, &["s.jsonl", "being written by another run"]);
+    fails(&merged_over, &["s.jsonl", "being written by another run"]);
     assert!(took.as_secs_f64() < 5.0, "refused in {took:?}");
     // The first run's study is whole: merge takes it as the complete study, byte for byte.
     let text = std::fs::read_to_string(&target).unwrap();
