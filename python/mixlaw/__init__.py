@@ -115,9 +115,10 @@ def _stop_on_sigterm() -> Any:
     then raises ``SystemExit(143)``: by default it would kill the process where it stands, with an
     output half-written and a study's last record torn. The engine's wait runs Python's signal
     handlers every 50 ms, and an exception from one stops the run at its next round (a study
-    keeps its whole replicates; nothing is half-written). Only the default disposition is
-    replaced, and only for the call: a handler of the caller's own (or SIGTERM ignored) is
-    theirs, and handlers can only be set on the main thread."""
+    keeps its whole replicates; nothing is half-written). A second SIGTERM while it stops ends
+    the process at once, as it does the CLI's. Only the default disposition is replaced, and
+    only for the call: a handler of the caller's own (or SIGTERM ignored) is theirs, and
+    handlers can only be set on the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -127,6 +128,7 @@ def _stop_on_sigterm() -> Any:
         return
 
     def stop(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, stop)

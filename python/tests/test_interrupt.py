@@ -1,7 +1,8 @@
 """Ctrl-C: a Python process sent SIGINT in the middle of a long fit or study stops within 2 s with
 KeyboardInterrupt and leaves no half-written file (a study file keeps the whole records it had
 appended, which `resume=True` continues from). SIGTERM (`kill`, Slurm) during a call stops the run
-the same way and exits with 143, and the process's own SIGTERM handling is left as it was."""
+the same way and exits with 143 (a second SIGTERM ends it at once), and the process's own SIGTERM
+handling is left as it was."""
 
 import json
 import os
@@ -139,3 +140,23 @@ def test_sigterm_handling_is_left_as_it_was():
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_second_sigterm_while_a_run_stops_takes_the_default_way():
+    """The first SIGTERM stops the run; a second one while it stops ends the process at once, as
+    it does the CLI's (the disposition is the default again from the first one on)."""
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    while_stopping = []
+    try:
+        with mixlaw._stop_on_sigterm():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(1)  # the handler runs here, and raises
+            finally:
+                while_stopping.append(signal.getsignal(signal.SIGTERM))
+    except SystemExit as e:
+        assert e.code == 128 + signal.SIGTERM
+    else:
+        raise AssertionError("SIGTERM did not stop the call")
+    assert while_stopping == [signal.SIG_DFL]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
