@@ -6,8 +6,9 @@
 #
 # Runs `cargo +nightly fuzz run TARGET` on fuzz/corpus/TARGET (growing it) and watches libFuzzer's
 # status lines; each new `cov:` value (coverage edges) restarts the quiet clock. Prints one summary
-# line: target, seconds run, executions, edges, seconds since the last new edge, and whether it
-# stopped because it was quiet. A crash stops libFuzzer itself (its artifact is in
+# line: target, seconds run, executions, edges, seconds (and executions) since the last new edge,
+# and whether it stopped because it was quiet. The executions say what the quiet minutes were
+# worth: on a shared machine a niced fuzzer runs fewer of them. A crash stops libFuzzer itself (its artifact is in
 # fuzz/artifacts/TARGET) and this script exits 1.
 set -euo pipefail
 target=$1 quiet=${2:-300} max=${3:-3600}
@@ -18,13 +19,15 @@ cargo +nightly fuzz build "$target" >/dev/null 2>&1
 cargo +nightly fuzz run "$target" -- -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -max_total_time="$max" >"$log" 2>&1 &
 pid=$!
-start=$(date +%s) last_cov="" last_new=$start
+start=$(date +%s) last_cov="" last_new=$start new_at=0
+# The latest status line's execution count (`#N` at its start).
+executions() { grep -ao '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true; }
 while kill -0 "$pid" 2>/dev/null; do
     sleep 5
-    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
     now=$(date +%s)
     if [[ -n $cov && $cov != "$last_cov" ]]; then
-        last_cov=$cov last_new=$now
+        last_cov=$cov last_new=$now new_at=$(executions)
     fi
     if ((now - last_new >= quiet)); then
         pkill -INT -P "$pid" 2>/dev/null || true
@@ -35,11 +38,13 @@ done
 status=0
 wait "$pid" || status=$?
 now=$(date +%s)
-execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
+# libFuzzer's final count, or the last status line's.
+execs=$(grep -ao 'number_of_executed_units: [0-9]*' "$log" | cut -d' ' -f2 || true)
+execs=${execs:-$(executions)}
 quiet_for=$((now - last_new))
 if grep -q 'ERROR: libFuzzer\|==ERROR\|SUMMARY: libFuzzer: \(deadly\|timeout\|out-of-memory\)' "$log"; then
     grep -m3 'ERROR\|SUMMARY' "$log" >&2
     echo "$target: CRASH after $((now - start)) s (see fuzz/artifacts/$target)"
     exit 1
 fi
-echo "$target: $((now - start)) s, ${execs:-0} executions, ${last_cov:-?} edges, last new edge ${quiet_for} s before the end, quiet: $([[ $quiet_for -ge $quiet ]] && echo yes || echo no)"
+echo "$target: $((now - start)) s, ${execs:-?} executions, ${last_cov:-?} edges, last new edge ${quiet_for} s ($((${execs:-0} - ${new_at:-0})) executions) before the end, quiet: $([[ $quiet_for -ge $quiet ]] && echo yes || echo no)"
