@@ -37,25 +37,11 @@ fn timed(f: impl Fn() -> Best, runs: usize) -> (f64, Best) {
     (times[runs / 2], out)
 }
 
-/// A golden fit file, whose run-dependent keys (`wall_s`, `mixlaw`, `backend`) the golden
-/// tests scrub, with placeholders put back.
-fn golden_fit(path: &Path) -> (FitFile, mixlaw::law::Law) {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    v["mixlaw"] = "golden".into();
-    v["backend"] = "golden".into();
-    v["wall_s"] = 0.0.into();
-    for t in v["targets"].as_array_mut().unwrap() {
-        t["wall_s"] = 0.0.into();
-    }
-    FitFile::parse(&v.to_string(), path).unwrap()
-}
-
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fit_path = root.join("tests/fixtures/golden/fit_additive_slimpajama.json");
-    let (fit, law) = golden_fit(&fit_path);
+    let (fit, law) = FitFile::read(&fit_path).unwrap();
     let (n, d) = (7e9, 1.5e11);
     let laws = Laws::new(&fit, &law, n, d).unwrap();
     let (k, targets) = (fit.domains.len(), fit.targets.len());
