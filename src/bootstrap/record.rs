@@ -24,8 +24,11 @@ use crate::{Error, Result};
 /// The version of the study file this mixlaw writes and reads.
 pub const STUDY_VERSION: u32 = 1;
 
-/// Replicates `j` with `j mod count == index`.
+/// Replicates `j` with `j mod count == index`. Only a shard that exists is ever made: by
+/// [`Shard::new`], which `--shard` and a study file's header (deserialised through it) both go
+/// through, so `count` is never 0 and `index` always below it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ShardFields")]
 pub struct Shard {
     /// Which shard this is, counted from 0.
     pub index: usize,
@@ -33,7 +36,33 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// A shard as a study file spells it, before [`Shard::new`] checks it.
+#[derive(Deserialize)]
+struct ShardFields {
+    index: usize,
+    count: usize,
+}
+
+impl TryFrom<ShardFields> for Shard {
+    type Error = String;
+
+    fn try_from(f: ShardFields) -> std::result::Result<Shard, String> {
+        Shard::new(f.index, f.count)
+    }
+}
+
 impl Shard {
+    /// Shard `index` of `count`; an error unless `index < count`.
+    pub fn new(index: usize, count: usize) -> std::result::Result<Shard, String> {
+        if index < count {
+            Ok(Shard { index, count })
+        } else {
+            Err(format!(
+                "shard {index} of {count} does not exist (shards are 0 to n-1)"
+            ))
+        }
+    }
+
     /// Whether replicate `j` belongs to this shard.
     pub fn owns(&self, j: usize) -> bool {
         j % self.count == self.index
@@ -87,12 +116,7 @@ impl Shard {
                 n.trim().parse().map_err(|_| bad())?,
             )
         };
-        if count == 0 || index >= count {
-            return Err(Error::usage(format!(
-                "--shard: shard {index} of {count} does not exist (shards are 0 to n-1)"
-            )));
-        }
-        Ok(Shard { index, count })
+        Shard::new(index, count).map_err(|e| Error::usage(format!("--shard: {e}")))
     }
 }
 

@@ -408,8 +408,8 @@ fn outputs_never_replace_inputs_and_directories_are_checked_first() {
 }
 
 /// A study's records and header are held to the law and the data: a record missing a
-/// parameter, or with one out of bounds, and a header whose full-data fit was edited are
-/// refused by --resume and merge, naming the file and line. A shard with no replicates
+/// parameter, or with one out of bounds, a header whose full-data fit was edited and one with a
+/// shard that cannot exist are refused by --resume and merge, naming the file and line. A shard with no replicates
 /// succeeds and merges. Two runs to one study file: the second fails at once.
 #[test]
 fn tampered_studies_are_refused_and_empty_shards_merge() {
@@ -493,6 +493,18 @@ fn tampered_studies_are_refused_and_empty_shards_merge() {
         &mixlaw(&["merge", &f]),
         &["optimum.jsonl: line 2", "not on the simplex"],
     );
+
+    // A shard that cannot exist (found by the study_file fuzzer: a remainder by 0 panicked).
+    for (name, index, count) in [("count0.jsonl", 1, 0), ("index.jsonl", 4, 4)] {
+        let mut edited = header.clone();
+        edited["shard"] = serde_json::json!({"index": index, "count": count});
+        let f = write(name, &edited, std::slice::from_ref(&record));
+        let shard = format!("shard {index} of {count} does not exist");
+        fails(
+            &mixlaw(&["merge", &f]),
+            &[&format!("{name}: line 1"), &shard],
+        );
+    }
 
     // More shards than replicates: shard 3 of 4 holds none; it succeeds, and merges.
     for i in 0..4 {
