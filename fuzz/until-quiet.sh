@@ -16,7 +16,9 @@ cd "$(dirname "$0")"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo +nightly fuzz build "$target" >/dev/null 2>&1
-cargo +nightly fuzz run "$target" -- -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# libFuzzer's -timeout is wall-clock time: a fuzzer at nice 19 beside a build can stall for more
+# than 10 s on an input it reads in milliseconds (a false "timeout" that ends the run), so 60 s.
+cargo +nightly fuzz run "$target" -- -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
     -max_total_time="$max" >"$log" 2>&1 &
 pid=$!
 start=$(date +%s) last_cov="" last_new=$start new_at=0
