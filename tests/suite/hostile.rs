@@ -930,3 +930,27 @@ fn an_interrupted_study_leaves_no_temporary_file_and_resumes() {
     let text = std::fs::read_to_string(dir.join("s.jsonl")).unwrap();
     assert_eq!(text.lines().count(), 401);
 }
+
+/// A law with no parameters (a formula of inputs only) is refused up front: every fit handed
+/// the optimiser zero-length points, and the CPU backend panicked chunking them.
+#[test]
+fn a_law_without_parameters_is_refused() {
+    let dir = temp_dir("hostile-no-params");
+    let e = example();
+    for formula in ["N^0.5", "1", "sum_i(h[i])"] {
+        fails(
+            &mixlaw(&["fit", &e, "--formula", formula, "--backend", "cpu"]),
+            &["--formula", "no parameters"],
+        );
+    }
+    let file = dir.join("inputs-only.toml");
+    std::fs::write(
+        &file,
+        "name = \"inputs-only\"\nformula = \"1/N\"\n\n[parameters]\n",
+    )
+    .unwrap();
+    fails(
+        &mixlaw(&["fit", &e, "--law", &file.display().to_string()]),
+        &["inputs-only.toml", "no parameters"],
+    );
+}

@@ -190,8 +190,17 @@ fn read(text: &str, path: &Path) -> Result<(Law, Vec<String>)> {
     Ok((law, warnings))
 }
 
-/// The errors a set of declarations can have by itself: empty bounds, empty or misplaced starts.
+/// The errors a set of declarations can have by itself: none at all (a law with no parameter has
+/// nothing to fit, and every fit would hand the optimiser zero-length points), empty bounds,
+/// empty or misplaced starts.
 fn check_decls(decls: &[Decl]) -> std::result::Result<(), String> {
+    if decls.is_empty() {
+        return Err(
+            "the law has no parameters (every name in the formula is an input: N, D, h[i]), so \
+             there is nothing to fit"
+                .into(),
+        );
+    }
     for d in decls {
         let [lo, hi] = d.bounds;
         let [slo, shi] = d.start.range();
