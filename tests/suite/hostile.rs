@@ -954,3 +954,28 @@ fn a_law_without_parameters_is_refused() {
         &["inputs-only.toml", "no parameters"],
     );
 }
+
+/// An inline formula may name its parameters in any script (`A/N^α`): its law file, which a fit
+/// file stores and reads back, quotes every key (TOML's bare keys are ASCII only).
+#[test]
+fn inline_formulas_with_greek_names_fit_and_read_back() {
+    let dir = temp_dir("hostile-greek");
+    let out = dir.join("greek.json").display().to_string();
+    mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--formula",
+        "E + A/N^α + B/D^β",
+        "--starts",
+        "4",
+        "--backend",
+        "cpu",
+        "--out",
+        &out,
+    ]);
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(fit["targets"][0]["params"]["α"].is_number(), "{fit}");
+    let predicted = mixlaw_ok(&["predict", &out, &example()]);
+    assert_eq!(predicted.lines().count(), 385);
+}

@@ -372,10 +372,12 @@ fn to_toml(name: &str, c: &Compiled) -> String {
         q(&c.text)
     );
     for d in &c.decls {
+        // Quoted, as every key may need: TOML's bare keys are ASCII, a formula's names need not
+        // be (`A/N^α`).
         let key = if d.per_domain {
             q(&format!("{}[i]", d.name))
         } else {
-            d.name.clone()
+            q(&d.name)
         };
         let (kind, [lo, hi]) = match d.start {
             Start::Uniform(r) => ("uniform", r),
