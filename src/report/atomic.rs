@@ -3,7 +3,9 @@
 //! A file is written to a temporary file beside it, created exclusively under a random name (the
 //! `tempfile` crate: a name planted in advance, a symlink among them, is never followed), synced,
 //! then published: without `--force` by a no-clobber link, so two runs racing for one name cannot
-//! both succeed; with `--force` by a rename over the old file, whose permissions it keeps. A
+//! both succeed; with `--force` by a rename over the old file, whose permissions it keeps. A new
+//! file gets the mode any new file gets (0666 less the umask, what a shell's `>` gives it), not
+//! the temporary's private 0600, which left results unreadable to the group sharing them. A
 //! symbolic link is followed to the file it names (which is replaced; the link stays) and a
 //! dangling one refused; a device or a FIFO (`/dev/stdout`, a pipe) is written into, never
 //! replaced by a regular file.
@@ -236,11 +238,15 @@ pub fn write_atomic_locked(
         .ok_or_else(|| Error::usage(format!("{} is not a file name", path.display())))?;
     let prefix = format!(".{}.", name.to_string_lossy());
     remove_orphans(dir, &prefix);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Given to open(2), which takes the umask off.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     tmp.as_file().try_lock().map_err(|e| io(e.into()))?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
@@ -338,6 +344,20 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A new file has the mode of any new file (the umask's), not the temporary's 0600.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_gets_the_mode_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("mode");
+        let plain = d.join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        write_atomic(&d.join("out.json"), b"x", false).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d.join("out.json")), mode(&plain));
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// Of writers racing for one new name without --force, exactly one wins; nothing is left.
