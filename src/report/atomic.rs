@@ -236,7 +236,7 @@ pub fn write_atomic_locked(
     let name = file
         .file_name()
         .ok_or_else(|| Error::usage(format!("{} is not a file name", path.display())))?;
-    let prefix = format!(".{}.", name.to_string_lossy());
+    let prefix = temporary_prefix(&name.to_string_lossy());
     remove_orphans(dir, &prefix);
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -276,6 +276,23 @@ pub fn write_atomic_locked(
         })
     }
 }
+
+/// The start of the temporary files' names for an output called `name`: `.NAME.`, with `NAME`
+/// cut to its first [`PREFIX_NAME_BYTES`] bytes. A whole long name (a legal 250 bytes) made the
+/// temporary's name, 12 bytes longer, too long for the file system, and the write failed after
+/// the computation. (Outputs whose names share that start share the prefix, and each removes
+/// the other's orphans: dead temporaries either way.)
+fn temporary_prefix(name: &str) -> String {
+    let mut end = name.len().min(PREFIX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.", &name[..end])
+}
+
+/// How much of an output's name its temporaries' names hold: with the dots, the random part and
+/// `.tmp`, well under the 255 bytes most file systems allow a name.
+const PREFIX_NAME_BYTES: usize = 200;
 
 /// Remove the temporary files `prefix*.tmp` in `dir` that no live writer holds (see the module
 /// documentation). Best effort: a file that cannot be opened, locked or removed is left.
@@ -357,6 +374,23 @@ mod tests {
         write_atomic(&d.join("out.json"), b"x", false).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&d.join("out.json")), mode(&plain));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A name nearly as long as the file system allows is written: its temporary's name is cut
+    /// (here inside a character, which the cut avoids).
+    #[test]
+    fn a_long_name_is_written() {
+        let d = dir("long");
+        let p = d.join(format!("a{}.json", "é".repeat(124)));
+        assert_eq!(p.file_name().unwrap().len(), 254);
+        write_atomic(&p, b"whole", false).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 
