@@ -119,13 +119,18 @@ fn target(path: &Path, force: bool) -> Result<Target> {
         }
     };
     if meta.file_type().is_symlink() {
-        let resolved = std::fs::canonicalize(path).map_err(|_| {
-            Error::usage(format!(
+        return match std::fs::canonicalize(path) {
+            Ok(resolved) => target(&resolved, force),
+            // A link the kernel follows to no path: `/dev/stdout` (`/proc/self/fd/1`) when
+            // standard output is a pipe (`pipe:[…]`). What it reaches is written into.
+            Err(_) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                Ok(Target::Special)
+            }
+            Err(_) => Err(Error::usage(format!(
                 "{} is a symbolic link to nothing; name the file to write",
                 path.display()
-            ))
-        })?;
-        return target(&resolved, force);
+            ))),
+        };
     }
     if meta.is_dir() {
         return Err(Error::usage(format!("{} is a directory", path.display())));

@@ -979,3 +979,30 @@ fn inline_formulas_with_greek_names_fit_and_read_back() {
     let predicted = mixlaw_ok(&["predict", &out, &example()]);
     assert_eq!(predicted.lines().count(), 385);
 }
+
+/// `--out /dev/stdout` with standard output a pipe writes into the pipe: the link resolves to
+/// `pipe:[…]`, no path, and was refused as "a symbolic link to nothing".
+#[cfg(target_os = "linux")]
+#[test]
+fn out_dev_stdout_writes_into_a_pipe() {
+    let out = mixlaw(&[
+        "simulate",
+        "--law",
+        "chinchilla",
+        "--params",
+        "E=1.7,A=400,alpha=0.34,B=410,beta=0.28",
+        "--out",
+        "/dev/stdout",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.starts_with("model_size,n_tokens,target_loss\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 13);
+}
