@@ -1006,3 +1006,48 @@ fn out_dev_stdout_writes_into_a_pipe() {
     );
     assert_eq!(csv.lines().count(), 13);
 }
+
+/// `simulate` checks every number of its design: a NaN `--min-weight` wrote NaN weights, an
+/// infinite size `inf` sizes, a zero unit the law's value at infinity, and `alpha=inf` a table,
+/// all with exit 0; a NaN parameter was called missing.
+#[test]
+fn simulate_refuses_meaningless_numbers() {
+    let chinchilla = "E=1.7,A=400,alpha=0.34,B=410,beta=0.28";
+    let additive = "E=1.7,A=400,alpha=0.34,B=410,beta=0.28,C_a=1,C_b=1,gamma_a=0.5,gamma_b=0.5";
+    for (params, extra, needle) in [
+        (additive, &["--min-weight", "NaN"][..], "--min-weight"),
+        (additive, &["--min-weight=-0.1"], "--min-weight"),
+        (chinchilla, &["--sizes", "1e8,inf"], "--sizes"),
+        (chinchilla, &["--tokens", "1e400"], "--tokens"),
+        (chinchilla, &["--tokens=-2e9"], "--tokens"),
+        (chinchilla, &["--n-unit", "0"], "--n-unit"),
+        (chinchilla, &["--d-unit", "inf"], "--d-unit"),
+        (
+            "E=1.7,A=400,alpha=inf,B=410,beta=0.28",
+            &[],
+            "alpha = 'inf' is not a finite number",
+        ),
+        (
+            "E=NaN,A=400,alpha=0.34,B=410,beta=0.28",
+            &[],
+            "E = 'NaN' is not a finite number",
+        ),
+    ] {
+        let law = if params == additive {
+            "additive"
+        } else {
+            "chinchilla"
+        };
+        let mut args = vec![
+            "simulate",
+            "--law",
+            law,
+            "--params",
+            params,
+            "--domains",
+            "a,b",
+        ];
+        args.extend_from_slice(extra);
+        fails(&mixlaw(&args), &[needle]);
+    }
+}
