@@ -73,6 +73,7 @@ const PLAN: &[(&str, &[&str])] = &[
             "error",
             "law",
             "loss",
+            "memory",
             "objective",
             "rng",
             "simulate",

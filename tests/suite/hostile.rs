@@ -1051,3 +1051,23 @@ fn simulate_refuses_meaningless_numbers() {
         fails(&mixlaw(&args), &[needle]);
     }
 }
+
+/// `bench` checks its sizes before any work: a batch of 1e12 aborted allocating, 2^64 reps
+/// panicked (capacity overflow), and a batch of 0 reported NaN.
+#[test]
+fn bench_refuses_absurd_batches_and_reps() {
+    for (batches, reps, needle) in [
+        ("1000000000000", "1", "--batches 1000000000000 needs about"),
+        (
+            "8",
+            "18446744073709551615",
+            "--reps 18446744073709551615 needs about",
+        ),
+        ("8,0", "1", "at least one parameter vector"),
+    ] {
+        fails(
+            &mixlaw(&["bench", "--batches", batches, "--reps", reps, "--cpu-only"]),
+            &[needle],
+        );
+    }
+}
