@@ -375,6 +375,16 @@ pub struct StudyFile {
 }
 
 impl StudyFile {
+    /// The records the file holds when complete: every replicate of its shard (of the whole
+    /// study when it is not a shard), for every target.
+    pub fn expected_records(&self) -> usize {
+        let h = &self.header;
+        (0..h.study.replicates)
+            .filter(|&j| h.shard.is_none_or(|s| s.owns(j)))
+            .count()
+            * h.full.len()
+    }
+
     /// Read and check a study file: its version, and that every record is of a known target, of a
     /// replicate of this study and shard, and not repeated. A torn last line is ignored.
     pub fn read(path: &Path) -> Result<StudyFile> {

@@ -1071,3 +1071,54 @@ fn bench_refuses_absurd_batches_and_reps() {
         );
     }
 }
+
+/// `report --study` on a shard or an unfinished study says so: summarised as it stands, either
+/// passed for the whole study's intervals (`merge` refuses both).
+#[test]
+fn report_says_when_its_study_is_a_shard_or_incomplete() {
+    let dir = temp_dir("hostile-report-partial");
+    let fit = fit_file(&dir);
+    let e = example();
+    let study = |name: &str, shard: &str| {
+        let p = dir.join(name).display().to_string();
+        let mut args = vec![
+            "bootstrap",
+            &e,
+            "--replicates",
+            "4",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+            "--out",
+            &p,
+        ];
+        if !shard.is_empty() {
+            args.extend(["--shard", shard]);
+        }
+        mixlaw_ok(&args);
+        p
+    };
+    let report = |study: &str| {
+        let html = dir.join("r.html").display().to_string();
+        let out = mixlaw(&["report", &fit, "--study", study, "--out", &html, "--force"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let whole = study("whole.jsonl", "");
+    let err = report(&whole);
+    assert!(
+        !err.contains("shard") && !err.contains("incomplete"),
+        "{err}"
+    );
+    let shard = study("shard.jsonl", "1/2");
+    assert!(report(&shard).contains("is shard 1/2 of its study"));
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    std::fs::write(&whole, &text[..cut]).unwrap();
+    assert!(report(&whole).contains("is incomplete (3 of its 4 records)"));
+}
