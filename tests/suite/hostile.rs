@@ -1122,3 +1122,47 @@ fn report_says_when_its_study_is_a_shard_or_incomplete() {
     std::fs::write(&whole, &text[..cut]).unwrap();
     assert!(report(&whole).contains("is incomplete (3 of its 4 records)"));
 }
+
+/// An optimum whose loss is not finite is an error, not a result: a subnormal `--n` (where
+/// `A/N^α` overflows) or a weighting of 1e308 gave a mixture with loss `inf`, a certificate and
+/// exit 0.
+#[test]
+fn an_optimum_of_infinite_loss_is_refused() {
+    let dir = temp_dir("hostile-inf-optimum");
+    let fit = fit_file(&dir);
+    let weights = dir.join("weights.csv");
+    std::fs::write(&weights, "name,target_loss\nhuge,1e308\n").unwrap();
+    let weights = weights.display().to_string();
+    for args in [
+        vec!["optimize", "--fit", &fit, "--n", "1e-320", "--d", "1e10"],
+        vec!["optimize", "--fit", &fit, "--flops", "1e-320"],
+        vec![
+            "optimize",
+            "--fit",
+            &fit,
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+            "--n-grid",
+            "1e9,1e-320",
+        ],
+        vec![
+            "optimize",
+            "--fit",
+            &fit,
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+            "--targets",
+            &weights,
+        ],
+        vec!["sweep", "--fit", &fit, "--n", "1e-320", "--d", "1e10"],
+    ] {
+        fails(
+            &mixlaw(&args),
+            &["predicted loss is inf even at the optimum"],
+        );
+    }
+}
