@@ -17,7 +17,7 @@ const PLAN: &[(&str, &[&str])] = &[
     ("vmath", &["rng"]),
     ("loss", &[]),
     ("report", &["error", "interrupt"]),
-    ("law", &["error", "loss", "rng", "vmath"]),
+    ("law", &["error", "loss", "memory", "rng", "vmath"]),
     ("data", &["error", "law", "memory"]),
     ("objective", &["law", "loss", "rng", "vmath"]),
     ("backend", &["error", "law", "loss", "objective", "rng"]),

@@ -1166,3 +1166,28 @@ fn an_optimum_of_infinite_loss_is_refused() {
         );
     }
 }
+
+/// A law file's start grid is sized before it is built: four grids of 1,000 values (10^12
+/// points) aborted allocating them.
+#[test]
+fn a_start_grid_beyond_memory_is_refused() {
+    let dir = temp_dir("hostile-grid");
+    let values = vec!["1"; 1000].join(", ");
+    let mut text = "name = \"grid\"\nformula = \"E + A/N^alpha + B\"\n\n[fit]\n\
+                    init = \"grid\"\n\n[parameters]\n"
+        .to_string();
+    for p in ["E", "A", "alpha", "B"] {
+        text.push_str(&format!(
+            "{p} = {{ bounds = [0, 10], start = {{ uniform = [1, 3] }}, grid = [{values}] }}\n"
+        ));
+    }
+    let law = dir.join("grid.toml");
+    std::fs::write(&law, text).unwrap();
+    fails(
+        &mixlaw(&["fit", &example(), "--law", &law.display().to_string()]),
+        &[
+            "grid.toml",
+            "the start grid of 1000000000000 points needs about",
+        ],
+    );
+}

@@ -284,6 +284,18 @@ fn grid_order(
             ));
         }
     }
+    // Every point of the product grid is built before the starts are taken from it: its size is
+    // checked as `--starts` is (`crate::memory`), in 128-bit arithmetic; three grids of 1,000
+    // values aborted allocating a billion points.
+    let points = c.decls.iter().fold(1u128, |n, d| {
+        n.saturating_mul(d.grid.as_ref().map_or(1, |g| g.numbers().len() as u128))
+    });
+    crate::memory::check(
+        &format!("the start grid of {points} points"),
+        points.saturating_mul(24 + 8 * c.decls.len() as u128),
+        "give the grids fewer values",
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Some(order))
 }
 
