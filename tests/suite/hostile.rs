@@ -1191,3 +1191,26 @@ fn a_start_grid_beyond_memory_is_refused() {
         ],
     );
 }
+
+/// A law file's start range wider than a double holds is refused: drawn as lo + u·(hi − lo),
+/// its starts were infinite or NaN, and the fit failed as a fit file "that would not read back".
+#[test]
+fn a_start_range_beyond_f64_is_refused() {
+    let dir = temp_dir("hostile-wide-start");
+    let law = dir.join("wide.toml");
+    std::fs::write(
+        &law,
+        "name = \"wide\"\nformula = \"E + A/N^alpha\"\n\n[parameters]\n\
+         E = { bounds = [-1e308, 1e308], start = { uniform = [-1e308, 1e308] } }\n\
+         A = { bounds = [0, 1e4], start = { uniform = [1, 3] } }\n\
+         alpha = { bounds = [0, 3], start = { uniform = [0.1, 1] } }\n",
+    )
+    .unwrap();
+    fails(
+        &mixlaw(&["fit", &example(), "--law", &law.display().to_string()]),
+        &[
+            "wide.toml",
+            "start range [-1e308, 1e308] is wider than a double holds",
+        ],
+    );
+}

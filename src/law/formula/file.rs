@@ -216,6 +216,13 @@ fn check_decls(decls: &[Decl]) -> std::result::Result<(), String> {
                 "parameter '{name}': start range [{slo}, {shi}] is empty"
             ));
         }
+        // A start is drawn as lo + u·(hi − lo): a width beyond f64 ([-1e308, 1e308]) drew
+        // infinite and NaN starts, whose fit then could not be written.
+        if !(shi - slo).is_finite() {
+            return Err(format!(
+                "parameter '{name}': start range [{slo:e}, {shi:e}] is wider than a double holds"
+            ));
+        }
         if slo < lo || shi > hi {
             return Err(format!(
                 "parameter '{name}': start range [{slo}, {shi}] lies outside the bounds [{lo}, {hi}]"
