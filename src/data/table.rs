@@ -321,6 +321,19 @@ impl Table {
         if self.header.len() > LIST_MAX {
             s.push_str(&format!(", ... ({} more)", self.header.len() - LIST_MAX));
         }
+        // One column whose name holds the others: a file separated by semicolons (a spreadsheet
+        // in a decimal-comma locale) or tabs, which was listed as that one name without a word.
+        if let [only] = &self.header[..] {
+            if let Some(what) = [(';', "semicolons"), ('\t', "tabs")]
+                .into_iter()
+                .find_map(|(c, what)| only.contains(c).then_some(what))
+            {
+                s.push_str(&format!(
+                    " (a single column: the file seems separated by {what}; mixlaw reads \
+                     comma-separated values, with decimal points)"
+                ));
+            }
+        }
         s
     }
 

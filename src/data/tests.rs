@@ -1159,3 +1159,20 @@ fn invalid_utf8_names_the_row_and_column() {
         "{header}"
     );
 }
+
+/// A table separated by semicolons or tabs reads as one column named like the whole header:
+/// the error listing the columns says what the file seems to be.
+#[test]
+fn a_file_separated_otherwise_is_named_as_such() {
+    for (sep, what) in [(";", "semicolons"), ("\t", "tabs")] {
+        let text = GOOD.replace(',', sep);
+        let e = load_text("separated", &text, &mixture_spec())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!("the file seems separated by {what}")),
+            "{e}"
+        );
+    }
+}
