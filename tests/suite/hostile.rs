@@ -1214,3 +1214,24 @@ fn a_start_range_beyond_f64_is_refused() {
         ],
     );
 }
+
+/// A study's `--optimum-at` where the law overflows (a subnormal N) is refused: every replicate's
+/// optimal mixture was the same meaningless point, reported with no spread and exit 0.
+#[test]
+fn a_study_optimum_where_the_law_overflows_is_refused() {
+    fails(
+        &mixlaw(&[
+            "bootstrap",
+            &example(),
+            "--replicates",
+            "2",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+            "--optimum-at",
+            "1e-320,1e10",
+        ]),
+        &["--optimum-at", "predicts a loss of inf there"],
+    );
+}
