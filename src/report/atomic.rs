@@ -108,6 +108,14 @@ enum Target {
 }
 
 fn target(path: &Path, force: bool) -> Result<Target> {
+    // `out/` names a directory whether or not one exists: the file would be `out`, and writing
+    // it failed (not a directory) only after the computation.
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(Error::usage(format!(
+            "{} names a directory (it ends in '/'); name the file to write",
+            path.display()
+        )));
+    }
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::File(path.into())),
@@ -521,6 +529,11 @@ mod tests {
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
         let e = write_atomic(&d, b"x", true).unwrap_err();
         assert!(e.to_string().contains("is a directory"), "{e}");
+        // A name ending in '/' is a directory's, found up front whether or not it exists.
+        for slashed in [d.join("new/"), d.join("real.json/")] {
+            let e = check_writable(&slashed, true).unwrap_err();
+            assert!(e.to_string().contains("names a directory"), "{e}");
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
