@@ -388,10 +388,7 @@ impl StudyFile {
     /// Read and check a study file: its version, and that every record is of a known target, of a
     /// replicate of this study and shard, and not repeated. A torn last line is ignored.
     pub fn read(path: &Path) -> Result<StudyFile> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::memory::read_text(path)?;
         StudyFile::parse(&text, path)
     }
 

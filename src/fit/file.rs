@@ -125,10 +125,7 @@ pub struct FitFile {
 impl FitFile {
     /// Read and check a fit file.
     pub fn read(path: &Path) -> Result<(FitFile, Law)> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::memory::read_text(path)?;
         FitFile::parse(&text, path)
     }
 

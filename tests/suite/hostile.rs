@@ -1266,3 +1266,27 @@ fn help_to_a_full_stdout_is_an_error() {
     let out = mixlaw(&["fit", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A fit, study or law file that is binary or never ends (`/dev/zero`) is refused at once: read
+/// whole, it grew until the kernel killed the process.
+#[cfg(unix)]
+#[test]
+fn fit_study_and_law_files_are_read_bounded() {
+    let e = example();
+    for args in [
+        &["predict", "/dev/zero", &e][..],
+        &[
+            "optimize",
+            "--fit",
+            "/dev/zero",
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+        ],
+        &["merge", "/dev/zero"],
+        &["fit", &e, "--law", "/dev/zero"],
+    ] {
+        fails(&mixlaw(args), &["/dev/zero: binary data (NUL bytes)"]);
+    }
+}

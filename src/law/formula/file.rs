@@ -75,10 +75,7 @@ pub fn load(path: &Path) -> Result<Law> {
 
 /// Reads the law file at `path`, with the formula's warnings (parameters it does not use).
 pub fn load_warned(path: &Path) -> Result<(Law, Vec<String>)> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::memory::read_text(path)?;
     read(&text, path)
 }
 
