@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::Resample;
 use crate::data::Dataset;
 use crate::fit::FitSettings;
-use crate::fit::{check_params, check_units};
+use crate::fit::{check_domains, check_params, check_units};
 use crate::fit::{Params, Units};
 use crate::law::{registry, Law, ParamSpec};
 use crate::{Error, Result};
@@ -255,6 +255,7 @@ impl Header {
             ));
         }
         check_units(self.units)?;
+        check_domains(&self.domains)?;
         if self.units.n != self.study.fit.n_unit || self.units.d != self.study.fit.d_unit {
             return Err("its units differ from its settings' n_unit and d_unit".into());
         }

@@ -1290,3 +1290,44 @@ fn fit_study_and_law_files_are_read_bounded() {
         fails(&mixlaw(args), &["/dev/zero: binary data (NUL bytes)"]);
     }
 }
+
+/// A fit file or study header naming a domain twice says so: the law's parameters were then
+/// named twice too, and the error blamed another parameter (`has a parameter C_code, which the
+/// law does not (its parameters are …, C_web, C_web, …)`).
+#[test]
+fn a_domain_named_twice_is_named() {
+    let dir = temp_dir("hostile-twice");
+    let fit = fit_file(&dir);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit).unwrap()).unwrap();
+    v["domains"] = serde_json::json!(["web", "web", "books"]);
+    let twice = dir.join("twice.json");
+    std::fs::write(&twice, v.to_string()).unwrap();
+    fails(
+        &mixlaw(&["predict", &twice.display().to_string(), &example()]),
+        &["twice.json", "domain 'web' is named twice"],
+    );
+    let study = dir.join("study.jsonl").display().to_string();
+    mixlaw_ok(&[
+        "bootstrap",
+        &example(),
+        "--replicates",
+        "2",
+        "--starts",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        &study,
+    ]);
+    let text = std::fs::read_to_string(&study).unwrap();
+    let (header, records) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(header).unwrap();
+    h["domains"] = serde_json::json!(["web", "web", "books"]);
+    let twice = dir.join("twice.jsonl");
+    std::fs::write(&twice, format!("{h}\n{records}")).unwrap();
+    fails(
+        &mixlaw(&["merge", &twice.display().to_string()]),
+        &["twice.jsonl", "line 1", "domain 'web' is named twice"],
+    );
+}
