@@ -16,10 +16,26 @@ fn main() {
     if let Some(note) = mixlaw::backend::cap_threads() {
         cli::stderr(format_args!("note: {note}\n"));
     }
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => exit_after(e),
+    };
     if let Err(e) = cli::run(args) {
         cli::stderr(format_args!("error: {e}\n"));
         std::process::exit(e.exit_code());
+    }
+}
+
+/// What clap's own `exit` does, but a help or version text that cannot be written to standard
+/// output is an error (exit 1), as every other output is: clap ignores the write error and
+/// exits 0 (`mixlaw --help > /dev/full`). A closed pipe (`| head -1`) still ends quietly.
+fn exit_after(e: clap::Error) -> ! {
+    match e.print() {
+        Err(io) if !e.use_stderr() && io.kind() != std::io::ErrorKind::BrokenPipe => {
+            cli::stderr(format_args!("error: <stdout>: {io}\n"));
+            std::process::exit(1)
+        }
+        _ => std::process::exit(e.exit_code()),
     }
 }
 

@@ -9,8 +9,13 @@
 //! `/proc/meminfo`). Where that cannot be read (another system), only sizes beyond any machine
 //! (2^48 bytes, 256 TiB) are refused. A table is held whole once read, so its reader counts the
 //! memory its rows take as it reads them against half the same [`limit`] (`data/table.rs`).
+//! Fit, study and law files are read whole too, by [`read_text`]: against the same half, and
+//! refused at the first NUL byte, which no text holds (`predict /dev/zero t.csv` grew until the
+//! kernel killed it).
 
-use crate::error::{Error, Result};
+use std::path::Path;
+
+use crate::error::{Error, Location, Result};
 
 /// The most a run may need where the available memory cannot be read.
 const BEYOND_ANY_MACHINE: u128 = 1 << 48;
@@ -66,9 +71,63 @@ pub fn per_start(dim: usize, memory: usize) -> u128 {
     8 * dim * (2 * pairs + 12) + 8 * pairs + 256
 }
 
+/// The text of the fit, study or law file at `path`, read whole but bounded: an error at the
+/// first NUL byte (binary data, `/dev/zero`) or once it outgrows half the available memory (an
+/// endless stream), as a table's reader does.
+pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let refused = |msg: String| Error::Data {
+        at: Location {
+            file: path.to_path_buf(),
+            row: None,
+            column: None,
+        },
+        msg,
+    };
+    let limit = limit() / 2;
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut text = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        if chunk[..n].contains(&0) {
+            return Err(refused("binary data (NUL bytes), not a text file".into()));
+        }
+        if (text.len() + n) as u128 > limit {
+            return Err(refused(format!(
+                "more than {} long, half the memory available: not a file mixlaw wrote",
+                size(limit)
+            )));
+        }
+        text.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8(text).map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Binary data is refused at its first NUL byte (`/dev/zero` never ends); text is read.
+    #[cfg(unix)]
+    #[test]
+    fn text_files_are_read_bounded() {
+        let e = read_text(Path::new("/dev/zero")).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero: binary data (NUL bytes)"), "{e}");
+        let p = std::env::temp_dir().join(format!("mixlaw-read-text-{}", std::process::id()));
+        std::fs::write(&p, "{\"version\": 1}\n").unwrap();
+        assert_eq!(read_text(&p).unwrap(), "{\"version\": 1}\n");
+        std::fs::remove_file(&p).unwrap();
+    }
 
     #[test]
     fn sizes_beyond_memory_are_refused_and_named() {

@@ -60,12 +60,18 @@ pub fn parse_params(law: &Law, domains: &[String], text: &str) -> Result<Vec<f64
                     names.join(", ")
                 ))
             })?;
-        values[j] = value.trim().parse().map_err(|_| {
-            Error::usage(format!(
-                "--params: {name} = '{}' is not a number",
-                value.trim()
-            ))
-        })?;
+        // NaN would read as "missing" below, and an infinite parameter is no law.
+        values[j] = value
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "--params: {name} = '{}' is not a finite number",
+                    value.trim()
+                ))
+            })?;
     }
     let missing: Vec<&str> = names
         .iter()
@@ -91,10 +97,31 @@ pub fn simulate(law: &Law, params: &[f64], design: &Design) -> Result<Simulated>
             law.name()
         )));
     }
+    // Every number of the design is checked as `optimize` checks its scales: a NaN weight floor
+    // or an infinite size was written into the table (NaN weights, `inf` sizes) with exit 0, and
+    // a zero unit gave every row the law's value at infinity.
+    if design.min_weight.is_nan() || design.min_weight < 0.0 {
+        return Err(Error::usage(format!(
+            "--min-weight must be a weight from 0 to 1, got {}",
+            design.min_weight
+        )));
+    }
     if design.min_weight * k as f64 > 1.0 {
         return Err(Error::usage(
             "--min-weight times the number of domains exceeds 1",
         ));
+    }
+    for (flag, values) in [
+        ("--sizes", &design.sizes[..]),
+        ("--tokens", &design.tokens[..]),
+        ("--n-unit", &[design.n_unit][..]),
+        ("--d-unit", &[design.d_unit][..]),
+    ] {
+        if let Some(v) = values.iter().find(|v| !(**v > 0.0 && v.is_finite())) {
+            return Err(Error::usage(format!(
+                "{flag} takes positive finite numbers, got {v}"
+            )));
+        }
     }
     if law.uses_mixture() && design.mixtures == 0 {
         return Err(Error::usage("--mixtures must be at least 1"));

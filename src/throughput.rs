@@ -140,6 +140,27 @@ pub fn measure(
         backends.push((g, Some(g)));
     }
     let dim = pr.dim();
+    // Sizes are checked before any work, as every command checks them (`crate::memory`): a
+    // batch of 1e12 aborted allocating its points, 2^64 reps overflowed the vector of times, and
+    // a batch of 0 measured nothing and called it NaN times the CPU's speed.
+    for &batch in batches {
+        if batch == 0 {
+            return Err(Error::usage(
+                "--batches: a batch holds at least one parameter vector",
+            ));
+        }
+        // The points, values, gradients and weight sets of one batch.
+        crate::memory::check(
+            &format!("--batches {batch}"),
+            batch as u128 * (16 * dim as u128 + 12),
+            "use smaller batches",
+        )?;
+    }
+    crate::memory::check(
+        &format!("--reps {reps}"),
+        reps as u128 * 24,
+        "time fewer evaluations",
+    )?;
     let mut rng = Rng::new(11, 0);
     let mut out = Vec::new();
     for &batch in batches {

@@ -144,13 +144,27 @@ pub fn fit_full(
         let name = ds.targets[t].name.clone();
         let f = fit::fit_target(ds, t, law, s, backend, &mut |d, n| progress(&name, d, n))?;
         let values = f.params.values();
+        let optimum = match header.study.optimum_at {
+            Some(at) => {
+                let (h, loss) = optimum(law, &ds.domains, &values, at, s);
+                // A scale where the law overflows (a subnormal N) has no optimal mixture: every
+                // replicate's "optimum" was the same meaningless point, with no spread at all.
+                if !loss.is_finite() {
+                    return Err(Error::usage(format!(
+                        "--optimum-at {:e},{:e}: the full-data fit of {name} predicts a loss of \
+                         {loss} there even at its optimal mixture: the law cannot be evaluated \
+                         there in f64",
+                        at[0], at[1]
+                    )));
+                }
+                Some(h)
+            }
+            None => None,
+        };
         full.push(FullDataFit {
             target: name,
             objective: f.objective,
-            optimum: header
-                .study
-                .optimum_at
-                .map(|at| optimum(law, &ds.domains, &values, at, s)),
+            optimum,
             params: f.params,
         });
     }
@@ -250,7 +264,7 @@ pub fn replicate(
                                 optimum: study
                                     .optimum_at
                                     .filter(|_| ok)
-                                    .map(|at| optimum(law, &ds.domains, &p, at, s)),
+                                    .map(|at| optimum(law, &ds.domains, &p, at, s).0),
                                 params: Params(
                                     specs.iter().map(|sp| sp.name.clone()).zip(p).collect(),
                                 ),
@@ -278,9 +292,15 @@ pub fn replicate(
     Ok(())
 }
 
-/// The optimal mixture of one fitted target at raw `[N, D]`: a coarse lattice sweep (a few
-/// thousand points) refined by mirror descent, in f64 on the CPU.
-fn optimum(law: &Law, domains: &[String], params: &[f64], at: [f64; 2], s: &FitSettings) -> Params {
+/// The optimal mixture of one fitted target at raw `[N, D]`, and the loss there: a coarse
+/// lattice sweep (a few thousand points) refined by mirror descent, in f64 on the CPU.
+fn optimum(
+    law: &Law,
+    domains: &[String],
+    params: &[f64],
+    at: [f64; 2],
+    s: &FitSettings,
+) -> (Params, f64) {
     let k = domains.len();
     let resolution = (1..)
         .take_while(|&r| mixture::lattice::count(k, r) <= OPTIMUM_LATTICE)
@@ -305,7 +325,10 @@ fn optimum(law: &Law, domains: &[String], params: &[f64], at: [f64; 2], s: &FitS
     let solution = mixture::minimize(&laws, &[weighting], &Bounds::free(k), &search, &Cpu)
         .expect("the free simplex is feasible")
         .remove(0);
-    Params(domains.iter().cloned().zip(solution.h).collect())
+    (
+        Params(domains.iter().cloned().zip(solution.h).collect()),
+        solution.loss,
+    )
 }
 
 /// An error unless `level` is a confidence level strictly between 0 and 1.

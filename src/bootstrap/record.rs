@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::plan::Resample;
 use crate::data::Dataset;
 use crate::fit::FitSettings;
-use crate::fit::{check_params, check_units};
+use crate::fit::{check_domains, check_params, check_units};
 use crate::fit::{Params, Units};
 use crate::law::{registry, Law, ParamSpec};
 use crate::{Error, Result};
@@ -279,6 +279,7 @@ impl Header {
             ));
         }
         check_units(self.units)?;
+        check_domains(&self.domains)?;
         if self.units.n != self.study.fit.n_unit || self.units.d != self.study.fit.d_unit {
             return Err("its units differ from its settings' n_unit and d_unit".into());
         }
@@ -399,13 +400,20 @@ pub struct StudyFile {
 }
 
 impl StudyFile {
+    /// The records the file holds when complete: every replicate of its shard (of the whole
+    /// study when it is not a shard), for every target.
+    pub fn expected_records(&self) -> usize {
+        let h = &self.header;
+        (0..h.study.replicates)
+            .filter(|&j| h.shard.is_none_or(|s| s.owns(j)))
+            .count()
+            * h.full.len()
+    }
+
     /// Read and check a study file: its version, and that every record is of a known target, of a
     /// replicate of this study and shard, and not repeated. A torn last line is ignored.
     pub fn read(path: &Path) -> Result<StudyFile> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::memory::read_text(path)?;
         StudyFile::parse(&text, path)
     }
 

@@ -457,10 +457,7 @@ pub fn merge(files: &[PathBuf], out: Option<&Path>, force: bool) -> Result<Study
                 other.display()
             )));
         }
-        let want = (0..h.study.replicates)
-            .filter(|&j| h.shard.is_none_or(|s| s.owns(j)))
-            .count()
-            * h.full.len();
+        let want = study.expected_records();
         if study.records.len() != want {
             return Err(bad(format!(
                 "incomplete: {} of its {want} records; finish it with the same command and \

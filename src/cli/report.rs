@@ -124,6 +124,26 @@ impl Sources {
             (Some(s), _) => Some(s),
             (None, Some(path)) => {
                 let f = StudyFile::read(path)?;
+                // Summarised as it stands, a shard or an unfinished study passes for the whole
+                // study's intervals; `merge` refuses both, and here they are said.
+                if let Some(s) = f.header.shard {
+                    tell(format!(
+                        "note: {} is shard {}/{} of its study: its figures show that shard's \
+                         replicates only; `mixlaw merge` the shards for the whole study",
+                        path.display(),
+                        s.index,
+                        s.count
+                    ));
+                }
+                let want = f.expected_records();
+                if f.records.len() != want {
+                    tell(format!(
+                        "note: {} is incomplete ({} of its {want} records): its figures show \
+                         those; finish it with the same command and --resume",
+                        path.display(),
+                        f.records.len()
+                    ));
+                }
                 Some(Study {
                     header: f.header,
                     records: f.records,

@@ -194,7 +194,7 @@ impl Table {
         };
         let header = match records.next() {
             None => return Err(err(None, "empty file: expected a header line".into())),
-            Some(Err(e)) => return Err(csv_error(path, None, e)),
+            Some(Err(e)) => return Err(csv_error(path, None, &[], e)),
             Some(Ok(h)) => h,
         };
         let header: Vec<String> = header
@@ -217,7 +217,7 @@ impl Table {
         let mut held: u128 = 0;
         for rec in records {
             let r = rows.len() + 1;
-            let rec = rec.map_err(|e| csv_error(path, Some(r), e))?;
+            let rec = rec.map_err(|e| csv_error(path, Some(r), &header, e))?;
             held += row_bytes(rec.as_slice().len(), rec.len());
             if held > limit {
                 return Err(too_large(path, Some(r), held, limit));
@@ -321,6 +321,19 @@ impl Table {
         if self.header.len() > LIST_MAX {
             s.push_str(&format!(", ... ({} more)", self.header.len() - LIST_MAX));
         }
+        // One column whose name holds the others: a file separated by semicolons (a spreadsheet
+        // in a decimal-comma locale) or tabs, which was listed as that one name without a word.
+        if let [only] = &self.header[..] {
+            if let Some(what) = [(';', "semicolons"), ('\t', "tabs")]
+                .into_iter()
+                .find_map(|(c, what)| only.contains(c).then_some(what))
+            {
+                s.push_str(&format!(
+                    " (a single column: the file seems separated by {what}; mixlaw reads \
+                     comma-separated values, with decimal points)"
+                ));
+            }
+        }
         s
     }
 
@@ -396,8 +409,11 @@ impl Table {
     }
 }
 
-/// A CSV reader error as our error type (an I/O failure stays an I/O error).
-fn csv_error(path: &Path, row: Option<usize>, e: csv::Error) -> Error {
+/// A CSV reader error as our error type (an I/O failure stays an I/O error). `header`: the
+/// column names, which name a bad cell's column as every other cell error does (the reader
+/// counts fields from 0; empty while the header line itself is read, which gets its number).
+fn csv_error(path: &Path, row: Option<usize>, header: &[String], e: csv::Error) -> Error {
+    let mut column = None;
     let msg = match e.into_kind() {
         csv::ErrorKind::Io(source) => {
             if let Some(long) = source.get_ref().and_then(|e| e.downcast_ref::<LongLine>()) {
@@ -415,14 +431,26 @@ fn csv_error(path: &Path, row: Option<usize>, e: csv::Error) -> Error {
                 source,
             };
         }
-        csv::ErrorKind::Utf8 { err, .. } => format!("invalid UTF-8 text ({err})"),
+        csv::ErrorKind::Utf8 { err, .. } => {
+            let hint = "mixlaw reads UTF-8 CSV; convert the file (e.g. iconv -f LATIN1 -t UTF-8)";
+            match header.get(err.field()) {
+                Some(name) => {
+                    column = Some(name.clone());
+                    format!("invalid UTF-8 text: {hint}")
+                }
+                None => format!(
+                    "invalid UTF-8 text in the header line, column {}: {hint}",
+                    err.field() + 1
+                ),
+            }
+        }
         other => format!("unreadable CSV: {other:?}"),
     };
     Error::Data {
         at: Location {
             file: path.to_path_buf(),
             row,
-            column: None,
+            column,
         },
         msg,
     }

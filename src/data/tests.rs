@@ -1133,3 +1133,46 @@ fn in_memory_columns_read_as_the_csv_does() {
     );
     assert!(Table::from_columns("<frame>", Vec::new()).is_err());
 }
+
+/// Text that is not UTF-8 (a Latin-1 export) is named by its row and column, as every bad cell
+/// is, or by the header's column number, with the conversion to run; the reader's 0-based
+/// field index ("field 5") was all it said.
+#[test]
+fn invalid_utf8_names_the_row_and_column() {
+    let cell = Table::parse(
+        b"weight_a,weight_b,model_size,n_tokens,a_loss\n0.5,0.5,1e8,1e9,3.\xe9\n",
+        Path::new("latin1.csv"),
+    )
+    .err()
+    .unwrap();
+    let Error::Data { at, msg } = &cell else {
+        panic!("{cell}")
+    };
+    assert_eq!((at.row, at.column.as_deref()), (Some(1), Some("a_loss")));
+    assert!(msg.contains("iconv -f LATIN1 -t UTF-8"), "{msg}");
+    let header = Table::parse(b"weight_a,caf\xe9_loss\n1,2\n", Path::new("latin1.csv"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        header.contains("latin1.csv: invalid UTF-8 text in the header line, column 2"),
+        "{header}"
+    );
+}
+
+/// A table separated by semicolons or tabs reads as one column named like the whole header:
+/// the error listing the columns says what the file seems to be.
+#[test]
+fn a_file_separated_otherwise_is_named_as_such() {
+    for (sep, what) in [(";", "semicolons"), ("\t", "tabs")] {
+        let text = GOOD.replace(',', sep);
+        let e = load_text("separated", &text, &mixture_spec())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(&format!("the file seems separated by {what}")),
+            "{e}"
+        );
+    }
+}

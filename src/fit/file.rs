@@ -125,10 +125,7 @@ pub struct FitFile {
 impl FitFile {
     /// Read and check a fit file.
     pub fn read(path: &Path) -> Result<(FitFile, Law)> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::memory::read_text(path)?;
         FitFile::parse(&text, path)
     }
 
@@ -157,6 +154,7 @@ impl FitFile {
             )));
         }
         check_units(file.units).map_err(bad)?;
+        check_domains(&file.domains).map_err(bad)?;
         file.settings
             .check()
             .map_err(|e| bad(format!("settings: {e}")))?;
@@ -316,6 +314,20 @@ pub fn check_units(u: Units) -> std::result::Result<(), String> {
             "units must be positive numbers, got n = {} and d = {}",
             u.n, u.d
         ))
+    }
+}
+
+/// An error if a domain is named twice: a table cannot hold two weight columns of one name, and
+/// the law's parameters would be named twice too (`C_web, C_web`), which the check of a file's
+/// parameters then reported as some other parameter the law does not have.
+pub fn check_domains(domains: &[String]) -> std::result::Result<(), String> {
+    match domains
+        .iter()
+        .enumerate()
+        .find(|(i, d)| domains[..*i].contains(d))
+    {
+        Some((_, d)) => Err(format!("domain '{d}' is named twice")),
+        None => Ok(()),
     }
 }
 

@@ -23,7 +23,9 @@ mod summary;
 use std::time::Instant;
 
 pub use eval::{eval, split, EvalReport, TargetScore};
-pub use file::{check_params, check_units, DataSummary, FitFile, Params, Units, FIT_FILE_VERSION};
+pub use file::{
+    check_domains, check_params, check_units, DataSummary, FitFile, Params, Units, FIT_FILE_VERSION,
+};
 pub use hop::HopSettings;
 pub use predict::{predict, PredictedTarget, Predictions};
 pub use problem::row_ids;

@@ -239,7 +239,7 @@ pub fn optimize(
                 let d = c / (6.0 * n);
                 out.solutions.push(Placed { n, d, solution });
             }
-            return Ok(out);
+            return finite(out);
         }
         Scale::At { n, d } => vec![(*n, *d)],
         Scale::Grid {
@@ -276,7 +276,22 @@ pub fn optimize(
             out.solutions.push(Placed { n, d, solution });
         }
     }
-    Ok(out)
+    finite(out)
+}
+
+/// `out`, or an error where an optimum's loss is not finite: the law cannot be evaluated in f64
+/// at that scale (`--n 1e-320` makes `A/N^α` overflow) or under that weighting (a weight of
+/// 1e308 in `--targets`), and an "optimum" of `inf`, reported with a certificate and exit 0,
+/// would mean nothing.
+fn finite(out: Optimum) -> Result<Optimum> {
+    match out.solutions.iter().find(|p| !p.solution.loss.is_finite()) {
+        None => Ok(out),
+        Some(p) => Err(Error::usage(format!(
+            "{}: the predicted loss is {} even at the optimum, at N = {:e}, D = {:e}: the law \
+             cannot be evaluated there in f64; check the scale and the weighting",
+            p.solution.target, p.solution.loss, p.n, p.d
+        ))),
+    }
 }
 
 /// [`optimize`] for every fitted target (of the group `settings` names) alone and for their

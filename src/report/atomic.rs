@@ -3,7 +3,9 @@
 //! A file is written to a temporary file beside it, created exclusively under a random name (the
 //! `tempfile` crate: a name planted in advance, a symlink among them, is never followed), synced,
 //! then published: without `--force` by a no-clobber link, so two runs racing for one name cannot
-//! both succeed; with `--force` by a rename over the old file, whose permissions it keeps. A
+//! both succeed; with `--force` by a rename over the old file, whose permissions it keeps. A new
+//! file gets the mode any new file gets (0666 less the umask, what a shell's `>` gives it), not
+//! the temporary's private 0600, which left results unreadable to the group sharing them. A
 //! symbolic link is followed to the file it names (which is replaced; the link stays) and a
 //! dangling one refused; a device or a FIFO (`/dev/stdout`, a pipe) is written into, never
 //! replaced by a regular file.
@@ -106,6 +108,14 @@ enum Target {
 }
 
 fn target(path: &Path, force: bool) -> Result<Target> {
+    // `out/` names a directory whether or not one exists: the file would be `out`, and writing
+    // it failed (not a directory) only after the computation.
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        return Err(Error::usage(format!(
+            "{} names a directory (it ends in '/'); name the file to write",
+            path.display()
+        )));
+    }
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Target::File(path.into())),
@@ -117,13 +127,18 @@ fn target(path: &Path, force: bool) -> Result<Target> {
         }
     };
     if meta.file_type().is_symlink() {
-        let resolved = std::fs::canonicalize(path).map_err(|_| {
-            Error::usage(format!(
+        return match std::fs::canonicalize(path) {
+            Ok(resolved) => target(&resolved, force),
+            // A link the kernel follows to no path: `/dev/stdout` (`/proc/self/fd/1`) when
+            // standard output is a pipe (`pipe:[…]`). What it reaches is written into.
+            Err(_) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                Ok(Target::Special)
+            }
+            Err(_) => Err(Error::usage(format!(
                 "{} is a symbolic link to nothing; name the file to write",
                 path.display()
-            ))
-        })?;
-        return target(&resolved, force);
+            ))),
+        };
     }
     if meta.is_dir() {
         return Err(Error::usage(format!("{} is a directory", path.display())));
@@ -234,13 +249,17 @@ pub fn write_atomic_locked(
     let name = file
         .file_name()
         .ok_or_else(|| Error::usage(format!("{} is not a file name", path.display())))?;
-    let prefix = format!(".{}.", name.to_string_lossy());
+    let prefix = temporary_prefix(&name.to_string_lossy());
     remove_orphans(dir, &prefix);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // Given to open(2), which takes the umask off.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
     tmp.as_file().try_lock().map_err(|e| io(e.into()))?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
@@ -270,6 +289,23 @@ pub fn write_atomic_locked(
         })
     }
 }
+
+/// The start of the temporary files' names for an output called `name`: `.NAME.`, with `NAME`
+/// cut to its first [`PREFIX_NAME_BYTES`] bytes. A whole long name (a legal 250 bytes) made the
+/// temporary's name, 12 bytes longer, too long for the file system, and the write failed after
+/// the computation. (Outputs whose names share that start share the prefix, and each removes
+/// the other's orphans: dead temporaries either way.)
+fn temporary_prefix(name: &str) -> String {
+    let mut end = name.len().min(PREFIX_NAME_BYTES);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(".{}.", &name[..end])
+}
+
+/// How much of an output's name its temporaries' names hold: with the dots, the random part and
+/// `.tmp`, well under the 255 bytes most file systems allow a name.
+const PREFIX_NAME_BYTES: usize = 200;
 
 /// Remove the temporary files `prefix*.tmp` in `dir` that no live writer holds (see the module
 /// documentation). Best effort: a file that cannot be opened, locked or removed is left.
@@ -338,6 +374,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    /// A new file has the mode of any new file (the umask's), not the temporary's 0600.
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_gets_the_mode_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = dir("mode");
+        let plain = d.join("plain");
+        std::fs::write(&plain, b"x").unwrap();
+        write_atomic(&d.join("out.json"), b"x", false).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&d.join("out.json")), mode(&plain));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A name nearly as long as the file system allows is written: its temporary's name is cut
+    /// (here inside a character, which the cut avoids).
+    #[test]
+    fn a_long_name_is_written() {
+        let d = dir("long");
+        let p = d.join(format!("a{}.json", "é".repeat(124)));
+        assert_eq!(p.file_name().unwrap().len(), 254);
+        write_atomic(&p, b"whole", false).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"whole");
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     /// Of writers racing for one new name without --force, exactly one wins; nothing is left.
@@ -462,6 +529,11 @@ mod tests {
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
         let e = write_atomic(&d, b"x", true).unwrap_err();
         assert!(e.to_string().contains("is a directory"), "{e}");
+        // A name ending in '/' is a directory's, found up front whether or not it exists.
+        for slashed in [d.join("new/"), d.join("real.json/")] {
+            let e = check_writable(&slashed, true).unwrap_err();
+            assert!(e.to_string().contains("names a directory"), "{e}");
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

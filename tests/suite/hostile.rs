@@ -942,3 +942,404 @@ fn an_interrupted_study_leaves_no_temporary_file_and_resumes() {
     let text = std::fs::read_to_string(dir.join("s.jsonl")).unwrap();
     assert_eq!(text.lines().count(), 401);
 }
+
+/// A law with no parameters (a formula of inputs only) is refused up front: every fit handed
+/// the optimiser zero-length points, and the CPU backend panicked chunking them.
+#[test]
+fn a_law_without_parameters_is_refused() {
+    let dir = temp_dir("hostile-no-params");
+    let e = example();
+    for formula in ["N^0.5", "1", "sum_i(h[i])"] {
+        fails(
+            &mixlaw(&["fit", &e, "--formula", formula, "--backend", "cpu"]),
+            &["--formula", "no parameters"],
+        );
+    }
+    let file = dir.join("inputs-only.toml");
+    std::fs::write(
+        &file,
+        "name = \"inputs-only\"\nformula = \"1/N\"\n\n[parameters]\n",
+    )
+    .unwrap();
+    fails(
+        &mixlaw(&["fit", &e, "--law", &file.display().to_string()]),
+        &["inputs-only.toml", "no parameters"],
+    );
+}
+
+/// An inline formula may name its parameters in any script (`A/N^α`): its law file, which a fit
+/// file stores and reads back, quotes every key (TOML's bare keys are ASCII only).
+#[test]
+fn inline_formulas_with_greek_names_fit_and_read_back() {
+    let dir = temp_dir("hostile-greek");
+    let out = dir.join("greek.json").display().to_string();
+    mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--formula",
+        "E + A/N^α + B/D^β",
+        "--starts",
+        "4",
+        "--backend",
+        "cpu",
+        "--out",
+        &out,
+    ]);
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(fit["targets"][0]["params"]["α"].is_number(), "{fit}");
+    let predicted = mixlaw_ok(&["predict", &out, &example()]);
+    assert_eq!(predicted.lines().count(), 385);
+}
+
+/// `--out /dev/stdout` with standard output a pipe writes into the pipe: the link resolves to
+/// `pipe:[…]`, no path, and was refused as "a symbolic link to nothing".
+#[cfg(target_os = "linux")]
+#[test]
+fn out_dev_stdout_writes_into_a_pipe() {
+    let out = mixlaw(&[
+        "simulate",
+        "--law",
+        "chinchilla",
+        "--params",
+        "E=1.7,A=400,alpha=0.34,B=410,beta=0.28",
+        "--out",
+        "/dev/stdout",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        csv.starts_with("model_size,n_tokens,target_loss\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 13);
+}
+
+/// `simulate` checks every number of its design: a NaN `--min-weight` wrote NaN weights, an
+/// infinite size `inf` sizes, a zero unit the law's value at infinity, and `alpha=inf` a table,
+/// all with exit 0; a NaN parameter was called missing.
+#[test]
+fn simulate_refuses_meaningless_numbers() {
+    let chinchilla = "E=1.7,A=400,alpha=0.34,B=410,beta=0.28";
+    let additive = "E=1.7,A=400,alpha=0.34,B=410,beta=0.28,C_a=1,C_b=1,gamma_a=0.5,gamma_b=0.5";
+    for (params, extra, needle) in [
+        (additive, &["--min-weight", "NaN"][..], "--min-weight"),
+        (additive, &["--min-weight=-0.1"], "--min-weight"),
+        (chinchilla, &["--sizes", "1e8,inf"], "--sizes"),
+        (chinchilla, &["--tokens", "1e400"], "--tokens"),
+        (chinchilla, &["--tokens=-2e9"], "--tokens"),
+        (chinchilla, &["--n-unit", "0"], "--n-unit"),
+        (chinchilla, &["--d-unit", "inf"], "--d-unit"),
+        (
+            "E=1.7,A=400,alpha=inf,B=410,beta=0.28",
+            &[],
+            "alpha = 'inf' is not a finite number",
+        ),
+        (
+            "E=NaN,A=400,alpha=0.34,B=410,beta=0.28",
+            &[],
+            "E = 'NaN' is not a finite number",
+        ),
+    ] {
+        let law = if params == additive {
+            "additive"
+        } else {
+            "chinchilla"
+        };
+        let mut args = vec![
+            "simulate",
+            "--law",
+            law,
+            "--params",
+            params,
+            "--domains",
+            "a,b",
+        ];
+        args.extend_from_slice(extra);
+        fails(&mixlaw(&args), &[needle]);
+    }
+}
+
+/// `bench` checks its sizes before any work: a batch of 1e12 aborted allocating, 2^64 reps
+/// panicked (capacity overflow), and a batch of 0 reported NaN.
+#[test]
+fn bench_refuses_absurd_batches_and_reps() {
+    for (batches, reps, needle) in [
+        ("1000000000000", "1", "--batches 1000000000000 needs about"),
+        (
+            "8",
+            "18446744073709551615",
+            "--reps 18446744073709551615 needs about",
+        ),
+        ("8,0", "1", "at least one parameter vector"),
+    ] {
+        fails(
+            &mixlaw(&["bench", "--batches", batches, "--reps", reps, "--cpu-only"]),
+            &[needle],
+        );
+    }
+}
+
+/// `report --study` on a shard or an unfinished study says so: summarised as it stands, either
+/// passed for the whole study's intervals (`merge` refuses both).
+#[test]
+fn report_says_when_its_study_is_a_shard_or_incomplete() {
+    let dir = temp_dir("hostile-report-partial");
+    let fit = fit_file(&dir);
+    let e = example();
+    let study = |name: &str, shard: &str| {
+        let p = dir.join(name).display().to_string();
+        let mut args = vec![
+            "bootstrap",
+            &e,
+            "--replicates",
+            "4",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+            "--out",
+            &p,
+        ];
+        if !shard.is_empty() {
+            args.extend(["--shard", shard]);
+        }
+        mixlaw_ok(&args);
+        p
+    };
+    let report = |study: &str| {
+        let html = dir.join("r.html").display().to_string();
+        let out = mixlaw(&["report", &fit, "--study", study, "--out", &html, "--force"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let whole = study("whole.jsonl", "");
+    let err = report(&whole);
+    assert!(
+        !err.contains("shard") && !err.contains("incomplete"),
+        "{err}"
+    );
+    let shard = study("shard.jsonl", "1/2");
+    assert!(report(&shard).contains("is shard 1/2 of its study"));
+    let text = std::fs::read_to_string(&whole).unwrap();
+    let cut = text.trim_end().rfind('\n').unwrap() + 1;
+    std::fs::write(&whole, &text[..cut]).unwrap();
+    assert!(report(&whole).contains("is incomplete (3 of its 4 records)"));
+}
+
+/// An optimum whose loss is not finite is an error, not a result: a subnormal `--n` (where
+/// `A/N^α` overflows) or a weighting of 1e308 gave a mixture with loss `inf`, a certificate and
+/// exit 0.
+#[test]
+fn an_optimum_of_infinite_loss_is_refused() {
+    let dir = temp_dir("hostile-inf-optimum");
+    let fit = fit_file(&dir);
+    let weights = dir.join("weights.csv");
+    std::fs::write(&weights, "name,target_loss\nhuge,1e308\n").unwrap();
+    let weights = weights.display().to_string();
+    for args in [
+        vec!["optimize", "--fit", &fit, "--n", "1e-320", "--d", "1e10"],
+        vec!["optimize", "--fit", &fit, "--flops", "1e-320"],
+        vec![
+            "optimize",
+            "--fit",
+            &fit,
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+            "--n-grid",
+            "1e9,1e-320",
+        ],
+        vec![
+            "optimize",
+            "--fit",
+            &fit,
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+            "--targets",
+            &weights,
+        ],
+        vec!["sweep", "--fit", &fit, "--n", "1e-320", "--d", "1e10"],
+    ] {
+        fails(
+            &mixlaw(&args),
+            &["predicted loss is inf even at the optimum"],
+        );
+    }
+}
+
+/// A law file's start grid is sized before it is built: four grids of 1,000 values (10^12
+/// points) aborted allocating them.
+#[test]
+fn a_start_grid_beyond_memory_is_refused() {
+    let dir = temp_dir("hostile-grid");
+    let values = vec!["1"; 1000].join(", ");
+    let mut text = "name = \"grid\"\nformula = \"E + A/N^alpha + B\"\n\n[fit]\n\
+                    init = \"grid\"\n\n[parameters]\n"
+        .to_string();
+    for p in ["E", "A", "alpha", "B"] {
+        text.push_str(&format!(
+            "{p} = {{ bounds = [0, 10], start = {{ uniform = [1, 3] }}, grid = [{values}] }}\n"
+        ));
+    }
+    let law = dir.join("grid.toml");
+    std::fs::write(&law, text).unwrap();
+    fails(
+        &mixlaw(&["fit", &example(), "--law", &law.display().to_string()]),
+        &[
+            "grid.toml",
+            "the start grid of 1000000000000 points needs about",
+        ],
+    );
+}
+
+/// A law file's start range wider than a double holds is refused: drawn as lo + u·(hi − lo),
+/// its starts were infinite or NaN, and the fit failed as a fit file "that would not read back".
+#[test]
+fn a_start_range_beyond_f64_is_refused() {
+    let dir = temp_dir("hostile-wide-start");
+    let law = dir.join("wide.toml");
+    std::fs::write(
+        &law,
+        "name = \"wide\"\nformula = \"E + A/N^alpha\"\n\n[parameters]\n\
+         E = { bounds = [-1e308, 1e308], start = { uniform = [-1e308, 1e308] } }\n\
+         A = { bounds = [0, 1e4], start = { uniform = [1, 3] } }\n\
+         alpha = { bounds = [0, 3], start = { uniform = [0.1, 1] } }\n",
+    )
+    .unwrap();
+    fails(
+        &mixlaw(&["fit", &example(), "--law", &law.display().to_string()]),
+        &[
+            "wide.toml",
+            "start range [-1e308, 1e308] is wider than a double holds",
+        ],
+    );
+}
+
+/// A study's `--optimum-at` where the law overflows (a subnormal N) is refused: every replicate's
+/// optimal mixture was the same meaningless point, reported with no spread and exit 0.
+#[test]
+fn a_study_optimum_where_the_law_overflows_is_refused() {
+    fails(
+        &mixlaw(&[
+            "bootstrap",
+            &example(),
+            "--replicates",
+            "2",
+            "--starts",
+            "2",
+            "--backend",
+            "cpu",
+            "--optimum-at",
+            "1e-320,1e10",
+        ]),
+        &["--optimum-at", "predicts a loss of inf there"],
+    );
+}
+
+/// Help and version text that cannot be written (`--help > /dev/full`) is an error, exit 1, as
+/// every other output is: clap's own exit ignored the write error and exited 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_to_a_full_stdout_is_an_error() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["fit", "--help"],
+        &["help", "bootstrap"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("No space left"), "{args:?}: {err}");
+    }
+    let out = mixlaw(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("mixlaw "));
+    let out = mixlaw(&["fit", "--no-such-flag"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A fit, study or law file that is binary or never ends (`/dev/zero`) is refused at once: read
+/// whole, it grew until the kernel killed the process.
+#[cfg(unix)]
+#[test]
+fn fit_study_and_law_files_are_read_bounded() {
+    let e = example();
+    for args in [
+        &["predict", "/dev/zero", &e][..],
+        &[
+            "optimize",
+            "--fit",
+            "/dev/zero",
+            "--n",
+            "1e9",
+            "--d",
+            "1e10",
+        ],
+        &["merge", "/dev/zero"],
+        &["fit", &e, "--law", "/dev/zero"],
+    ] {
+        fails(&mixlaw(args), &["/dev/zero: binary data (NUL bytes)"]);
+    }
+}
+
+/// A fit file or study header naming a domain twice says so: the law's parameters were then
+/// named twice too, and the error blamed another parameter (`has a parameter C_code, which the
+/// law does not (its parameters are …, C_web, C_web, …)`).
+#[test]
+fn a_domain_named_twice_is_named() {
+    let dir = temp_dir("hostile-twice");
+    let fit = fit_file(&dir);
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fit).unwrap()).unwrap();
+    v["domains"] = serde_json::json!(["web", "web", "books"]);
+    let twice = dir.join("twice.json");
+    std::fs::write(&twice, v.to_string()).unwrap();
+    fails(
+        &mixlaw(&["predict", &twice.display().to_string(), &example()]),
+        &["twice.json", "domain 'web' is named twice"],
+    );
+    let study = dir.join("study.jsonl").display().to_string();
+    mixlaw_ok(&[
+        "bootstrap",
+        &example(),
+        "--replicates",
+        "2",
+        "--starts",
+        "2",
+        "--backend",
+        "cpu",
+        "--out",
+        &study,
+    ]);
+    let text = std::fs::read_to_string(&study).unwrap();
+    let (header, records) = text.split_once('\n').unwrap();
+    let mut h: serde_json::Value = serde_json::from_str(header).unwrap();
+    h["domains"] = serde_json::json!(["web", "web", "books"]);
+    let twice = dir.join("twice.jsonl");
+    std::fs::write(&twice, format!("{h}\n{records}")).unwrap();
+    fails(
+        &mixlaw(&["merge", &twice.display().to_string()]),
+        &["twice.jsonl", "line 1", "domain 'web' is named twice"],
+    );
+}

@@ -75,10 +75,7 @@ pub fn load(path: &Path) -> Result<Law> {
 
 /// Reads the law file at `path`, with the formula's warnings (parameters it does not use).
 pub fn load_warned(path: &Path) -> Result<(Law, Vec<String>)> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::memory::read_text(path)?;
     read(&text, path)
 }
 
@@ -190,8 +187,17 @@ fn read(text: &str, path: &Path) -> Result<(Law, Vec<String>)> {
     Ok((law, warnings))
 }
 
-/// The errors a set of declarations can have by itself: empty bounds, empty or misplaced starts.
+/// The errors a set of declarations can have by itself: none at all (a law with no parameter has
+/// nothing to fit, and every fit would hand the optimiser zero-length points), empty bounds,
+/// empty or misplaced starts.
 fn check_decls(decls: &[Decl]) -> std::result::Result<(), String> {
+    if decls.is_empty() {
+        return Err(
+            "the law has no parameters (every name in the formula is an input: N, D, h[i]), so \
+             there is nothing to fit"
+                .into(),
+        );
+    }
     for d in decls {
         let [lo, hi] = d.bounds;
         let [slo, shi] = d.start.range();
@@ -205,6 +211,13 @@ fn check_decls(decls: &[Decl]) -> std::result::Result<(), String> {
         {
             return Err(format!(
                 "parameter '{name}': start range [{slo}, {shi}] is empty"
+            ));
+        }
+        // A start is drawn as lo + u·(hi − lo): a width beyond f64 ([-1e308, 1e308]) drew
+        // infinite and NaN starts, whose fit then could not be written.
+        if !(shi - slo).is_finite() {
+            return Err(format!(
+                "parameter '{name}': start range [{slo:e}, {shi:e}] is wider than a double holds"
             ));
         }
         if slo < lo || shi > hi {
@@ -275,6 +288,18 @@ fn grid_order(
             ));
         }
     }
+    // Every point of the product grid is built before the starts are taken from it: its size is
+    // checked as `--starts` is (`crate::memory`), in 128-bit arithmetic; three grids of 1,000
+    // values aborted allocating a billion points.
+    let points = c.decls.iter().fold(1u128, |n, d| {
+        n.saturating_mul(d.grid.as_ref().map_or(1, |g| g.numbers().len() as u128))
+    });
+    crate::memory::check(
+        &format!("the start grid of {points} points"),
+        points.saturating_mul(24 + 8 * c.decls.len() as u128),
+        "give the grids fewer values",
+    )
+    .map_err(|e| e.to_string())?;
     Ok(Some(order))
 }
 
@@ -363,10 +388,12 @@ fn to_toml(name: &str, c: &Compiled) -> String {
         q(&c.text)
     );
     for d in &c.decls {
+        // Quoted, as every key may need: TOML's bare keys are ASCII, a formula's names need not
+        // be (`A/N^α`).
         let key = if d.per_domain {
             q(&format!("{}[i]", d.name))
         } else {
-            d.name.clone()
+            q(&d.name)
         };
         let (kind, [lo, hi]) = match d.start {
             Start::Uniform(r) => ("uniform", r),

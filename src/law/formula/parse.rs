@@ -205,7 +205,9 @@ pub fn parse(text: &str) -> Result<Ast, FormulaError> {
 }
 
 /// Nesting deeper than this is refused (a recursive-descent parser would otherwise exhaust the
-/// stack on hostile input).
+/// stack on hostile input). A sum or product is parsed by a loop but builds a tree as deep as
+/// it has terms, which every later pass (and the tree's drop) walks recursively: each term after
+/// the first counts as a level too (`E+E+…+E` of 30,000 terms overflowed the stack).
 const MAX_DEPTH: usize = 200;
 
 struct Parser<'a> {
@@ -247,7 +249,10 @@ impl Parser<'_> {
             Err(FormulaError::new(
                 self.text,
                 self.span(),
-                format!("the formula nests deeper than {MAX_DEPTH} levels"),
+                format!(
+                    "the formula nests deeper than {MAX_DEPTH} levels (each term of a sum or \
+                     product after the first counts as one)"
+                ),
             ))
         } else {
             Ok(depth + 1)
@@ -255,7 +260,7 @@ impl Parser<'_> {
     }
 
     fn expr(&mut self, depth: usize) -> Result<Ast, FormulaError> {
-        let depth = self.deeper(depth)?;
+        let mut depth = self.deeper(depth)?;
         let mut a = self.term(depth)?;
         loop {
             let op = match self.peek() {
@@ -264,12 +269,13 @@ impl Parser<'_> {
                 _ => return Ok(a),
             };
             self.bump();
+            depth = self.deeper(depth)?;
             let b = self.term(depth)?;
             a = binary(op, a, b);
         }
     }
 
-    fn term(&mut self, depth: usize) -> Result<Ast, FormulaError> {
+    fn term(&mut self, mut depth: usize) -> Result<Ast, FormulaError> {
         let mut a = self.unary(depth)?;
         loop {
             let op = match self.peek() {
@@ -278,6 +284,7 @@ impl Parser<'_> {
                 _ => return Ok(a),
             };
             self.bump();
+            depth = self.deeper(depth)?;
             let b = self.unary(depth)?;
             a = binary(op, a, b);
         }
@@ -468,5 +475,12 @@ mod tests {
         assert!(e.message.contains("deeper than"), "{}", e.message);
         let text = format!("{}1", "-".repeat(100_000));
         assert!(parse(&text).is_err());
+        // Long sums and products: trees as deep as they have terms.
+        for op in ["+", "*", "/", "-"] {
+            let text = vec!["E"; 30_000].join(op);
+            let e = parse(&text).unwrap_err();
+            assert!(e.message.contains("deeper than"), "{}", e.message);
+        }
+        assert!(parse(&vec!["E"; 100].join("+")).is_ok());
     }
 }
