@@ -88,3 +88,14 @@ impl Error {
 
 /// The result of everything in mixlaw that can fail.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A number for messages: plain when short, scientific when large or tiny (`-6e18`, not
+/// `-6000000000000000000`; `1e-320`, not three hundred zeros).
+pub fn number(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
+}

@@ -101,7 +101,13 @@ impl Shard {
                     "--shard auto: SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
                 ))
             })?;
-            if step == 0 || offset % step != 0 {
+            if step == 0 {
+                return Err(Error::usage(
+                    "--shard auto: SLURM_ARRAY_TASK_STEP is 0, which is no step (Slurm sets it \
+                     to 1 or more)",
+                ));
+            }
+            if offset % step != 0 {
                 return Err(Error::usage(format!(
                     "--shard auto: SLURM_ARRAY_TASK_ID {id} is not SLURM_ARRAY_TASK_MIN {min} plus \
                      a multiple of SLURM_ARRAY_TASK_STEP {step}"
@@ -446,6 +452,14 @@ impl StudyFile {
         let mut records = Vec::new();
         let mut seen = HashSet::new();
         for (i, l) in lines {
+            if l.trim().is_empty() {
+                return Err(bad(
+                    i + 1,
+                    "blank; a study file holds one record per line (not a file mixlaw wrote as \
+                     it is)"
+                        .into(),
+                ));
+            }
             let r: Record = serde_json::from_str(l)
                 .map_err(|e| bad(i + 1, format!("not a replicate record: {e}")))?;
             r.check(&header, &specs).map_err(|e| {

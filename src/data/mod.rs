@@ -39,7 +39,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::error::{Error, Result};
+use crate::error::{number, Error, Result};
 use expr::Expr;
 
 /// The most weight columns a table may have (laws keep per-domain scratch on the stack).
@@ -949,7 +949,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                     return Err(table.cell_error(
                         r,
                         c,
-                        format!("model size N must be positive, got {}", num(n)),
+                        format!("model size N must be positive, got {}", number(n)),
                     ));
                 }
                 n
@@ -963,7 +963,7 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                     return Err(table.cell_error(
                         r,
                         c,
-                        format!("token count D must be positive, got {}", num(d)),
+                        format!("token count D must be positive, got {}", number(d)),
                     ));
                 }
                 d
@@ -978,9 +978,9 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                         format!(
                             "token count D = C / (6 N) must be positive and finite, got {} \
                              (C = {}, N = {})",
-                            num(d),
-                            num(flops),
-                            num(n)
+                            number(d),
+                            number(flops),
+                            number(n)
                         ),
                     ));
                 }
@@ -1017,7 +1017,11 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
             let y = match table.number(r, c)? {
                 None => f64::NAN,
                 Some(y) if y <= 0.0 => {
-                    return Err(table.cell_error(r, c, format!("loss must be positive, got {y}")))
+                    return Err(table.cell_error(
+                        r,
+                        c,
+                        format!("loss must be positive, got {}", number(y)),
+                    ))
                 }
                 // Below the smallest normal number a relative error overflows: a fit file could
                 // not record its MRE.
@@ -1026,7 +1030,8 @@ fn parse_rows(table: &Table, spec: &DataSpec, cols: &Resolved) -> Result<Parsed>
                         r,
                         c,
                         format!(
-                            "loss {y} is below the smallest normal number ({:e}): not a loss",
+                            "loss {} is below the smallest normal number ({:e}): not a loss",
+                            number(y),
                             f64::MIN_POSITIVE
                         ),
                     ))
@@ -1126,17 +1131,6 @@ fn drop_highest(y: &mut [f64], k: usize) -> usize {
         }
     }
     dropped
-}
-
-/// A number for messages: plain when short, scientific when large or tiny (`-6e18`, not
-/// `-6000000000000000000`).
-fn num(v: f64) -> String {
-    let a = v.abs();
-    if a != 0.0 && !(1e-3..1e6).contains(&a) {
-        format!("{v:e}")
-    } else {
-        format!("{v}")
-    }
 }
 
 #[cfg(test)]

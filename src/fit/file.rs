@@ -135,6 +135,8 @@ impl FitFile {
             path: path.to_path_buf(),
             msg,
         };
+        // A byte-order mark (an editor's, on saving) is no part of the JSON, which may ignore it.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let file: FitFile =
             serde_json::from_str(text).map_err(|e| bad(format!("not a mixlaw fit file: {e}")))?;
         if file.version != FIT_FILE_VERSION {
@@ -307,12 +309,14 @@ impl FitFile {
 
 /// An error unless units `u` are positive finite numbers (N and D are divided by them).
 pub fn check_units(u: Units) -> std::result::Result<(), String> {
-    if [u.n, u.d].iter().all(|v| *v > 0.0 && v.is_finite()) {
+    if [u.n, u.d].iter().all(|v| *v > 0.0 && v.is_normal()) {
         Ok(())
     } else {
         Err(format!(
-            "units must be positive numbers, got n = {} and d = {}",
-            u.n, u.d
+            "units must be positive numbers from {:e} up, got n = {} and d = {}",
+            f64::MIN_POSITIVE,
+            crate::error::number(u.n),
+            crate::error::number(u.d)
         ))
     }
 }

@@ -103,7 +103,9 @@ impl FitSettings {
     }
 
     /// The errors settings have whatever the data: a loss width, overestimate penalty or unit
-    /// that is not a positive number, a tolerance that is not a non-negative one.
+    /// that is not a positive normal number (a subnormal one, 1e-320, overflows what is divided
+    /// by it: every start of a fit with `--n-unit 1e-320` failed), a tolerance that is not a
+    /// non-negative one.
     pub fn check(&self) -> Result<()> {
         for (name, v) in [
             ("delta", self.delta),
@@ -111,9 +113,11 @@ impl FitSettings {
             ("n-unit", self.n_unit),
             ("d-unit", self.d_unit),
         ] {
-            if !(v > 0.0 && v.is_finite()) {
+            if !(v > 0.0 && v.is_normal()) {
                 return Err(Error::usage(format!(
-                    "--{name} must be a positive number, got {v}"
+                    "--{name} must be a positive number from {:e} up, got {}",
+                    f64::MIN_POSITIVE,
+                    crate::error::number(v)
                 )));
             }
         }

@@ -45,7 +45,7 @@ impl Weighting {
     /// The weightings `names` name: a fitted target (its column name, or the name without
     /// `_loss`), or `avg`.
     pub fn named(names: &[String], fit: &FitFile) -> Result<Vec<Weighting>> {
-        names
+        let weightings = names
             .iter()
             .map(|t| {
                 if t == "avg" {
@@ -64,7 +64,19 @@ impl Weighting {
                         ))
                     })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        // One weighting twice (`--target web --target web_loss`) is one result, reported twice.
+        if let Some((i, w)) = weightings
+            .iter()
+            .enumerate()
+            .find(|(i, w)| weightings[..*i].iter().any(|o| o.name == w.name))
+        {
+            return Err(Error::usage(format!(
+                "--target {} names {}, as an earlier --target does",
+                names[i], w.name
+            )));
+        }
+        Ok(weightings)
     }
 
     /// Weightings from a table with a column per fitted target (missing columns weigh 0) and an
@@ -115,6 +127,14 @@ impl Weighting {
             }
             if weights.iter().all(|&w| w == 0.0) {
                 return Err(table.error(Some(r + 1), None, "every weight is 0".into()));
+            }
+            // Results are reported by name: two weightings of one name could not be told apart.
+            if let Some(first) = out.iter().position(|w: &Weighting| w.name == name) {
+                return Err(table.error(
+                    Some(r + 1),
+                    header.iter().any(|h| h == "name").then_some("name"),
+                    format!("the name '{name}' is also row {}'s", first + 1),
+                ));
             }
             out.push(Weighting { name, weights });
         }

@@ -398,7 +398,7 @@ fn slurm_array_variables_choose_the_shard() {
 }
 
 /// `--array=0-8:4` runs tasks 0, 4 and 8 with SLURM_ARRAY_TASK_STEP=4: shards 0, 1 and 2 of 3;
-/// a task id off the step is an error that says so.
+/// a task id off the step is an error that says so, as is a step of 0.
 #[test]
 fn slurm_arrays_with_a_step_choose_the_shard() {
     let env = |id: &'static str| {
@@ -421,4 +421,13 @@ fn slurm_arrays_with_a_step_choose_the_shard() {
     }
     let e = Shard::parse_with("auto", env("6")).unwrap_err().to_string();
     assert!(e.contains("SLURM_ARRAY_TASK_STEP 4"), "{e}");
+    let zero = |name: &str| match name {
+        "SLURM_ARRAY_TASK_STEP" => Some("0".to_string()),
+        _ => env("0")(name),
+    };
+    let e = Shard::parse_with("auto", zero).unwrap_err().to_string();
+    assert!(
+        e.contains("SLURM_ARRAY_TASK_STEP is 0, which is no step"),
+        "{e}"
+    );
 }

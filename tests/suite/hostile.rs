@@ -319,7 +319,7 @@ fn tables_that_are_not_text_or_never_end_are_named() {
         &[
             "row 3 (line 4)",
             "column 'target_loss'",
-            "below the smallest normal number",
+            "loss 1e-320 is below the smallest normal number",
         ],
     );
 }
@@ -1342,4 +1342,98 @@ fn a_domain_named_twice_is_named() {
         &mixlaw(&["merge", &twice.display().to_string()]),
         &["twice.jsonl", "line 1", "domain 'web' is named twice"],
     );
+}
+
+/// Relatives the second sweep left: two weightings of one name (a `--targets` row's or a
+/// `--target` given twice) are refused, not reported as two rows of one name; a fit file saved
+/// with a byte-order mark reads; a blank line in a study file is named as one; a subnormal unit
+/// (which overflowed every scaled N) is refused; a Slurm step of 0 is called what it is.
+#[test]
+fn names_twice_marks_blank_lines_and_subnormal_units() {
+    let dir = temp_dir("hostile-relatives");
+    let e = example();
+    let p = |name: &str| dir.join(name).display().to_string();
+    let fit = p("fit.json");
+    mixlaw_ok(&[
+        "fit", &e, "--law", "additive", "--starts", "2", "--out", &fit,
+    ]);
+    let optimize = |extra: &[&str]| {
+        let mut args = vec!["optimize", "--fit", &fit, "--n", "1e9", "--d", "1e10"];
+        args.extend_from_slice(extra);
+        mixlaw(&args)
+    };
+    let targets = p("targets.csv");
+    std::fs::write(&targets, "name,target_loss\nw1,1\nw1,2\n").unwrap();
+    fails(
+        &optimize(&["--targets", &targets]),
+        &[
+            "targets.csv",
+            "row 2",
+            "name",
+            "the name 'w1' is also row 1's",
+        ],
+    );
+    fails(
+        &optimize(&["--target", "target", "--target", "target_loss"]),
+        &["--target target_loss names target_loss, as an earlier --target does"],
+    );
+
+    let text = std::fs::read_to_string(&fit).unwrap();
+    let marked = p("marked.json");
+    std::fs::write(&marked, format!("\u{feff}{text}")).unwrap();
+    assert_eq!(
+        mixlaw_ok(&["predict", &marked, &e]),
+        mixlaw_ok(&["predict", &fit, &e])
+    );
+
+    let study = p("study.jsonl");
+    mixlaw_ok(&[
+        "bootstrap",
+        &e,
+        "--law",
+        "additive",
+        "--backend",
+        "cpu",
+        "--replicates",
+        "2",
+        "--starts",
+        "2",
+        "--out",
+        &study,
+    ]);
+    let lines: Vec<String> = std::fs::read_to_string(&study)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let blank = p("blank.jsonl");
+    std::fs::write(
+        &blank,
+        format!("{}\n\n{}\n", lines[0], lines[1..].join("\n")),
+    )
+    .unwrap();
+    fails(
+        &mixlaw(&["merge", &blank]),
+        &["blank.jsonl: line 2: blank; a study file holds one record per line"],
+    );
+
+    for flag in ["--n-unit", "--delta"] {
+        fails(
+            &mixlaw(&[
+                "fit", &e, "--law", "additive", "--starts", "2", flag, "1e-320",
+            ]),
+            &[&format!(
+                "{flag} must be a positive number from 2.2250738585072014e-308 up, got 1e-320"
+            )],
+        );
+    }
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mixlaw"))
+        .args(["bootstrap", &e, "--shard", "auto", "--out", &p("s.jsonl")])
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .env("SLURM_ARRAY_TASK_STEP", "0")
+        .output()
+        .unwrap();
+    fails(&out, &["SLURM_ARRAY_TASK_STEP is 0, which is no step"]);
 }
