@@ -429,13 +429,18 @@ fn optimize_over_scales_and_compute_budgets() {
 }
 
 /// A closed pipe (`| head -1`) ends a command quietly with exit 0; a full device (`> /dev/full`)
-/// is an error message and exit 1; never a panic (exit 101).
+/// is an error message and exit 1; never a panic (exit 101). Help and version text too: clap's
+/// own exit ignored the write error and exited 0.
 #[test]
 fn closed_and_full_stdout_are_not_panics() {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/data/example.csv");
-    let commands: [&[&str]; 3] = [
+    let commands: [&[&str]; 7] = [
+        &["--help"],
+        &["--version"],
+        &["fit", "--help"],
+        &["help", "bootstrap"],
         &["laws", "--json"],
         &["fit", example, "--starts", "2", "--json"],
         &[
@@ -478,6 +483,11 @@ fn closed_and_full_stdout_are_not_panics() {
         assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("No space left"), "{args:?}: {err}");
     }
+    // Where it can be written, help is still help (exit 0), and a flag clap refuses still exit 2.
+    let out = mixlaw(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("mixlaw "));
+    assert_eq!(mixlaw(&["fit", "--no-such-flag"]).status.code(), Some(2));
 }
 
 /// A closed or full stderr (`2>&1 | head -1` once the reader has gone, `2> /dev/full`) loses
