@@ -9,7 +9,9 @@ use super::{fit_full, header, replicate, summarise, At, Summary};
 use crate::backend::Backend;
 use crate::data::Dataset;
 use crate::law::Law;
-use crate::report::{busy, check_not_input, check_writable, write_atomic, write_atomic_locked};
+use crate::report::{
+    busy, check_not_input, check_writable, is_at, write_atomic, write_atomic_locked,
+};
 use crate::{Error, Result};
 
 /// A whole study, or one shard of it: the header with its full-data fits, and every record in
@@ -326,23 +328,6 @@ fn io(path: &Path, source: std::io::Error) -> Error {
         path: path.to_path_buf(),
         source,
     }
-}
-
-/// Whether the open `file` is the file at `path` (by device and inode).
-#[cfg(unix)]
-fn is_at(file: &std::fs::File, path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
-/// Whether the open `file` is the file at `path`: elsewhere a file open here cannot be renamed
-/// over, so it still is.
-#[cfg(not(unix))]
-fn is_at(_file: &std::fs::File, _path: &Path) -> bool {
-    true
 }
 
 /// Check that the header `theirs`, read from `out`, is of the study `header` describes

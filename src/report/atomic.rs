@@ -164,14 +164,14 @@ fn lock_replaced(
     path: &Path,
     held: &[std::fs::File],
 ) -> Result<Option<std::fs::File>> {
+    if held.iter().any(|h| is_at(h, file)) {
+        return Ok(None);
+    }
     let opened =
         std::fs::File::open(file).or_else(|_| std::fs::OpenOptions::new().write(true).open(file));
     let Ok(old) = opened else {
         return Ok(None);
     };
-    if held.iter().any(|h| same_open_file(h, &old)) {
-        return Ok(None);
-    }
     match old.try_lock() {
         Ok(()) => Ok(Some(old)),
         Err(std::fs::TryLockError::WouldBlock) => Err(busy(path)),
@@ -188,20 +188,20 @@ pub fn busy(path: &Path) -> Error {
     ))
 }
 
-/// Whether two open files are one file (by device and inode).
+/// Whether the open `file` is the file at `path` (by device and inode).
 #[cfg(unix)]
-fn same_open_file(a: &std::fs::File, b: &std::fs::File) -> bool {
+pub fn is_at(file: &std::fs::File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (a.metadata(), b.metadata()) {
+    match (file.metadata(), std::fs::metadata(path)) {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
 }
 
-/// Whether two open files are one file: elsewhere only the caller's own file is held while it
-/// is replaced, so a held file is taken to be it.
+/// Whether the open `file` is the file at `path`: elsewhere a file open here cannot be renamed
+/// over, so it still is.
 #[cfg(not(unix))]
-fn same_open_file(_a: &std::fs::File, _b: &std::fs::File) -> bool {
+pub fn is_at(_file: &std::fs::File, _path: &Path) -> bool {
     true
 }
 

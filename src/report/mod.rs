@@ -5,7 +5,9 @@
 mod atomic;
 mod table;
 
-pub use atomic::{busy, check_not_input, check_writable, emit, write_atomic, write_atomic_locked};
+pub use atomic::{
+    busy, check_not_input, check_writable, emit, is_at, write_atomic, write_atomic_locked,
+};
 pub use table::TextTable;
 
 /// `x` with 6 significant digits, or `-` for NaN / missing.
