@@ -4,7 +4,8 @@
 #
 #   fuzz/until-quiet.sh TARGET [QUIET=300] [MAX=3600]
 #
-# Runs `cargo +nightly fuzz run TARGET` on fuzz/corpus/TARGET (growing it) with libFuzzer's
+# Runs `cargo +nightly fuzz run TARGET` on fuzz/corpus/TARGET (growing it, from fuzz/seeds/TARGET
+# the first time; the corpus is not in the repository: fuzz/README.md) with libFuzzer's
 # -print_pcs=1, which names the source line of every newly covered edge. Each new edge in this
 # repository's code restarts the quiet clock; edges elsewhere do not, because the hash tables of
 # std, indexmap and hashbrown (inside serde_json and toml) take a random seed in every process
@@ -24,7 +25,8 @@ trap 'rm -f "$log"' EXIT
 cargo +nightly fuzz build "$target" >/dev/null 2>&1
 # libFuzzer's -timeout is wall-clock time: a fuzzer at nice 19 beside a build can stall for more
 # than 10 s on an input it reads in milliseconds (a false "timeout" that ends the run), so 60 s.
-cargo +nightly fuzz run "$target" -- -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
+mkdir -p "corpus/$target"
+cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 \
     -print_pcs=1 -max_total_time="$max" >"$log" 2>&1 &
 pid=$!
 start=$(date +%s)

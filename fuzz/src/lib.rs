@@ -5,8 +5,8 @@
 //! never panic, hang or abort.
 //!
 //! The integration suite includes this very file (`tests/suite/fuzz.rs`, through `#[path]`) and
-//! replays every input of `fuzz/corpus/` and `fuzz/regressions/` through it on stable Rust, so
-//! CI checks the corpus without nightly or libFuzzer. It therefore uses nothing but `mixlaw`.
+//! replays every input of `fuzz/seeds/` and `fuzz/regressions/` (and of a local `fuzz/corpus/`,
+//! when there is one) through it on stable Rust, so CI checks them without nightly or libFuzzer. It therefore uses nothing but `mixlaw`.
 
 use std::path::Path;
 
@@ -21,7 +21,7 @@ const EXAMPLE: &[u8] = include_bytes!("../../data/example.csv");
 /// What a target does with one input.
 pub type Target = fn(&[u8]);
 
-/// The names of the targets, each a function of this module and a folder of `fuzz/corpus/`.
+/// The names of the targets, each a function of this module and a folder of `fuzz/seeds/`.
 pub const TARGETS: &[(&str, Target)] = &[
     ("table", table),
     ("where_expr", where_expr),
