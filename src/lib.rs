@@ -80,3 +80,12 @@ pub use data::load;
 pub use error::{Error, Result};
 pub use fit::{eval, fit, predict};
 pub use mixture::{optimize, sweep};
+
+/// The Rust blocks of the documentation, compiled and run as doctests (`cargo test --doc`), so
+/// that an example a reader copies works. Every Markdown file with a `rust` block is listed
+/// here (a test of the suite, `docs::`, checks it).
+#[cfg(doctest)]
+mod documentation {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+}

@@ -33,6 +33,7 @@ pub mod merge;
 pub mod optimize;
 pub mod predict;
 pub mod progress;
+pub mod reference;
 pub mod report;
 pub mod simulate;
 pub mod sweep;

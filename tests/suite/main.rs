@@ -9,6 +9,8 @@
 //! * `cli`: the commands end to end on the bundled example;
 //! * `crash`: a bootstrap killed with SIGKILL again and again, resumed to the very file of one
 //!   uninterrupted run;
+//! * `docs`: every code block of the documentation run, its links resolved, the flag reference
+//!   held to the clap definitions;
 //! * `extrapolation`: backtests, and calibrated intervals held to the published tables' largest
 //!   runs;
 //! * `fuzz`: the fuzzers' corpus and regressions replayed through the fuzz targets' code;
@@ -36,6 +38,7 @@ mod bad_input;
 mod bootstrap;
 mod cli;
 mod crash;
+mod docs;
 mod extrapolation;
 mod formula;
 mod fuzz;
