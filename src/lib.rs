@@ -88,4 +88,6 @@ pub use mixture::{optimize, sweep};
 mod documentation {
     #[doc = include_str!("../README.md")]
     struct Readme;
+    #[doc = include_str!("../docs/guide/library.md")]
+    struct Library;
 }

@@ -284,7 +284,6 @@ fn run_file(rel: &Path, blocks: &[Block]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn every_shell_and_console_block_of_the_docs_runs() {
     let mut failures = Vec::new();
     let mut ran = 0;
