@@ -354,7 +354,9 @@ fn cli_shards_merge_and_resume_reproduce_the_whole_study() {
 
 #[test]
 fn bad_study_flags_are_clear_errors() {
-    let epoch = common::dataset("epoch_chinchilla/svg_extracted_data.csv");
+    let Some(epoch) = common::dataset(common::EPOCH) else {
+        return;
+    };
     let epoch = epoch.to_str().unwrap();
     let err = |extra: &[&str]| {
         let mut args = vec![

@@ -36,8 +36,12 @@ fn best(ds: &Dataset, law: &Law, s: &FitSettings) -> f64 {
 /// 6.9011e-6). The best objective of such a fit is a property of the starts' luck, not of the law.
 #[test]
 fn law_files_reach_the_built_in_best_objectives_on_published_tables() {
-    let c4 = common::slimpajama_train("c4_loss");
-    let epoch = common::epoch();
+    let Some(c4) = common::slimpajama_train("c4_loss") else {
+        return;
+    };
+    let Some(epoch) = common::epoch() else {
+        return;
+    };
     let mut failed = Vec::new();
     for builtin in registry::builtin() {
         let name = builtin.name();
@@ -166,7 +170,9 @@ fn inline_formulas_and_their_errors_on_the_command_line() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
     // A per-domain family needs a table with domains, even where the formula never reads h.
-    let epoch = common::dataset("epoch_chinchilla/svg_extracted_data.csv");
+    let Some(epoch) = common::dataset(common::EPOCH) else {
+        return;
+    };
     let o = mixlaw(&[
         "fit",
         epoch.to_str().unwrap(),
