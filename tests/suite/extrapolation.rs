@@ -11,10 +11,6 @@ use std::collections::BTreeMap;
 use crate::common::*;
 use serde_json::Value;
 
-fn example() -> String {
-    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&mixlaw_ok(args)).expect("JSON")
 }

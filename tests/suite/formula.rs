@@ -9,7 +9,7 @@ use mixlaw::data::Dataset;
 use mixlaw::fit::FitSettings;
 use mixlaw::law::{formula, registry, Law};
 
-use crate::common::{self, mixlaw, mixlaw_ok, temp_dir};
+use crate::common::{self, example, mixlaw, mixlaw_ok, temp_dir};
 
 fn law_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -83,7 +83,7 @@ fn a_formula_fit_file_is_all_predict_needs() {
     let law = tmp.join("mine.toml");
     std::fs::copy(law_file("additive"), &law).unwrap();
     let fit = tmp.join("fit.json");
-    let table = "data/example.csv";
+    let table: &str = &example();
     mixlaw_ok(&[
         "fit",
         table,
@@ -135,7 +135,7 @@ fn a_formula_fit_file_is_all_predict_needs() {
 /// under the fault (exit 2), as are bad bounds and unknown law files.
 #[test]
 fn inline_formulas_and_their_errors_on_the_command_line() {
-    let table = "data/example.csv";
+    let table: &str = &example();
     let out = mixlaw_ok(&[
         "fit",
         table,

@@ -155,15 +155,6 @@ fn check(name: &str, got: &str, tmp: &Path) {
 
 const SLIM: &str = SLIMPAJAMA;
 const TEST: &str = "model_size==2718e6 and n_tokens>=19.8e9";
-const EPOCH_AS_EPOCH: [&str; 7] = [
-    "--n-col",
-    "Model Size",
-    "--flops-col",
-    "Training FLOP",
-    "--drop-highest",
-    "5",
-    "--keep-duplicates",
-];
 
 #[test]
 fn chinchilla_fit_and_bootstrap_on_epochs_table() {

@@ -114,10 +114,6 @@ fn a_formula_law_fits_the_losses_as_the_built_in_law_does() {
     }
 }
 
-fn example() -> String {
-    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `fit --loss mae --overestimate-penalty 10`: the fit file records the loss and the penalty
 /// beside the residual and reduction, the summary names the objective, and predict reads the
 /// file back; a huber fit's file records neither key (it reads as huber, W = 1) and its

@@ -24,22 +24,14 @@ fn chinchilla_grid_on_epoch_matches_scipy() {
         return;
     };
     let peer: Value = serde_json::from_str(&peer_fixture("chinchilla_epoch_jac.json")).unwrap();
-    let out = mixlaw_ok(&[
-        "fit",
-        table.to_str().unwrap(),
-        "--law",
-        "chinchilla",
-        "--n-col",
-        "Model Size",
-        "--flops-col",
-        "Training FLOP",
-        "--target",
-        "loss",
-        "--drop-highest",
-        "5",
-        "--keep-duplicates",
-        "--json",
-    ]);
+    let out = mixlaw_ok(
+        &[
+            &["fit", table.to_str().unwrap(), "--law", "chinchilla"][..],
+            &EPOCH_AS_EPOCH,
+            &["--target", "loss", "--json"],
+        ]
+        .concat(),
+    );
     let fit: Value = serde_json::from_str(&out).unwrap();
     let t = &fit["targets"][0];
     assert_eq!(t["rows"], 240, "Epoch's protocol keeps 240 points");

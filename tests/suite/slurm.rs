@@ -86,7 +86,7 @@ fn a_job_array_with_a_requeued_task_merges_to_the_uninterrupted_study() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = common::temp_dir("slurm-array");
-    std::fs::copy(root.join("data/example.csv"), dir.join("runs.csv")).unwrap();
+    std::fs::copy(common::example(), dir.join("runs.csv")).unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_mixlaw")).parent().unwrap();
     let path = format!(
         "{}:{}",

@@ -5,10 +5,6 @@
 use crate::common::*;
 use mixlaw::data::{Column, DataSpec, Table};
 
-fn example() -> String {
-    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
 /// `text` (a CSV) with its columns in the order `order` names them.
 fn reorder(text: &str, order: &[&str]) -> String {
     let mut r = csv::Reader::from_reader(text.as_bytes());
@@ -36,32 +32,13 @@ fn mixlaw_err(args: &[&str]) -> String {
     err
 }
 
-/// A fit of the additive law to the bundled example (three domains: web, code, books), written
-/// to `dir/fit.json`.
-fn example_fit(dir: &std::path::Path) -> String {
-    let fit = dir.join("fit.json").display().to_string();
-    mixlaw_ok(&[
-        "fit",
-        &example(),
-        "--law",
-        "additive",
-        "--starts",
-        "10",
-        "--backend",
-        "cpu",
-        "--out",
-        &fit,
-    ]);
-    fit
-}
-
 /// A table whose weight columns come in another order than the fit's predicts exactly what the
 /// original order does (the CSV is the same byte for byte: the mixture is written in the fit's
 /// order), through the command line and the library alike.
 #[test]
 fn predict_matches_domains_by_name() {
     let dir = temp_dir("tables-predict-order");
-    let fit = example_fit(&dir);
+    let fit = example_fit(&dir, &["--starts", "10", "--backend", "cpu"]);
     let text = std::fs::read_to_string(example()).unwrap();
     let shuffled = reorder(
         &text,
@@ -124,7 +101,7 @@ fn predict_matches_domains_by_name() {
 #[test]
 fn predict_names_missing_and_extra_domains() {
     let dir = temp_dir("tables-predict-domains");
-    let fit = example_fit(&dir);
+    let fit = example_fit(&dir, &["--starts", "10", "--backend", "cpu"]);
     let text = std::fs::read_to_string(example()).unwrap();
     let other = text.replacen("weight_books", "weight_news", 1);
     let path = dir.join("news.csv");

@@ -68,6 +68,17 @@ pub fn scipy_chinchilla_on_epoch(extra: &[&str]) -> Option<std::process::Command
     Some(c)
 }
 
+/// The command line's flags that read Epoch's table as Epoch fits it (as [`epoch`] loads it).
+pub const EPOCH_AS_EPOCH: [&str; 7] = [
+    "--n-col",
+    "Model Size",
+    "--flops-col",
+    "Training FLOP",
+    "--drop-highest",
+    "5",
+    "--keep-duplicates",
+];
+
 /// Epoch's replication of Chinchilla as Epoch fits it: D = C/(6N), the 5 highest losses
 /// dropped, all 240 remaining points (one digitised duplicate kept); `None` when the table is
 /// missing, as [`dataset`].
