@@ -18,6 +18,7 @@ fn lines(path: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn a_study_killed_at_twenty_random_moments_resumes_to_the_uninterrupted_file() {
     let dir = common::temp_dir("crash-kill9");
     let table = common::example();

@@ -86,6 +86,7 @@ pub const SLIMPAJAMA_TRAIN: &str = "model_size==122e6 or (model_size==310e6 and 
     or (model_size==1235e6 and n_tokens>=12.87e9)";
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn slimpajama_intervals_hold_at_the_3b_runs() {
     let Some(table) = dataset(SLIMPAJAMA) else {
         return;
@@ -129,6 +130,7 @@ fn slimpajama_intervals_hold_at_the_3b_runs() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn isoflop_intervals_hold_at_each_studys_largest_budget() {
     let Some(table) = dataset(ISOFLOPS) else {
         return;
@@ -184,6 +186,7 @@ fn isoflop_intervals_hold_at_each_studys_largest_budget() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn epoch_intervals_hold_at_the_largest_models() {
     let Some(table) = dataset(EPOCH) else {
         return;

@@ -201,6 +201,7 @@ fn chinchilla_fit_and_bootstrap_on_epochs_table() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn mixture_fits_eval_optimize_sweep_and_predict_on_the_paper_split() {
     if dataset(SLIM).is_none() {
         return;

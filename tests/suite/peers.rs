@@ -114,6 +114,7 @@ fn additive_law_on_the_paper_split_is_no_worse_than_scipy() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn joint_law_on_the_paper_split_is_no_worse_than_scipy() {
     paper_split("joint", "mixture_joint_paper_llm_s20.jsonl", "20");
 }

@@ -68,6 +68,7 @@ fn readme_quotes_the_slurm_script_the_test_submits() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn a_job_array_with_a_requeued_task_merges_to_the_uninterrupted_study() {
     match slurm("sinfo", &["-h", "-o", "%t"]) {
         Some(out) if out.status.success() && !out.stdout.is_empty() => {}

@@ -234,6 +234,7 @@ fn json(text: &str) -> serde_json::Value {
 /// the groups come in order of first appearance, the fit file records the column and each
 /// target's group, and the summary leads with the group.
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn a_grouped_fit_is_each_groups_fit_alone() {
     let text = std::fs::read_to_string(isoflops()).unwrap();
     let experiments = first_appearance(&text, "experiment");
