@@ -26,7 +26,7 @@ PAPER_TEST = "model_size==2718e6 and n_tokens>=19.8e9"
 
 def dataset(path):
     """``path`` (one of SLIM, EPOCH, ISOFLOPS) if it is there; otherwise the test skips, saying
-    how to fetch it, or fails under ``MIXLAW_REQUIRE_DATASETS=1`` (as in CI), as the Rust tests'
+    how to fetch it, or fails under ``MIXLAW_REQUIRE_DATASETS=1`` (for CI), as the Rust tests'
     ``common::dataset`` does."""
     if path.exists():
         return path

@@ -4,7 +4,7 @@
 //! `tests/suite/common/published.rs`).
 //!
 //! A missing table makes the test that needs it skip, saying so (`let Some(p) = dataset(..) else
-//! { return };`); under `MIXLAW_REQUIRE_DATASETS=1` (as in CI) it is a failure instead, so that the
+//! { return };`); under `MIXLAW_REQUIRE_DATASETS=1` (for CI) it is a failure instead, so that the
 //! yardsticks against published data cannot silently pass.
 
 use std::path::{Path, PathBuf};
