@@ -20,7 +20,9 @@ mod published;
 
 fn main() {
     let law = registry::by_name("additive").unwrap();
-    let path = published::dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let Some(path) = published::dataset(published::SLIMPAJAMA) else {
+        return;
+    };
     let table = Table::read(&path).unwrap();
     let ds = mixlaw::load(&table, &DataSpec::default().for_law(&law)).unwrap();
     let settings = FitSettings::defaults_for(&law);

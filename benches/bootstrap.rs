@@ -6,7 +6,7 @@
 //! (on a CPU rasteriser such as lavapipe the GPU figure measures nothing useful), and prints the
 //! ratio. `MIXLAW_BENCH_REPLICATES` changes the count.
 //!
-//! With `MIXLAW_BENCH_PEERS=1` it also runs `../shared/peers/scipy_chinchilla.py --jac --limit 10`
+//! With `MIXLAW_BENCH_PEERS=1` it also runs `benches/peers/scipy_chinchilla.py --jac --limit 10`
 //! (one 10-start fit, what a replicate costs a scipy loop) 20 times, and scales its time to the
 //! study's replicate count: the process's wall time (what a shell loop pays, interpreter start
 //! included) and the optimisation time the script reports (what a Python loop over replicates
@@ -49,7 +49,9 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
-    let ds = published::epoch();
+    let Some(ds) = published::epoch() else {
+        return;
+    };
     let law = registry::by_name("chinchilla").unwrap();
     let mut fit = FitSettings::defaults_for(&law);
     fit.polish = 2;
@@ -89,6 +91,7 @@ fn main() {
         for _ in 0..runs {
             let t = Instant::now();
             let out = published::scipy_chinchilla_on_epoch(&["--jac", "--limit", "10"])
+                .expect("Epoch's table, read above")
                 .output()
                 .expect("python3 runs");
             process += t.elapsed().as_secs_f64();

@@ -9,7 +9,7 @@
 //! and prints the GPU/CPU ratio (on a CPU rasteriser such as lavapipe this measures nothing
 //! useful; it is meant for real GPUs).
 //!
-//! With `MIXLAW_BENCH_PEERS=1` it also runs `../shared/peers/scipy_chinchilla.py --jac` on the
+//! With `MIXLAW_BENCH_PEERS=1` it also runs `benches/peers/scipy_chinchilla.py --jac` on the
 //! same grid and `scipy_mixture.py` with 20 starts on the same target (its per-start time times
 //! 1,000: a full 1,000-start scipy run takes about half an hour), and prints the ratios. Each peer
 //! run is bracketed by mixlaw runs (before and after) and compared with them (the chinchilla fit,
@@ -53,7 +53,9 @@ fn main() {
 
     // Chinchilla, 4,500-point grid.
     let law = registry::by_name("chinchilla").unwrap();
-    let ds = published::epoch();
+    let Some(ds) = published::epoch() else {
+        return;
+    };
     let settings = FitSettings::defaults_for(&law);
     let chinchilla = || {
         let t = Instant::now();
@@ -68,7 +70,9 @@ fn main() {
         median(before.clone())
     );
     if with_peers {
-        let p = peer(published::scipy_chinchilla_on_epoch(&["--jac"]));
+        let p = peer(
+            published::scipy_chinchilla_on_epoch(&["--jac"]).expect("Epoch's table, read above"),
+        );
         let after = runs(5);
         let ours = median([before.clone(), after.clone()].concat());
         let wall = p[0]["wall_s"].as_f64().unwrap();
@@ -80,9 +84,11 @@ fn main() {
     }
 
     // Additive, 1,000 random starts, c4 target, paper train split.
-    let slim = published::dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let Some(slim) = published::dataset(published::SLIMPAJAMA) else {
+        return;
+    };
     let law = registry::by_name("additive").unwrap();
-    let train = published::slimpajama_train("c4_loss");
+    let train = published::slimpajama_train("c4_loss").expect("the SlimPajama table, read above");
     let mut settings = FitSettings::defaults_for(&law);
     settings.starts = 1000;
     let additive = || {

@@ -53,7 +53,9 @@ fn main() {
 
     let builtin = registry::by_name("additive").unwrap();
     let file = formula::file::load(&dir.join("additive.toml")).unwrap();
-    let train = published::slimpajama_train("c4_loss");
+    let Some(train) = published::slimpajama_train("c4_loss") else {
+        return;
+    };
     let mut settings = FitSettings::defaults_for(&builtin);
     settings.starts = 1000;
     let fit = |law: &Law| {

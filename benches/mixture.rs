@@ -1,4 +1,4 @@
-//! Mixture search benchmark, side by side with the numpy peer (`../shared/peers/numpy_sweep.py`)
+//! Mixture search benchmark, side by side with the numpy peer (`benches/peers/numpy_sweep.py`)
 //! in the same run: the lattice sweep of the paper's additive fit (8 targets, k = 7 SlimPajama
 //! domains, `tests/fixtures/golden/fit_additive_slimpajama.json`) at N = 7e9, D = 1.5e11, for every
 //! target and their average (what the peer computes).
@@ -104,7 +104,7 @@ fn main() {
         Err(e) => println!("  no GPU: {e}"),
     }
     let peer = Command::new("python3")
-        .arg(root.join("../shared/peers/numpy_sweep.py"))
+        .arg(root.join("benches/peers/numpy_sweep.py"))
         .arg(&fit_path)
         .args([
             "--n",

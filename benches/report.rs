@@ -27,7 +27,9 @@ fn mixlaw(args: &[&str]) {
 }
 
 fn main() {
-    let slim = published::dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let Some(slim) = published::dataset(published::SLIMPAJAMA) else {
+        return;
+    };
     let slim = slim.to_str().unwrap();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
     std::fs::create_dir_all(&dir).unwrap();

@@ -13,8 +13,10 @@ import mixlaw
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = Path(sys.argv[1]) if len(sys.argv) > 1 else (
-    ROOT.parent / "shared" / "datasets" / "apple_dmsl_slimpajama" / "dmsl_llm_slimpajama.csv"
+    ROOT / "data" / "apple_dmsl_slimpajama" / "dmsl_llm_slimpajama.csv"
 )
+if not TABLE.exists():
+    sys.exit(f"{TABLE} is missing: `bash data/fetch.sh` fetches it (or pass the table's path)")
 # The paper's training runs (models up to 1.2B) and its held-out split (the 3B models).
 TRAIN = (
     "(model_size==310e6 and n_tokens>=3.96e9) or (model_size==680e6 and n_tokens>=6.93e9) or "

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import mixlaw
-from conftest import EPOCH, EXAMPLE, PAPER_TEST, PAPER_TRAIN, SLIM
+from conftest import EPOCH, EXAMPLE, PAPER_TEST, PAPER_TRAIN, SLIM, dataset
 
 
 def same_targets(a, b):
@@ -85,7 +85,7 @@ def test_predict_keeps_a_dataframe_s_index():
 
 @pytest.fixture(scope="module")
 def slim_eval():
-    return mixlaw.eval(SLIM, law="additive", train=PAPER_TRAIN, test=PAPER_TEST, starts=8, seed=1)
+    return mixlaw.eval(dataset(SLIM), law="additive", train=PAPER_TRAIN, test=PAPER_TEST, starts=8, seed=1)
 
 
 def test_eval_on_the_paper_split_matches_the_cli(cli_json, slim_eval):
@@ -156,7 +156,7 @@ def test_merged_shards_equal_the_whole_study(tmp_path):
 
 def test_chinchilla_on_epoch_s_table_matches_the_cli(cli_json):
     flags = dict(n_col="Model Size", flops_col="Training FLOP", drop_highest=5, keep_duplicates=True)
-    got = mixlaw.fit(EPOCH, law="chinchilla", starts=200, **flags)
+    got = mixlaw.fit(dataset(EPOCH), law="chinchilla", starts=200, **flags)
     want = cli_json("fit", EPOCH, "--law", "chinchilla", "--starts", 200, "--n-col", "Model Size",
                     "--flops-col", "Training FLOP", "--drop-highest", 5, "--keep-duplicates")
     same_targets(got.file, want)
@@ -182,9 +182,10 @@ def test_the_engine_runs_with_the_interpreter_released():
     import threading
     import time
 
+    table = dataset(SLIM)
     done = []
     worker = threading.Thread(
-        target=lambda: done.append(mixlaw.fit(SLIM, target="c4_loss", starts=300, seed=0, backend="cpu"))
+        target=lambda: done.append(mixlaw.fit(table, target="c4_loss", starts=300, seed=0, backend="cpu"))
     )
     started = time.monotonic()
     worker.start()

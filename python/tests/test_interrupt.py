@@ -12,7 +12,7 @@ import sys
 import time
 
 import mixlaw
-from conftest import EXAMPLE, SLIM
+from conftest import EXAMPLE, SLIM, dataset
 
 FIT = """
 import sys, mixlaw
@@ -47,7 +47,7 @@ def interrupt(script, *args, after=2.0):
 
 def test_ctrl_c_stops_a_fit_within_two_seconds_and_writes_nothing(tmp_path):
     out = tmp_path / "fit.json"
-    took, code, err = interrupt(FIT, SLIM, out)
+    took, code, err = interrupt(FIT, dataset(SLIM), out)
     assert "KeyboardInterrupt" in err, err
     assert code != 0
     assert took < 2.0, f"stopped {took:.2f}s after SIGINT"

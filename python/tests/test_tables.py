@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 import mixlaw
-from conftest import EXAMPLE, ISOFLOPS
+from conftest import EXAMPLE, ISOFLOPS, dataset
 
 ISO = dict(law="chinchilla", n_col="params", d_col="tokens", backend="cpu")
 
 
 @pytest.fixture(scope="module")
 def grouped():
-    return mixlaw.fit(ISOFLOPS, group_by="experiment", **ISO)
+    return mixlaw.fit(dataset(ISOFLOPS), group_by="experiment", **ISO)
 
 
 def test_group_by_fits_each_study_of_a_long_table_as_the_cli_does(cli_json, grouped):
@@ -51,7 +51,7 @@ def test_predict_uses_each_row_s_group_as_the_cli_does(cli, grouped, tmp_path):
 
 
 def test_text_columns_that_are_not_used_never_stop_a_dataframe():
-    frame = pd.read_csv(ISOFLOPS, **mixlaw.EXACT_FLOATS)
+    frame = pd.read_csv(dataset(ISOFLOPS), **mixlaw.EXACT_FLOATS)
     assert not pd.api.types.is_numeric_dtype(frame["source"]) and frame["condition"].isna().any()
     where = "experiment == 'ml_scalefit__massivetext__chinchilla'"
     fit = mixlaw.fit(frame, where=where, **ISO)

@@ -1,4 +1,4 @@
-//! Tests for loading: small CSVs written to a temp dir, plus the two shared real tables.
+//! Tests for loading: small CSVs written to a temp dir, plus two published tables in `data/`.
 
 use super::*;
 use std::path::Path;
@@ -941,22 +941,29 @@ fn subset_and_mask() {
     }
 }
 
-/// `CARGO_MANIFEST_DIR/../shared/datasets/<rel>`, or None (with a message) if absent.
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/datasets")
-        .join(rel);
+/// `CARGO_MANIFEST_DIR/data/<rel>`, or None (with a message: the test skips) if absent; under
+/// `MIXLAW_REQUIRE_DATASETS=1` a missing table panics instead. The unit tests' copy of the
+/// integration tests' `common::dataset` (tests/suite/common/published.rs), which they cannot
+/// reach.
+fn published(rel: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(rel);
     if p.exists() {
-        Some(p)
-    } else {
-        println!("skipping: {} not found", p.display());
-        None
+        return Some(p);
     }
+    let why = format!(
+        "{} is missing: `bash data/fetch.sh` fetches the published tables",
+        p.display()
+    );
+    if std::env::var("MIXLAW_REQUIRE_DATASETS").is_ok_and(|v| v == "1") {
+        panic!("MIXLAW_REQUIRE_DATASETS=1 but {why}");
+    }
+    eprintln!("skipping: {why}");
+    None
 }
 
 #[test]
 fn real_slimpajama_table() {
-    let Some(path) = shared("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv") else {
+    let Some(path) = published("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv") else {
         return;
     };
     let ds = load_csv(&path, &mixture_spec()).unwrap();
@@ -1019,7 +1026,7 @@ fn real_slimpajama_table() {
 
 #[test]
 fn real_epoch_table() {
-    let Some(path) = shared("epoch_chinchilla/svg_extracted_data.csv") else {
+    let Some(path) = published("epoch_chinchilla/svg_extracted_data.csv") else {
         return;
     };
     let spec = DataSpec {

@@ -4,10 +4,6 @@
 use crate::common::*;
 use serde_json::Value;
 
-fn example() -> String {
-    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn fit_then_predict_reproduces_the_train_error() {
     let dir = temp_dir("predict");
@@ -149,7 +145,9 @@ fn simulate_is_reproducible_and_rejects_unknown_parameters() {
 
 #[test]
 fn units_change_parameters_but_not_the_objective_or_predictions() {
-    let table = dataset("epoch_chinchilla/svg_extracted_data.csv");
+    let Some(table) = dataset(EPOCH) else {
+        return;
+    };
     let fit = |n_unit: &str, d_unit: &str| -> Value {
         let out = mixlaw_ok(&[
             "fit",
@@ -258,18 +256,8 @@ fn bench_puts_gpu_throughput_against_the_bandwidth_bound() {
 #[test]
 fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
     let dir = temp_dir("optimize");
-    let fit = dir.join("fit.json");
-    mixlaw_ok(&[
-        "fit",
-        &example(),
-        "--law",
-        "additive",
-        "--starts",
-        "10",
-        "--out",
-        fit.to_str().unwrap(),
-    ]);
-    let f = fit.to_str().unwrap();
+    let fit = example_fit(&dir, &["--starts", "10"]);
+    let f = fit.as_str();
     let v: Value = serde_json::from_str(&mixlaw_ok(&[
         "optimize", "--fit", f, "--n", "1e9", "--d", "2e10", "--json",
     ]))
@@ -357,18 +345,8 @@ fn optimize_and_sweep_choose_mixtures_from_a_fit_file() {
 #[test]
 fn optimize_over_scales_and_compute_budgets() {
     let dir = temp_dir("optimize-scale");
-    let fit = dir.join("fit.json");
-    mixlaw_ok(&[
-        "fit",
-        &example(),
-        "--law",
-        "additive",
-        "--starts",
-        "10",
-        "--out",
-        fit.to_str().unwrap(),
-    ]);
-    let f = fit.to_str().unwrap();
+    let fit = example_fit(&dir, &["--starts", "10"]);
+    let f = fit.as_str();
     // The additive law's optimum is the same at every (N, D).
     let v: Value = serde_json::from_str(&mixlaw_ok(&[
         "optimize", "--fit", f, "--n", "1e9", "--d", "1e10", "--n-grid", "1e8,1e10", "--d-grid",
@@ -435,7 +413,7 @@ fn optimize_over_scales_and_compute_budgets() {
 fn closed_and_full_stdout_are_not_panics() {
     use std::io::Read;
     use std::process::{Command, Stdio};
-    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/data/example.csv");
+    let example: &str = &example();
     let commands: [&[&str]; 7] = [
         &["--help"],
         &["--version"],

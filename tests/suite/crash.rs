@@ -18,14 +18,15 @@ fn lines(path: &Path) -> usize {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn a_study_killed_at_twenty_random_moments_resumes_to_the_uninterrupted_file() {
     let dir = common::temp_dir("crash-kill9");
-    let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/example.csv");
+    let table = common::example();
     let out = |name: &str| dir.join(name).display().to_string();
     let args = |file: &str| -> Vec<String> {
         [
             "bootstrap",
-            table.to_str().unwrap(),
+            &table,
             "--law",
             "additive",
             "--backend",

@@ -11,10 +11,6 @@ use std::collections::BTreeMap;
 use crate::common::*;
 use serde_json::Value;
 
-fn example() -> String {
-    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&mixlaw_ok(args)).expect("JSON")
 }
@@ -90,8 +86,11 @@ pub const SLIMPAJAMA_TRAIN: &str = "model_size==122e6 or (model_size==310e6 and 
     or (model_size==1235e6 and n_tokens>=12.87e9)";
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn slimpajama_intervals_hold_at_the_3b_runs() {
-    let table = dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv");
+    let Some(table) = dataset(SLIMPAJAMA) else {
+        return;
+    };
     let mut args = vec![
         "eval",
         table.to_str().unwrap(),
@@ -131,8 +130,11 @@ fn slimpajama_intervals_hold_at_the_3b_runs() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn isoflop_intervals_hold_at_each_studys_largest_budget() {
-    let table = dataset("open_athena_isoflops/isoflops.csv");
+    let Some(table) = dataset(ISOFLOPS) else {
+        return;
+    };
     let path = table.to_str().unwrap();
     // Each study's largest budget, from the table itself.
     let text = std::fs::read_to_string(&table).unwrap();
@@ -184,8 +186,11 @@ fn isoflop_intervals_hold_at_each_studys_largest_budget() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn epoch_intervals_hold_at_the_largest_models() {
-    let table = dataset("epoch_chinchilla/svg_extracted_data.csv");
+    let Some(table) = dataset(EPOCH) else {
+        return;
+    };
     let v = json(&[
         "eval",
         table.to_str().unwrap(),

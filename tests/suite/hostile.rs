@@ -5,15 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{mixlaw, mixlaw_ok, temp_dir};
-
-/// The bundled example table.
-fn example() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/example.csv")
-        .display()
-        .to_string()
-}
+use crate::common::{example, example_fit, mixlaw, mixlaw_ok, temp_dir};
 
 /// Require exit code 2, nothing on stdout and every needle in stderr.
 fn fails(out: &Output, needles: &[&str]) {
@@ -32,20 +24,7 @@ fn fails(out: &Output, needles: &[&str]) {
 
 /// A quick additive fit of the example, written to `dir/fit.json`.
 fn fit_file(dir: &Path) -> String {
-    let out = dir.join("fit.json").display().to_string();
-    mixlaw_ok(&[
-        "fit",
-        &example(),
-        "--law",
-        "additive",
-        "--starts",
-        "4",
-        "--backend",
-        "cpu",
-        "--out",
-        &out,
-    ]);
-    out
+    example_fit(dir, &["--starts", "4", "--backend", "cpu"])
 }
 
 #[test]

@@ -141,6 +141,7 @@ fn the_sweep_finds_the_brute_force_best_of_every_law() {
 /// too). The device must actually have swept (not declined on f32 near ties) most weightings,
 /// and its own answers are the CPU's too.
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn the_gpu_sweep_finds_the_cpu_sweeps_best_of_every_law() {
     let Some(gpu) = crate::common::open_gpu(None) else {
         return;
@@ -319,6 +320,7 @@ fn formula_laws_of_sums_take_the_separable_sweep_and_others_the_point_by_point_o
 /// vouches for nothing there; a device without that limit still gives the CPU's answers.
 #[cfg(feature = "gpu")]
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn the_gpu_sweeps_the_papers_eight_targets_itself() {
     let Some(gpu) = crate::common::open_gpu(None) else {
         return;

@@ -13,17 +13,16 @@ use mixlaw::data::{DataSpec, Table};
 use mixlaw::fit::FitFile;
 use mixlaw::plot::{self, Kind, Mark};
 
-use crate::common::{dataset, mixlaw, mixlaw_ok, temp_dir, PAPER_TRAIN};
-
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/example.csv");
+use crate::common::{dataset, example, mixlaw, mixlaw_ok, temp_dir, PAPER_TRAIN, SLIMPAJAMA};
 
 /// A fit of the example, a 40-replicate study with optima, in `dir`.
-fn example_fit(dir: &Path) -> (String, String) {
+fn example_fit_and_study(dir: &Path) -> (String, String) {
+    let example = example();
     let fit = dir.join("fit.json").display().to_string();
     let study = dir.join("study.jsonl").display().to_string();
     mixlaw_ok(&[
         "fit",
-        EXAMPLE,
+        &example,
         "--starts",
         "16",
         "--backend",
@@ -35,7 +34,7 @@ fn example_fit(dir: &Path) -> (String, String) {
     ]);
     mixlaw_ok(&[
         "bootstrap",
-        EXAMPLE,
+        &example,
         "--replicates",
         "40",
         "--starts",
@@ -66,11 +65,11 @@ fn sources(args: &[&str]) -> SourceArgs {
 #[test]
 fn figures_draw_the_rows_the_optimum_and_the_intervals_they_stand_for() {
     let dir = temp_dir("plots-data");
-    let (fit_path, study_path) = example_fit(&dir);
+    let (fit_path, study_path) = example_fit_and_study(&dir);
     let (file, law) = FitFile::read(fit_path.as_ref()).unwrap();
     let args = sources(&[
         "--table",
-        EXAMPLE,
+        &example(),
         "--study",
         &study_path,
         "--n",
@@ -85,7 +84,7 @@ fn figures_draw_the_rows_the_optimum_and_the_intervals_they_stand_for() {
 
     // Predicted against observed: one point per row with a loss, the fit's rows (N ≤ 2e8) apart
     // from the held-out ones, each at (observed, the law's prediction).
-    let table = Table::read(EXAMPLE.as_ref()).unwrap();
+    let table = Table::read(example().as_ref()).unwrap();
     let spec = DataSpec::default().for_law(&law);
     let p = mixlaw::predict(&file, &law, &table, &spec).unwrap();
     let obs = inputs.figures(Kind::Observed);
@@ -191,12 +190,22 @@ fn figures_draw_the_rows_the_optimum_and_the_intervals_they_stand_for() {
 #[test]
 fn the_report_is_one_self_contained_page_with_every_figure() {
     let dir = temp_dir("plots-report");
-    let (fit, study) = example_fit(&dir);
+    let (fit, study) = example_fit_and_study(&dir);
     let out = dir.join("report.html");
     let o = out.display().to_string();
     mixlaw_ok(&[
-        "report", &fit, "--table", EXAMPLE, "--study", &study, "--n", "1e9", "--d", "2e10",
-        "--out", &o,
+        "report",
+        &fit,
+        "--table",
+        &example(),
+        "--study",
+        &study,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--out",
+        &o,
     ]);
     let html = std::fs::read_to_string(&out).unwrap();
     let figures = html.matches("<figure ").count();
@@ -215,12 +224,28 @@ fn the_report_is_one_self_contained_page_with_every_figure() {
 #[test]
 fn plot_writes_svg_and_png_and_says_what_a_figure_needs() {
     let dir = temp_dir("plots-plot");
-    let (fit, _) = example_fit(&dir);
+    let (fit, _) = example_fit_and_study(&dir);
     let svg = dir.join("obs.svg").display().to_string();
     let png = dir.join("obs.png").display().to_string();
-    mixlaw_ok(&["plot", "observed", &fit, "--table", EXAMPLE, "--out", &svg]);
     mixlaw_ok(&[
-        "plot", "observed", &fit, "--table", EXAMPLE, "--out", &png, "--size", "640,400",
+        "plot",
+        "observed",
+        &fit,
+        "--table",
+        &example(),
+        "--out",
+        &svg,
+    ]);
+    mixlaw_ok(&[
+        "plot",
+        "observed",
+        &fit,
+        "--table",
+        &example(),
+        "--out",
+        &png,
+        "--size",
+        "640,400",
     ]);
     assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
     let bytes = std::fs::read(&png).unwrap();
@@ -237,18 +262,42 @@ fn plot_writes_svg_and_png_and_says_what_a_figure_needs() {
     };
     let jpg = dir.join("x.jpg").display().to_string();
     fail(
-        &["plot", "observed", &fit, "--table", EXAMPLE, "--out", &jpg],
+        &[
+            "plot",
+            "observed",
+            &fit,
+            "--table",
+            &example(),
+            "--out",
+            &jpg,
+        ],
         ".svg or .png",
     );
     let x = dir.join("x.svg").display().to_string();
     fail(&["plot", "observed", &fit, "--out", &x], "needs a table");
     fail(&["plot", "histograms", &fit, "--out", &x], "needs a study");
     fail(
-        &["plot", "residuals", &fit, "--table", EXAMPLE, "--out", &x],
+        &[
+            "plot",
+            "residuals",
+            &fit,
+            "--table",
+            &example(),
+            "--out",
+            &x,
+        ],
         "--index",
     );
     fail(
-        &["plot", "observed", &fit, "--table", EXAMPLE, "--out", &svg],
+        &[
+            "plot",
+            "observed",
+            &fit,
+            "--table",
+            &example(),
+            "--out",
+            &svg,
+        ],
         "--force",
     );
 }
@@ -257,9 +306,10 @@ fn plot_writes_svg_and_png_and_says_what_a_figure_needs() {
 #[test]
 fn a_report_of_the_paper_s_fit_marks_the_held_out_rows() {
     let dir = temp_dir("plots-slim");
-    let slim = dataset("apple_dmsl_slimpajama/dmsl_llm_slimpajama.csv")
-        .display()
-        .to_string();
+    let Some(slim) = dataset(SLIMPAJAMA) else {
+        return;
+    };
+    let slim = slim.display().to_string();
     let fit = dir.join("fit.json").display().to_string();
     mixlaw_ok(&[
         "fit",
@@ -304,6 +354,7 @@ fn a_report_of_the_paper_s_fit_marks_the_held_out_rows() {
 /// Chromium, headless, on the example's report: the page loads with no console errors, every
 /// figure has a size, and its screenshot is not blank.
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn the_report_opens_in_a_browser() {
     let Some(browser) = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
@@ -322,12 +373,22 @@ fn the_report_opens_in_a_browser() {
         return;
     };
     let dir = temp_dir("plots-browser");
-    let (fit, study) = example_fit(&dir);
+    let (fit, study) = example_fit_and_study(&dir);
     let report = dir.join("report.html");
     let r = report.display().to_string();
     mixlaw_ok(&[
-        "report", &fit, "--table", EXAMPLE, "--study", &study, "--n", "1e9", "--d", "2e10",
-        "--out", &r,
+        "report",
+        &fit,
+        "--table",
+        &example(),
+        "--study",
+        &study,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+        "--out",
+        &r,
     ]);
     let figures = std::fs::read_to_string(&report)
         .unwrap()
@@ -408,11 +469,11 @@ document.getElementById('r').onload = () => {
 #[test]
 fn grids_of_optima_and_bootstrap_bands_are_drawn_from_their_sources() {
     let dir = temp_dir("plots-grid");
-    let (fit_path, study_path) = example_fit(&dir);
+    let (fit_path, study_path) = example_fit_and_study(&dir);
     let (file, law) = FitFile::read(fit_path.as_ref()).unwrap();
     let args = sources(&[
         "--table",
-        EXAMPLE,
+        &example(),
         "--study",
         &study_path,
         "--n",

@@ -68,6 +68,7 @@ fn readme_quotes_the_slurm_script_the_test_submits() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo test -- --include-ignored"]
 fn a_job_array_with_a_requeued_task_merges_to_the_uninterrupted_study() {
     match slurm("sinfo", &["-h", "-o", "%t"]) {
         Some(out) if out.status.success() && !out.stdout.is_empty() => {}
@@ -86,7 +87,7 @@ fn a_job_array_with_a_requeued_task_merges_to_the_uninterrupted_study() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = common::temp_dir("slurm-array");
-    std::fs::copy(root.join("data/example.csv"), dir.join("runs.csv")).unwrap();
+    std::fs::copy(common::example(), dir.join("runs.csv")).unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_mixlaw")).parent().unwrap();
     let path = format!(
         "{}:{}",

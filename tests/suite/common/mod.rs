@@ -10,6 +10,23 @@ pub use published::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The bundled example table, `data/example.csv` (an absolute path).
+pub fn example() -> String {
+    format!("{}/data/example.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fit of the additive law to the bundled example (three domains: web, code, books) with the
+/// flags `extra` (e.g. `--starts`, `--backend`), written to `dir/fit.json`; that file's path.
+pub fn example_fit(dir: &Path, extra: &[&str]) -> String {
+    let fit = dir.join("fit.json").display().to_string();
+    let example = example();
+    let mut args = vec!["fit", &example, "--law", "additive"];
+    args.extend_from_slice(extra);
+    args.extend(["--out", &fit]);
+    mixlaw_ok(&args);
+    fit
+}
+
 /// A peer's recorded output, `tests/fixtures/peers/<name>`.
 pub fn peer_fixture(name: &str) -> String {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
