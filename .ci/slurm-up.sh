@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster on this machine, for the test that submits README's Slurm script as a
+# A one-node Slurm cluster on this machine, for the test that submits the Slurm script of docs/guide/bootstrap.md as a
 # job array (tests/suite/slurm.rs). Run as root after `apt-get install slurmctld slurmd
 # slurm-client munge` (Debian 12: Slurm 22.05). Idempotent: daemons already answering are kept.
 #

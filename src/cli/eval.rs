@@ -45,7 +45,7 @@ pub struct SplitArgs {
     pub test: Vec<String>,
 }
 
-/// Calibrated prediction intervals (README, "Extrapolation intervals").
+/// Calibrated prediction intervals (docs/guide/intervals.md).
 #[derive(Args, Clone, Debug)]
 pub struct IntervalArgs {
     /// Give every prediction an interval at this level (e.g. 0.9) calibrated on the table's own

@@ -248,7 +248,7 @@ pub struct FitArgs {
     #[arg(long, default_value = "additive", help = law_help())]
     pub law: String,
     /// Fit a law written inline, e.g. "E + A/N^alpha + B/D^beta": names that are not inputs (N,
-    /// D, h[i]) become parameters, X[i] a per-domain family (README: "Your own law").
+    /// D, h[i]) become parameters, X[i] a per-domain family (docs/guide/laws.md).
     #[arg(long, conflicts_with = "law", value_name = "FORMULA")]
     pub formula: Option<String>,
     /// Bounds of a --formula parameter, NAME=LO,HI (repeatable); starts move inside them.
@@ -264,7 +264,7 @@ pub struct FitArgs {
     /// Combine per-row losses by mean or sum [default: sum for chinchilla, else mean].
     #[arg(long, value_enum)]
     pub reduce: Option<ReduceArg>,
-    /// The loss of each row's residual (README, "Losses").
+    /// The loss of each row's residual (docs/guide/losses.md).
     #[arg(long, value_enum, default_value = "huber")]
     pub loss: LossArg,
     /// Huber threshold δ; for mae the width of the smoothed stand-in the exploration minimises

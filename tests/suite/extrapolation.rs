@@ -1,9 +1,9 @@
-//! Backtests and calibrated extrapolation intervals (README, "Extrapolation intervals").
+//! Backtests and calibrated extrapolation intervals (docs/guide/intervals.md).
 //!
 //! The checks on the published tables are the issue's: a held-out largest scale, intervals
 //! calibrated from the training rows only, 90 % intervals that cover at least 80 % of the
 //! observed losses with a median half-width no more than 3x the median absolute error, and the
-//! plain bootstrap's coverage printed beside. The bootstraps here take 20 replicates (README's
+//! plain bootstrap's coverage printed beside. The bootstraps here take 20 replicates (the guide's
 //! figures: 100); the sampling part is the smallest of the three at these distances.
 
 use std::collections::BTreeMap;

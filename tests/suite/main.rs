@@ -21,7 +21,7 @@
 //! * `peers`: the published tables against the reference scripts' recorded outputs;
 //! * `plots`: figures (the data each draws) and the HTML report, opened in a headless browser;
 //! * `recovery`: synthetic tables fitted back to the parameters that made them;
-//! * `slurm`: README's Slurm script run as a job array, a task requeued, on a real (one-node)
+//! * `slurm`: the guide's Slurm script run as a job array, a task requeued, on a real (one-node)
 //!   cluster when there is one (`.ci/slurm-up.sh`);
 //! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
 //!   long tables fitted per group (`--group-by`).

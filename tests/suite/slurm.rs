@@ -1,4 +1,5 @@
-//! README's Slurm script (`examples/slurm-bootstrap.sh`) on a real cluster: submitted as a job
+//! The Slurm script of the guide (`examples/slurm-bootstrap.sh`, quoted in
+//! docs/guide/bootstrap.md) on a real cluster: submitted as a job
 //! array to the one-node cluster `.ci/slurm-up.sh` starts, with one task requeued while it
 //! runs, its shards merged into the file and summary of one uninterrupted run, byte for byte.
 //!
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
-/// The script README quotes and this test submits.
+/// The script the guide quotes and this test submits.
 const SCRIPT: &str = "examples/slurm-bootstrap.sh";
 /// Replicates of the submitted study (12 per task): enough that a task is caught mid-run.
 const REPLICATES: usize = 36;
@@ -57,13 +58,13 @@ fn lines(path: &Path) -> usize {
 }
 
 #[test]
-fn readme_quotes_the_slurm_script_the_test_submits() {
+fn the_guide_quotes_the_slurm_script_the_test_submits() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = std::fs::read_to_string(root.join(SCRIPT)).unwrap();
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let guide = std::fs::read_to_string(root.join("docs/guide/bootstrap.md")).unwrap();
     assert!(
-        readme.contains(&format!("```sh\n{script}```")),
-        "README's Slurm example must be {SCRIPT}, verbatim"
+        guide.contains(&format!("```sh no-run\n{script}```")),
+        "docs/guide/bootstrap.md's Slurm example must be {SCRIPT}, verbatim"
     );
 }
 
