@@ -5,7 +5,7 @@
 #   bash data/fetch.sh             download each missing table from raw.githubusercontent.com,
 #                                  at its pinned commit
 #   bash data/fetch.sh --from DIR  copy them from DIR/<name>/<file> instead (a directory laid
-#                                  out like data/, e.g. CI's ../shared/datasets)
+#                                  out like data/, such as the copy CI keeps beside its clone)
 #
 # A table already present is only checked. Any mismatch is an error (exit 1), and a download
 # or copy that does not match is removed, never left in place. Run from anywhere.
