@@ -4,7 +4,7 @@
 //! (CI installs it; MIXLAW_REQUIRE_BROWSER=1 makes its absence a failure), the report opened
 //! headless: no console errors, every figure present with a size, a screenshot that is not blank.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use mixlaw::bootstrap::{Study, StudyFile};
@@ -49,6 +49,25 @@ fn example_fit_and_study(dir: &Path) -> (String, String) {
         &study,
     ]);
     (fit, study)
+}
+
+/// The report of the example's fit and study at N = 1e9, D = 2e10: `dir/report.html`.
+fn example_report(dir: &Path) -> PathBuf {
+    let (fit, study) = example_fit_and_study(dir);
+    let out = dir.join("report.html");
+    let o = out.display().to_string();
+    let flags = [
+        "--table",
+        &example(),
+        "--study",
+        &study,
+        "--n",
+        "1e9",
+        "--d",
+        "2e10",
+    ];
+    mixlaw_ok(&[&["report", &fit][..], &flags, &["--out", &o]].concat());
+    out
 }
 
 /// The sources of the figures parsed from flags, as `report` parses them.
@@ -190,23 +209,7 @@ fn figures_draw_the_rows_the_optimum_and_the_intervals_they_stand_for() {
 #[test]
 fn the_report_is_one_self_contained_page_with_every_figure() {
     let dir = temp_dir("plots-report");
-    let (fit, study) = example_fit_and_study(&dir);
-    let out = dir.join("report.html");
-    let o = out.display().to_string();
-    mixlaw_ok(&[
-        "report",
-        &fit,
-        "--table",
-        &example(),
-        "--study",
-        &study,
-        "--n",
-        "1e9",
-        "--d",
-        "2e10",
-        "--out",
-        &o,
-    ]);
+    let out = example_report(&dir);
     let html = std::fs::read_to_string(&out).unwrap();
     let figures = html.matches("<figure ").count();
     // optimum, along, simplex, observed, 2 scaling, 5 residuals, 11 histograms, α–β.
@@ -216,7 +219,8 @@ fn the_report_is_one_self_contained_page_with_every_figure() {
         assert!(!html.contains(banned), "the report holds {banned}");
     }
     // Nothing written over a report unasked.
-    let again = mixlaw(&["report", &fit, "--out", &o]);
+    let fit = dir.join("fit.json").display().to_string();
+    let again = mixlaw(&["report", &fit, "--out", &out.display().to_string()]);
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 }
@@ -373,23 +377,7 @@ fn the_report_opens_in_a_browser() {
         return;
     };
     let dir = temp_dir("plots-browser");
-    let (fit, study) = example_fit_and_study(&dir);
-    let report = dir.join("report.html");
-    let r = report.display().to_string();
-    mixlaw_ok(&[
-        "report",
-        &fit,
-        "--table",
-        &example(),
-        "--study",
-        &study,
-        "--n",
-        "1e9",
-        "--d",
-        "2e10",
-        "--out",
-        &r,
-    ]);
+    let report = example_report(&dir);
     let figures = std::fs::read_to_string(&report)
         .unwrap()
         .matches("<figure ")
