@@ -72,10 +72,18 @@ pub enum Error {
 }
 
 impl Error {
-    /// Exit code for the binary: 2 for anything the user can fix in their input or flags.
+    /// Exit code for the binary: 2 for anything the user can fix in their input or flags (a
+    /// path that names no file, or one they may not read, as grep and ripgrep count it), 1 for
+    /// what went wrong while running (a full disk, a device, an interrupt).
     pub fn exit_code(&self) -> i32 {
+        use std::io::ErrorKind::{IsADirectory, NotFound, PermissionDenied};
         match self {
             Error::Data { .. } | Error::Usage(_) | Error::FitFile { .. } => 2,
+            Error::Io { source, .. }
+                if matches!(source.kind(), NotFound | PermissionDenied | IsADirectory) =>
+            {
+                2
+            }
             Error::Io { .. } | Error::Gpu(_) | Error::Interrupted => 1,
         }
     }

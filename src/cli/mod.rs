@@ -339,6 +339,14 @@ impl FitArgs {
                     .collect::<Result<Vec<_>>>()?;
                 formula::file::inline(text, &bounds)?
             }
+            None if !self.bounds.is_empty() => {
+                return Err(Error::Usage(format!(
+                    "--bound sets the bounds of a --formula law's parameters; '{}' keeps its own \
+                     (for other bounds, write the law as a law file: laws/ holds every built-in \
+                     law as one, with its bounds under [parameters])",
+                    self.law
+                )))
+            }
             None => registry::lookup_warned(&self.law)?,
         };
         for w in warnings {

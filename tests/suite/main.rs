@@ -24,7 +24,9 @@
 //! * `slurm`: the guide's Slurm script run as a job array, a task requeued, on a real (one-node)
 //!   cluster when there is one (`.ci/slurm-up.sh`);
 //! * `tables`: the tables people have: weight columns in any order, text columns in `--where`,
-//!   long tables fitted per group (`--group-by`).
+//!   long tables fitted per group (`--group-by`);
+//! * `together`: inputs that belong together checked together (a flag and its law, a path and
+//!   its exit code).
 //!
 //! `common` holds the shared helpers (the published tables, running the binary, temporary
 //! directories, opening the GPU). Every temporary directory is named after its test and the
@@ -51,3 +53,4 @@ mod plots;
 mod recovery;
 mod slurm;
 mod tables;
+mod together;

@@ -1,0 +1,62 @@
+//! Inputs that belong together are checked together: a flag and its law, a path and its exit
+//! code (issue 30's sweep). Each test failed before its fix.
+
+use crate::common::*;
+
+#[test]
+fn a_bound_beside_a_law_that_is_not_a_formula_is_refused_not_ignored() {
+    let laws = format!("{}/laws/additive.toml", env!("CARGO_MANIFEST_DIR"));
+    for law in ["additive", "chinchilla", laws.as_str()] {
+        for cmd in ["fit", "eval", "backtest", "bootstrap"] {
+            let mut args = vec![cmd, "--law", law, "--bound", "alpha=0.9,1"];
+            let example = example();
+            args.insert(1, &example);
+            if cmd == "bootstrap" {
+                args.extend(["--replicates", "2"]);
+            }
+            if cmd == "eval" {
+                args.extend(["--train", "model_size<4e8", "--test", "model_size>=4e8"]);
+            }
+            let out = mixlaw(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains("--bound") && err.contains("--formula") && err.contains("laws/"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    // Beside a formula it still works.
+    let fit = mixlaw_ok(&[
+        "fit",
+        &example(),
+        "--formula",
+        "E + 1/sum_i(C[i]*h[i]^g) + A/N^alpha + B/D^beta",
+        "--bound",
+        "alpha=0.9,1",
+        "--starts",
+        "4",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&fit).unwrap();
+    let alpha = v["targets"][0]["params"]["alpha"].as_f64().unwrap();
+    assert!((0.9..=1.0).contains(&alpha), "{alpha}");
+}
+
+#[test]
+fn a_path_that_names_no_readable_file_exits_2_like_any_bad_input() {
+    let dir = temp_dir("together-paths");
+    let missing = dir.join("missing.csv").display().to_string();
+    let a_dir = dir.display().to_string();
+    for args in [
+        vec!["fit", missing.as_str(), "--law", "additive"],
+        vec!["fit", a_dir.as_str(), "--law", "additive"],
+        vec!["predict", missing.as_str(), &example()],
+        vec!["merge", missing.as_str()],
+    ] {
+        let out = mixlaw(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&a_dir), "{args:?} names the path: {err}");
+    }
+}
