@@ -185,7 +185,7 @@ pub fn compute(
     let spec = columns.spec(&law);
     let table = read(&spec)?;
     if let Some(out) = &args.out {
-        crate::report::check_not_input(out, &[table.source()])?;
+        crate::report::check_not_input(out, &fit_args.inputs(table.source()))?;
     }
     let ds = crate::load(&table, &spec)?;
     for n in &ds.notices {

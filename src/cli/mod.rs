@@ -355,6 +355,16 @@ impl FitArgs {
         Ok(law)
     }
 
+    /// The files a fit reads: the table at `table` and the law file `--law` names, if any (no
+    /// output may replace either).
+    pub fn inputs<'a>(&'a self, table: &'a std::path::Path) -> Vec<&'a std::path::Path> {
+        let law = self
+            .formula
+            .is_none()
+            .then(|| registry::law_file(&self.law));
+        std::iter::once(table).chain(law.flatten()).collect()
+    }
+
     /// Validated settings: the law's defaults overridden by what was given.
     pub fn settings(&self, law: &Law) -> Result<FitSettings> {
         let mut s = FitSettings::defaults_for(law);
@@ -508,7 +518,7 @@ pub fn prepare_with(
     let spec = columns.spec(&law);
     let table = read(&spec)?;
     if let Some(out) = out {
-        crate::report::check_not_input(out, &[table.source()])?;
+        crate::report::check_not_input(out, &fit.inputs(table.source()))?;
     }
     let ds = crate::load(&table, &spec)?;
     for n in &ds.notices {

@@ -63,6 +63,8 @@ pub struct DesignArgs {
 pub fn run(c: SimulateCmd) -> Result<()> {
     if let Some(out) = &c.out {
         crate::report::check_writable(out, c.force)?;
+        let law = registry::law_file(&c.design.law);
+        crate::report::check_not_input(out, &law.into_iter().collect::<Vec<_>>())?;
     }
     let table = compute(&c.design)?;
     crate::report::emit(c.out.as_deref(), &table, c.force)

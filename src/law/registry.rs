@@ -154,13 +154,23 @@ pub fn lookup(name: &str) -> Result<Law> {
     lookup_warned(name).map(|(law, _)| law)
 }
 
+/// The law file `name` stands for, if it names one rather than a built-in law: a file the
+/// command reads, which no output may replace.
+pub fn law_file(name: &str) -> Option<&std::path::Path> {
+    let file = by_name(name).is_none()
+        && (name.ends_with(".toml")
+            || name.contains(std::path::MAIN_SEPARATOR)
+            || name.contains('/'));
+    file.then(|| std::path::Path::new(name))
+}
+
 /// [`lookup`], with a law file's warnings (parameters its formula does not use).
 pub fn lookup_warned(name: &str) -> Result<(Law, Vec<String>)> {
     if let Some(law) = by_name(name) {
         return Ok((law, Vec::new()));
     }
-    if name.ends_with(".toml") || name.contains(std::path::MAIN_SEPARATOR) || name.contains('/') {
-        return super::formula::file::load_warned(std::path::Path::new(name));
+    if let Some(path) = law_file(name) {
+        return super::formula::file::load_warned(path);
     }
     Err(Error::usage(format!(
         "unknown law '{name}'; the laws are {}, or a law file (a path ending in .toml)",

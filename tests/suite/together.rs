@@ -60,3 +60,53 @@ fn a_path_that_names_no_readable_file_exits_2_like_any_bad_input() {
         assert!(err.contains(&a_dir), "{args:?} names the path: {err}");
     }
 }
+
+#[test]
+fn a_law_file_is_an_input_that_no_output_replaces_even_with_force() {
+    let dir = temp_dir("together-law-file");
+    let law = dir.join("mine.toml");
+    let text =
+        std::fs::read_to_string(format!("{}/laws/additive.toml", env!("CARGO_MANIFEST_DIR")))
+            .unwrap();
+    std::fs::write(&law, &text).unwrap();
+    let l = law.display().to_string();
+    // Another spelling of the same file is the same input.
+    let other = format!("{}/./mine.toml", dir.display());
+    for args in [
+        vec![
+            "fit",
+            &example(),
+            "--law",
+            &l,
+            "--starts",
+            "2",
+            "--out",
+            &other,
+            "--force",
+        ],
+        vec![
+            "bootstrap",
+            &example(),
+            "--law",
+            &l,
+            "--replicates",
+            "2",
+            "--out",
+            &l,
+            "--force",
+        ],
+        vec![
+            "simulate", "--law", &l, "--params", "E=1", "--out", &l, "--force",
+        ],
+    ] {
+        let out = mixlaw(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("input"), "{args:?}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(&law).unwrap(),
+            text,
+            "{args:?} replaced the law file"
+        );
+    }
+}
