@@ -189,11 +189,17 @@ pub fn minimize(
                 starts.push(h);
             }
             let convex = certificate::convexity(laws, o).is_ok();
-            let (h, loss, iters) = starts
+            let (mut h, mut loss, iters) = starts
                 .into_iter()
                 .map(|h0| descend(laws, o, bounds, h0, s.max_iter, convex))
                 .min_by(|a, b| a.1.total_cmp(&b.1))
                 .expect("at least one start");
+            // Descent starts just off the lattice point (a zero weight must be able to move), so
+            // on a law with a kink it can end above the point it started from: the lattice
+            // point is a candidate too, and the better of the two is the optimum.
+            if lattice_loss < loss {
+                (h, loss) = (lattice_h.clone(), lattice_loss);
+            }
             let on_bounds = (0..k)
                 .filter(|&i| h[i] <= bounds.lo[i] + 1e-6 || h[i] >= bounds.hi[i] - 1e-6)
                 .collect();
