@@ -283,7 +283,8 @@ pub struct FitArgs {
     /// Start points: Hoffmann's grid (chinchilla) or random draws [default: grid for chinchilla].
     #[arg(long, value_enum)]
     pub init: Option<InitArg>,
-    /// Random starts, or with --init grid the first N grid points [default: 100, or the whole grid].
+    /// Random starts, or with --init grid the first N grid points [default: 100, or the whole grid;
+    /// in a bootstrap study, 10 per replicate].
     #[arg(long)]
     pub starts: Option<usize>,
     /// Seed for starts and hops.

@@ -102,7 +102,7 @@ fn row(arg: &Arg) -> String {
                 format!("`{values}`")
             }
         } else {
-            format!("`{}`", possible.join("\\|"))
+            format!("`{}`", possible.join("|"))
         };
     }
     let default: Vec<String> = arg
@@ -119,10 +119,18 @@ fn row(arg: &Arg) -> String {
     if arg.is_required_set() {
         help = format!("(required) {help}");
     }
-    if matches!(arg.get_action(), ArgAction::Append) && !help.contains("repeatable") {
+    let list = arg.get_value_delimiter().is_some()
+        || arg.get_num_args().is_some_and(|n| n.max_values() > 1);
+    if matches!(arg.get_action(), ArgAction::Append) && !list && !help.contains("repeatable") {
         help.push_str(" (repeatable)");
     }
-    format!("| {flag} | {value} | {default} | {} |\n", cell(&help))
+    format!(
+        "| {} | {} | {} | {} |\n",
+        cell(&flag),
+        cell(&value),
+        cell(&default),
+        cell(&help)
+    )
 }
 
 /// Help text on one line.
