@@ -293,7 +293,7 @@ impl Header {
         if self.full.is_empty() {
             return Err("no full-data fits".into());
         }
-        let specs = law.params(&self.domains);
+        let specs = law.distinct_params(&self.domains)?;
         for (i, f) in self.full.iter().enumerate() {
             let at = |e: String| format!("full-data fit of {}: {e}", f.target);
             if self.full[..i].iter().any(|o| o.target == f.target) {

@@ -163,7 +163,7 @@ impl FitFile {
         if file.targets.is_empty() {
             return Err(bad("no fitted targets".into()));
         }
-        let specs = law.params(&file.domains);
+        let specs = law.distinct_params(&file.domains).map_err(bad)?;
         for t in &file.targets {
             check_params(&t.params, &specs)
                 .map_err(|e| bad(format!("target {}: {e}", t.target)))?;

@@ -31,7 +31,16 @@ impl TargetRows {
         let target = &ds.targets[t];
         let ids = row_ids(ds, t);
         let rows = target_rows(ds, t, s.n_unit, s.d_unit);
-        let specs = law.params(&ds.domains);
+        let specs = law
+            .distinct_params(&ds.domains)
+            .map_err(|msg| Error::Data {
+                at: Location {
+                    file: ds.source.clone(),
+                    row: None,
+                    column: None,
+                },
+                msg,
+            })?;
         if rows.len() < specs.len() {
             return Err(Error::Data {
                 at: Location {

@@ -462,6 +462,24 @@ impl Law {
     pub fn params(&self, domains: &[String]) -> Vec<ParamSpec> {
         self.0.family.params(domains)
     }
+    /// [`Law::params`] over `domains`, or an error naming the parameter that two of them share
+    /// (a domain named like a parameter: `--law full` on a domain `alpha`, or a formula's
+    /// `C_web` beside its family `C[i]` on a domain `web`), which no fit or file could tell
+    /// apart.
+    pub fn distinct_params(&self, domains: &[String]) -> Result<Vec<ParamSpec>, String> {
+        let specs = self.params(domains);
+        let mut seen = std::collections::HashSet::new();
+        match specs.iter().find(|s| !seen.insert(s.name.as_str())) {
+            Some(twice) => Err(format!(
+                "the {} law over the domains {} has two parameters named '{}': rename the domain \
+                 (its weight column) or the parameter",
+                self.name(),
+                domains.join(", "),
+                twice.name
+            )),
+            None => Ok(specs),
+        }
+    }
     /// See [`Family::sample_start`].
     pub fn sample_start(&self, k: usize, rng: &mut Rng) -> Vec<f64> {
         self.0.family.sample_start(k, rng)

@@ -144,3 +144,47 @@ fn the_optimum_is_never_worse_than_its_own_lattice_point() {
         );
     }
 }
+
+#[test]
+fn a_domain_named_like_a_parameter_is_refused_naming_both() {
+    let dir = temp_dir("together-names");
+    let text = std::fs::read_to_string(example()).unwrap();
+    let alpha = dir.join("alpha.csv");
+    std::fs::write(&alpha, text.replacen("weight_web", "weight_alpha", 1)).unwrap();
+    let a = alpha.display().to_string();
+    let formula = "E + 1/sum_i(C[i]*h[i]^0.5) + C_web + A/N^alpha + B/D^beta";
+    for (args, name) in [
+        (
+            vec!["fit", &a, "--law", "full", "--starts", "2"],
+            "gamma_alpha",
+        ),
+        (
+            vec!["bootstrap", &a, "--law", "full", "--replicates", "2"],
+            "gamma_alpha",
+        ),
+        (
+            vec!["fit", &example(), "--formula", formula, "--starts", "2"],
+            "C_web",
+        ),
+    ] {
+        let out = mixlaw(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("two parameters named '{name}'")),
+            "{args:?}: {err}"
+        );
+    }
+    let out = mixlaw(&[
+        "simulate",
+        "--law",
+        "full",
+        "--domains",
+        "alpha,web",
+        "--params",
+        "E=1",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("'gamma_alpha'"), "{err}");
+}
