@@ -42,6 +42,10 @@ use std::path::PathBuf;
 use crate::error::{number, Error, Result};
 use expr::Expr;
 
+/// The name of the fitted targets' mean as a goal of a mixture search, which no target may
+/// take.
+pub const AVG: &str = "avg";
+
 /// The most weight columns a table may have (laws keep per-domain scratch on the stack).
 pub const MAX_DOMAINS: usize = crate::law::MAX_DOMAINS;
 
@@ -874,6 +878,16 @@ fn resolve(table: &Table, spec: &DataSpec, exprs: &[Expr]) -> Result<Resolved> {
     }
     for &c in &targets {
         table.check_unique(c)?;
+        // `avg` names the targets' mean wherever a goal is chosen (optimize, sweep, report).
+        if table.header()[c] == AVG {
+            return Err(table.error(
+                None,
+                Some(AVG),
+                "a target may not be called 'avg': optimize, sweep and report call the mean of \
+                 the targets so; rename the column (e.g. avg_loss)"
+                    .into(),
+            ));
+        }
     }
 
     let (filter_cols, filters) = resolve_filters(table, exprs, &spec.filters, "--where")?;

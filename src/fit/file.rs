@@ -165,6 +165,12 @@ impl FitFile {
         }
         let specs = law.distinct_params(&file.domains).map_err(bad)?;
         for t in &file.targets {
+            if t.target == crate::data::AVG {
+                return Err(bad(format!(
+                    "a target called '{}': the name of the targets' mean",
+                    crate::data::AVG
+                )));
+            }
             check_params(&t.params, &specs)
                 .map_err(|e| bad(format!("target {}: {e}", t.target)))?;
         }

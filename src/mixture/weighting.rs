@@ -1,6 +1,6 @@
 //! Weightings of the fitted targets: what a mixture search minimises.
 
-use crate::data::Table;
+use crate::data::{Table, AVG};
 use crate::fit::FitFile;
 use crate::{Error, Result};
 
@@ -29,7 +29,7 @@ impl Weighting {
     pub fn avg(fit: &FitFile) -> Weighting {
         let n = fit.targets.len() as f64;
         Weighting {
-            name: "avg".into(),
+            name: AVG.into(),
             weights: vec![1.0 / n; fit.targets.len()],
         }
     }
@@ -48,7 +48,7 @@ impl Weighting {
         let weightings = names
             .iter()
             .map(|t| {
-                if t == "avg" {
+                if t == AVG {
                     return Ok(Weighting::avg(fit));
                 }
                 fit.targets

@@ -399,7 +399,7 @@ type Goal<'a> = Box<dyn Fn(&[f64]) -> f64 + 'a>;
 /// The objective a solution minimised, at `h`: its target's loss, or the targets' mean for
 /// `avg`; `None` for a weighting this fit file cannot name.
 fn objective<'a>(fit: &'a FitFile, laws: &'a Laws, s: &Solution) -> Option<Goal<'a>> {
-    if s.target == "avg" {
+    if s.target == crate::data::AVG {
         return Some(Box::new(move |h| {
             let v = laws.predict(h);
             v.iter().sum::<f64>() / v.len() as f64

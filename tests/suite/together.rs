@@ -188,3 +188,33 @@ fn a_domain_named_like_a_parameter_is_refused_naming_both() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("'gamma_alpha'"), "{err}");
 }
+
+#[test]
+fn no_target_may_take_the_name_of_the_targets_mean() {
+    let dir = temp_dir("together-avg");
+    let text = std::fs::read_to_string(example()).unwrap();
+    let table = dir.join("avg.csv");
+    std::fs::write(&table, text.replacen("target_loss", "avg", 1)).unwrap();
+    let t = table.display().to_string();
+    let out = mixlaw(&["fit", &t, "--target", "avg", "--starts", "2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("column 'avg'") && err.contains("mean"),
+        "{err}"
+    );
+    // A fit file that calls a target so (written by hand, or by an older mixlaw) is refused.
+    let fit = example_fit(&dir, &["--starts", "2"]);
+    let renamed = std::fs::read_to_string(&fit)
+        .unwrap()
+        .replace("\"target_loss\"", "\"avg\"");
+    let edited = dir.join("edited.json");
+    std::fs::write(&edited, renamed).unwrap();
+    let e = edited.display().to_string();
+    let out = mixlaw(&[
+        "optimize", "--fit", &e, "--n", "1e9", "--d", "2e10", "--target", "avg",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a target called 'avg'"), "{err}");
+}
