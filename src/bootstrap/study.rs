@@ -8,6 +8,7 @@ use super::record::{self, Appender, Header, Record, Shard, StudyFile, StudySetti
 use super::{fit_full, header, replicate, summarise, At, Summary};
 use crate::backend::Backend;
 use crate::data::Dataset;
+use crate::fit::{FitFile, Params};
 use crate::law::Law;
 use crate::report::{
     busy, check_not_input, check_writable, is_at, write_atomic, write_atomic_locked,
@@ -28,6 +29,81 @@ impl Study {
     /// Intervals at confidence `level`, with predicted losses at `at`.
     pub fn summarise(&self, level: f64, at: &[At]) -> Result<Summary> {
         summarise(&self.header, &self.records, level, at)
+    }
+
+    /// This study, drawn beside `fit` (figures, the report): checked to be a study of the fit's
+    /// law (same formula) in the same units, over the same domains and of targets the fit has,
+    /// and with every parameter vector and optimum put in the fit's order of domains, since the
+    /// figures read parameters by position (a study of a table whose weight columns come in
+    /// another order is the same study). `source` names the study in errors.
+    pub fn aligned_with(mut self, fit: &FitFile, source: &Path) -> Result<Study> {
+        let bad = |msg: String| Error::FitFile {
+            path: source.to_path_buf(),
+            msg: format!("{msg}: not a study of this fit"),
+        };
+        let h = &self.header;
+        if h.law != fit.law || h.formula != fit.formula {
+            return Err(bad(format!(
+                "a study of the {} law ({}), the fit's is the {} law ({})",
+                h.law, h.formula, fit.law, fit.formula
+            )));
+        }
+        if h.units.n != fit.units.n || h.units.d != fit.units.d {
+            return Err(bad(format!(
+                "its units are N/{}, D/{}; the fit's N/{}, D/{}",
+                h.units.n, h.units.d, fit.units.n, fit.units.d
+            )));
+        }
+        let (mut a, mut b) = (h.domains.clone(), fit.domains.clone());
+        a.sort();
+        b.sort();
+        if a != b {
+            return Err(bad(format!(
+                "its domains are {}, the fit's {}",
+                h.domains.join(", "),
+                fit.domains.join(", ")
+            )));
+        }
+        if let Some(t) = h
+            .full
+            .iter()
+            .find(|f| !fit.targets.iter().any(|x| x.target == f.target))
+        {
+            let names: Vec<&str> = fit.targets.iter().map(|x| x.target.as_str()).collect();
+            return Err(bad(format!(
+                "its target {} is not one the fit has ({})",
+                t.target,
+                names.join(", ")
+            )));
+        }
+        if h.domains == fit.domains {
+            return Ok(self);
+        }
+        // The fit's parameter names in its order; each study vector re-ordered by name.
+        let names: Vec<String> = fit.targets[0]
+            .params
+            .0
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        let reorder = |p: &Params, order: &[String]| {
+            Params(
+                order
+                    .iter()
+                    .map(|n| (n.clone(), p.get(n).expect("a name the checked file has")))
+                    .collect(),
+            )
+        };
+        for f in &mut self.header.full {
+            f.params = reorder(&f.params, &names);
+            f.optimum = f.optimum.as_ref().map(|o| reorder(o, &fit.domains));
+        }
+        for r in &mut self.records {
+            r.params = reorder(&r.params, &names);
+            r.optimum = r.optimum.as_ref().map(|o| reorder(o, &fit.domains));
+        }
+        self.header.domains = fit.domains.clone();
+        Ok(self)
     }
 }
 

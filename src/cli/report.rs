@@ -1,6 +1,6 @@
 //! `mixlaw report` and `mixlaw plot`: the HTML report of a fit, and single figures.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -153,6 +153,8 @@ impl Sources {
         };
         let study = match study {
             Some(s) => {
+                let source = args.study.as_deref().unwrap_or(Path::new("the study"));
+                let s = s.aligned_with(file, source)?;
                 let summary = s.summarise(args.level, &[])?;
                 Some((s, summary))
             }

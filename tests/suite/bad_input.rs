@@ -482,10 +482,10 @@ fn empty_file_is_rejected() {
 
 // 18
 #[test]
-fn missing_file_is_an_io_error() {
+fn missing_file_is_bad_input() {
     let p = temp_dir("missing-file").join("no-such-table.csv");
     let out = run("fit", &p, &CHINCHILLA, &[]);
-    assert_fails(&out, 1, &[&shown(&p), "No such file"]);
+    assert_fails(&out, 2, &[&shown(&p), "No such file"]);
 }
 
 // 19

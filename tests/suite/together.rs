@@ -218,3 +218,113 @@ fn no_target_may_take_the_name_of_the_targets_mean() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("a target called 'avg'"), "{err}");
 }
+
+#[test]
+fn a_study_beside_a_fit_must_be_one_of_that_fit() {
+    let dir = temp_dir("together-study");
+    let fit = example_fit(&dir, &["--starts", "4"]);
+    let d = |name: &str| dir.join(name).display().to_string();
+    let study = |name: &str, table: &str, law: &str| {
+        let s = d(name);
+        let args = [
+            "bootstrap",
+            table,
+            "--law",
+            law,
+            "--replicates",
+            "4",
+            "--starts",
+            "2",
+        ];
+        mixlaw_ok(&[&args[..], &["--seed", "1", "--out", &s]].concat());
+        s
+    };
+    let ex = example();
+    let report = |s: &str, out: &str| {
+        let args = [
+            "report",
+            &fit,
+            "--table",
+            &ex,
+            "--study",
+            s,
+            "--out",
+            &d(out),
+        ];
+        mixlaw(&args)
+    };
+    // Another law's study (fewer parameters: the report panicked; more: it drew the wrong
+    // law's histograms), and a study of another table's targets.
+    let text = std::fs::read_to_string(&ex).unwrap();
+    std::fs::write(d("other.csv"), text.replacen("target_loss", "web_loss", 1)).unwrap();
+    for (s, why) in [
+        (
+            study("chinchilla.jsonl", &ex, "chinchilla"),
+            "chinchilla law",
+        ),
+        (study("joint.jsonl", &ex, "joint"), "joint law"),
+        (
+            study("other.jsonl", &d("other.csv"), "additive"),
+            "target web_loss",
+        ),
+    ] {
+        let out = report(&s, "report.html");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{s}: {err}");
+        assert!(
+            err.contains("not a study of this fit") && err.contains(why),
+            "{s}: {err}"
+        );
+        let plot = [
+            "plot",
+            "histograms",
+            &fit,
+            "--study",
+            &s,
+            "--out",
+            &d("h.svg"),
+        ];
+        assert_eq!(mixlaw(&plot).status.code(), Some(2), "{s}");
+    }
+    // A study of the same runs with the weight columns in another order is the same study: its
+    // parameters come out in the fit's order, named as before.
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let order = [2, 1, 0, 3, 4, 5];
+    let mut swapped = vec![order.map(|i| header[i]).join(",")];
+    for l in lines {
+        let cells: Vec<&str> = l.split(',').collect();
+        swapped.push(order.map(|i| cells[i]).join(","));
+    }
+    std::fs::write(d("swapped.csv"), swapped.join("\n") + "\n").unwrap();
+    let s = study("swapped.jsonl", &d("swapped.csv"), "additive");
+    let out = report(&s, "swapped.html");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (file, _) = mixlaw::fit::FitFile::read(fit.as_ref()).unwrap();
+    let raw = mixlaw::bootstrap::StudyFile::read(s.as_ref()).unwrap();
+    assert_eq!(raw.header.domains, ["books", "code", "web"]);
+    let original = raw.records.clone();
+    let study = mixlaw::bootstrap::Study {
+        header: raw.header,
+        records: raw.records,
+    };
+    let aligned = study.aligned_with(&file, s.as_ref()).unwrap();
+    assert_eq!(aligned.header.domains, file.domains);
+    let names: Vec<&str> = file.targets[0]
+        .params
+        .0
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    for (a, r) in aligned.records.iter().zip(&original) {
+        let got: Vec<&str> = a.params.0.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(got, names);
+        for (n, v) in &a.params.0 {
+            assert_eq!(Some(*v), r.params.get(n), "{n}");
+        }
+    }
+}
