@@ -328,3 +328,13 @@ fn a_study_beside_a_fit_must_be_one_of_that_fit() {
         }
     }
 }
+
+#[test]
+fn a_parameters_bounds_are_given_once() {
+    let formula = "E + A/N^alpha + B/D^beta";
+    let bounds = ["--bound", "alpha=0,1", "--bound", "alpha=0.2,0.5"];
+    let out = mixlaw(&[&["fit", &example(), "--formula", formula][..], &bounds].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--bound alpha is given twice"), "{err}");
+}

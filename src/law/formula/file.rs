@@ -348,7 +348,12 @@ pub fn inline(text: &str, bounds: &[(String, [f64; 2])]) -> Result<(Law, Vec<Str
     let usage = |msg: String| Error::usage(msg);
     let mut compiled =
         compile(text, Vec::new(), true).map_err(|e| usage(format!("--formula: {e}")))?;
-    for (name, [lo, hi]) in bounds {
+    for (i, (name, [lo, hi])) in bounds.iter().enumerate() {
+        if bounds[..i].iter().any(|(n, _)| n == name) {
+            return Err(usage(format!(
+                "--bound {name} is given twice: give each parameter's bounds once"
+            )));
+        }
         let Some(d) = compiled.decls.iter_mut().find(|d| &d.name == name) else {
             let names: Vec<&str> = compiled.decls.iter().map(|d| d.name.as_str()).collect();
             return Err(usage(format!(
