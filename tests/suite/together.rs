@@ -338,3 +338,18 @@ fn a_parameters_bounds_are_given_once() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--bound alpha is given twice"), "{err}");
 }
+
+#[test]
+fn a_formula_number_beyond_a_double_is_refused_where_it_is_written() {
+    let out = mixlaw(&["fit", &example(), "--formula", "E + A/N^alpha + 1e999"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("'1e999' is beyond the range of a double"),
+        "{err}"
+    );
+    assert!(
+        err.contains("\n    E + A/N^alpha + 1e999\n                    ^"),
+        "{err}"
+    );
+}

@@ -185,6 +185,14 @@ impl<'a> Lexer<'a> {
         let v: f64 = s.parse().map_err(|_| {
             FormulaError::new(self.text, start..i, format!("'{s}' is not a number"))
         })?;
+        // A literal beyond a double's range reads as infinity, which would fail only when fitted.
+        if !v.is_finite() {
+            return Err(FormulaError::new(
+                self.text,
+                start..i,
+                format!("'{s}' is beyond the range of a double (about 1.8e308)"),
+            ));
+        }
         self.toks.push((Tok::Num(v), start..i));
         Ok(i)
     }
