@@ -7,7 +7,7 @@ use super::{ColumnArgs, DataArgs, FitArgs, OutArgs, Talk};
 use crate::backtest::{self, Backtest};
 use crate::data::{DataSpec, Table};
 use crate::report::{num, TextTable};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Backtest a law on its own table: for each step, fit on the rows up to one value of a scale
 /// column and predict every larger one; report the error per target, step and held-out value,
@@ -60,6 +60,27 @@ pub fn compute(
         ds,
         backend,
     } = super::prepare_with(columns, fit, None, false, read, talk.tell)?;
+    // A backtest rolls over a scale; a target or a weight column leaves N and D where they are,
+    // so every held-out row is at distance 0 and its error per decade is 0/0.
+    if let Some(by) = &args.by {
+        let role = if ds.targets.iter().any(|t| &t.name == by) {
+            Some("a target")
+        } else if ds
+            .domains
+            .iter()
+            .any(|d| format!("{}{d}", columns.weight_prefix) == *by)
+        {
+            Some("a domain weight")
+        } else {
+            None
+        };
+        if let Some(role) = role {
+            return Err(Error::usage(format!(
+                "--by {by} is {role}: a backtest fits on the smaller runs and predicts the \
+                 larger, by a scale column (model size, tokens, FLOP or a budget)"
+            )));
+        }
+    }
     let b = backtest::run(
         &table,
         &ds,

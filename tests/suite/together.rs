@@ -353,3 +353,16 @@ fn a_formula_number_beyond_a_double_is_refused_where_it_is_written() {
         "{err}"
     );
 }
+
+#[test]
+fn a_backtest_rolls_over_a_scale_not_a_target_or_a_weight() {
+    for (by, role) in [
+        ("target_loss", "a target"),
+        ("weight_web", "a domain weight"),
+    ] {
+        let out = mixlaw(&["backtest", &example(), "--by", by, "--starts", "2"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{by}: {err}");
+        assert!(err.contains(&format!("--by {by} is {role}")), "{by}: {err}");
+    }
+}
