@@ -85,6 +85,22 @@ pub fn parse_params(law: &Law, domains: &[String], text: &str) -> Result<Vec<f64
             missing.join(", ")
         )));
     }
+    // A truth outside the law's bounds is one no fit of the table could find.
+    if let Some((s, v)) = specs
+        .iter()
+        .zip(&values)
+        .find(|(s, v)| !(s.lo..=s.hi).contains(*v))
+    {
+        return Err(Error::usage(format!(
+            "--params: {} = {} is outside the {} law's bounds [{}, {}], where a fit of the \
+             simulated table could never find it",
+            s.name,
+            crate::error::number(*v),
+            law.name(),
+            crate::error::number(s.lo),
+            crate::error::number(s.hi)
+        )));
+    }
     Ok(values)
 }
 

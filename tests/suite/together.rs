@@ -366,3 +366,27 @@ fn a_backtest_rolls_over_a_scale_not_a_target_or_a_weight() {
         assert!(err.contains(&format!("--by {by} is {role}")), "{by}: {err}");
     }
 }
+
+#[test]
+fn a_simulated_truth_lies_within_its_laws_bounds() {
+    let dir = temp_dir("together-simulate-bounds");
+    let law = dir.join("bounded.toml");
+    std::fs::write(
+        &law,
+        "name = \"bounded\"\nformula = \"E + A/N^alpha\"\n[parameters]\n\
+         E = { bounds = [0, 10], start = { uniform = [1, 3] } }\n\
+         A = { bounds = [0, 100], start = { uniform = [1, 3] } }\n\
+         alpha = { bounds = [0.1, 1], start = { uniform = [0.2, 0.5] } }\n",
+    )
+    .unwrap();
+    let l = law.display().to_string();
+    let sim = |params: &str| mixlaw(&["simulate", "--law", &l, "--params", params]);
+    assert!(sim("E=1.5,A=4,alpha=0.3").status.success());
+    let out = sim("E=1.5,A=4,alpha=2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("alpha = 2 is outside the bounded law's bounds [0.1, 1]"),
+        "{err}"
+    );
+}
