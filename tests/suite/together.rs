@@ -3,6 +3,14 @@
 
 use crate::common::*;
 
+/// Run the binary with `args`, require exit 2 (bad input), and return its standard error.
+fn refused(args: &[&str]) -> String {
+    let out = mixlaw(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    err
+}
+
 #[test]
 fn a_bound_beside_a_law_that_is_not_a_formula_is_refused_not_ignored() {
     let laws = format!("{}/laws/additive.toml", env!("CARGO_MANIFEST_DIR"));
@@ -17,9 +25,7 @@ fn a_bound_beside_a_law_that_is_not_a_formula_is_refused_not_ignored() {
             if cmd == "eval" {
                 args.extend(["--train", "model_size<4e8", "--test", "model_size>=4e8"]);
             }
-            let out = mixlaw(&args);
-            let err = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            let err = refused(&args);
             assert!(
                 err.contains("--bound") && err.contains("--formula") && err.contains("laws/"),
                 "{args:?}: {err}"
@@ -54,9 +60,7 @@ fn a_path_that_names_no_readable_file_exits_2_like_any_bad_input() {
         vec!["predict", missing.as_str(), &example()],
         vec!["merge", missing.as_str()],
     ] {
-        let out = mixlaw(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused(&args);
         assert!(err.contains(&a_dir), "{args:?} names the path: {err}");
     }
 }
@@ -99,9 +103,7 @@ fn a_law_file_is_an_input_that_no_output_replaces_even_with_force() {
             "simulate", "--law", &l, "--params", "E=1", "--out", &l, "--force",
         ],
     ] {
-        let out = mixlaw(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused(&args);
         assert!(err.contains("input"), "{args:?}: {err}");
         assert_eq!(
             std::fs::read_to_string(&law).unwrap(),
@@ -167,15 +169,13 @@ fn a_domain_named_like_a_parameter_is_refused_naming_both() {
             "C_web",
         ),
     ] {
-        let out = mixlaw(&args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused(&args);
         assert!(
             err.contains(&format!("two parameters named '{name}'")),
             "{args:?}: {err}"
         );
     }
-    let out = mixlaw(&[
+    let err = refused(&[
         "simulate",
         "--law",
         "full",
@@ -184,8 +184,6 @@ fn a_domain_named_like_a_parameter_is_refused_naming_both() {
         "--params",
         "E=1",
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("'gamma_alpha'"), "{err}");
 }
 
@@ -196,9 +194,7 @@ fn no_target_may_take_the_name_of_the_targets_mean() {
     let table = dir.join("avg.csv");
     std::fs::write(&table, text.replacen("target_loss", "avg", 1)).unwrap();
     let t = table.display().to_string();
-    let out = mixlaw(&["fit", &t, "--target", "avg", "--starts", "2"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = refused(&["fit", &t, "--target", "avg", "--starts", "2"]);
     assert!(
         err.contains("column 'avg'") && err.contains("mean"),
         "{err}"
@@ -211,11 +207,9 @@ fn no_target_may_take_the_name_of_the_targets_mean() {
     let edited = dir.join("edited.json");
     std::fs::write(&edited, renamed).unwrap();
     let e = edited.display().to_string();
-    let out = mixlaw(&[
+    let err = refused(&[
         "optimize", "--fit", &e, "--n", "1e9", "--d", "2e10", "--target", "avg",
     ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("a target called 'avg'"), "{err}");
 }
 
@@ -333,17 +327,13 @@ fn a_study_beside_a_fit_must_be_one_of_that_fit() {
 fn a_parameters_bounds_are_given_once() {
     let formula = "E + A/N^alpha + B/D^beta";
     let bounds = ["--bound", "alpha=0,1", "--bound", "alpha=0.2,0.5"];
-    let out = mixlaw(&[&["fit", &example(), "--formula", formula][..], &bounds].concat());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = refused(&[&["fit", &example(), "--formula", formula][..], &bounds].concat());
     assert!(err.contains("--bound alpha is given twice"), "{err}");
 }
 
 #[test]
 fn a_formula_number_beyond_a_double_is_refused_where_it_is_written() {
-    let out = mixlaw(&["fit", &example(), "--formula", "E + A/N^alpha + 1e999"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let err = refused(&["fit", &example(), "--formula", "E + A/N^alpha + 1e999"]);
     assert!(
         err.contains("'1e999' is beyond the range of a double"),
         "{err}"
@@ -360,9 +350,7 @@ fn a_backtest_rolls_over_a_scale_not_a_target_or_a_weight() {
         ("target_loss", "a target"),
         ("weight_web", "a domain weight"),
     ] {
-        let out = mixlaw(&["backtest", &example(), "--by", by, "--starts", "2"]);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{by}: {err}");
+        let err = refused(&["backtest", &example(), "--by", by, "--starts", "2"]);
         assert!(err.contains(&format!("--by {by} is {role}")), "{by}: {err}");
     }
 }
