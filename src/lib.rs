@@ -85,6 +85,9 @@ pub use mixture::{optimize, sweep};
 /// that an example a reader copies works. Every Markdown file with a `rust` block is listed
 /// here (a test of the suite, `docs::`, checks it).
 #[cfg(doctest)]
+// `sh no-run` blocks are shell, which rustdoc skips; its lint takes `no-run` for a misspelt
+// `no_run`.
+#[allow(rustdoc::invalid_codeblock_attributes)]
 mod documentation {
     #[doc = include_str!("../README.md")]
     struct Readme;
