@@ -262,12 +262,9 @@ impl Header {
                 .remove("source");
             v
         };
-        let (a, b) = (value(self), value(other));
-        let (a, b) = (a.as_object().unwrap(), b.as_object().unwrap());
-        a.keys()
-            .filter(|k| a.get(*k) != b.get(*k))
-            .cloned()
-            .collect()
+        let mut out = Vec::new();
+        differing(Some(&value(self)), Some(&value(other)), "", &mut out);
+        out
     }
 
     /// What a header must hold to be used, returning its law: a known law with its formula,
@@ -556,5 +553,35 @@ impl Appender {
                 path: self.path.clone(),
                 source,
             })
+    }
+}
+
+/// The paths (`study.fit.loss`) at which `a` and `b` differ, in `out`, each with both values
+/// where they are short (`study.fit.loss is "mse", not "huber"`: `a`'s, then `b`'s). A key one
+/// side leaves out is its default (a fit file writes no huber loss).
+fn differing(
+    a: Option<&serde_json::Value>,
+    b: Option<&serde_json::Value>,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let (Some(Value::Object(x)), Some(Value::Object(y))) = (a, b) {
+        for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            differing(x.get(k), y.get(k), &path, out);
+        }
+    } else if a != b {
+        let text = |v: Option<&Value>| v.map_or("the default".to_string(), Value::to_string);
+        let (u, v) = (text(a), text(b));
+        out.push(if u.len() + v.len() <= 80 {
+            format!("{at} is {u}, not {v}")
+        } else {
+            at.to_string()
+        });
     }
 }

@@ -378,3 +378,32 @@ fn a_simulated_truth_lies_within_its_laws_bounds() {
         "{err}"
     );
 }
+
+#[test]
+fn a_resumed_study_names_the_setting_that_differs() {
+    let dir = temp_dir("together-resume");
+    let s = dir.join("study.jsonl").display().to_string();
+    let boot = [
+        "bootstrap",
+        &example(),
+        "--replicates",
+        "3",
+        "--starts",
+        "2",
+        "-o",
+        &s,
+    ];
+    mixlaw_ok(&boot);
+    let err = refused(&[&boot[..], &["--resume", "--loss", "mse"]].concat());
+    assert!(
+        err.contains("it differs in: study.fit.loss is the default, not \"mse\""),
+        "{err}"
+    );
+    let mut more = boot.to_vec();
+    more[3] = "4";
+    let err = refused(&[&more[..], &["--resume"]].concat());
+    assert!(
+        err.contains("it differs in: study.replicates is 3, not 4"),
+        "{err}"
+    );
+}
