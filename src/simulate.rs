@@ -42,7 +42,7 @@ pub struct Simulated {
 
 /// Parse `name=value,name=value` against the law's parameter names (all required, none unknown).
 pub fn parse_params(law: &Law, domains: &[String], text: &str) -> Result<Vec<f64>> {
-    let specs = law.params(domains);
+    let specs = law.distinct_params(domains).map_err(Error::usage)?;
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let mut values = vec![f64::NAN; specs.len()];
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {

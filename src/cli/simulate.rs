@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::law::registry;
 use crate::simulate::{parse_params, simulate, Design};
-use crate::{Error, Result};
+use crate::Result;
 
 #[derive(Args)]
 pub struct SimulateCmd {
@@ -78,7 +78,6 @@ pub fn compute(c: &DesignArgs) -> Result<Vec<u8>> {
     } else {
         Vec::new()
     };
-    law.distinct_params(&domains).map_err(Error::usage)?;
     let params = parse_params(&law, &domains, &c.params)?;
     let design = Design {
         domains: domains.clone(),
